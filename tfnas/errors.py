@@ -1,0 +1,39 @@
+"""Errors that tfnas raises for bad input, each naming what it received."""
+
+
+class SpecError(ValueError):
+    """A network or search-space spec that is malformed or inconsistent.
+
+    Its text starts with the path of the offending field (`blocks[3].stride:
+    ...`) so that it can be shown as one line to a user.
+
+    Attributes:
+        message: What is wrong, without the field path.
+        field: The path of the offending field, or None when no field is at fault.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def within(self, parent: str) -> "SpecError":
+        """The same error with its field path placed under `parent`."""
+        return SpecError(self.message, f"{parent}.{self.field}" if self.field else parent)
+
+
+class UnknownNameError(KeyError):
+    """A registry lookup for a name that is not registered; the message lists the names."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; a user should read the sentence as written.
+        return str(self.args[0]) if self.args else ""
+
+
+def check_positive_int(field: str, value: object) -> None:
+    """Raises `SpecError` naming `field` unless `value` is an int >= 1 (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"expected a positive integer, got {value!r}", field)

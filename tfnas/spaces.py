@@ -1,0 +1,127 @@
+"""Registered search spaces: the ProxylessNAS ImageNet space and a small demo space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tfnas.ops import MBConvOp, Op, ZeroOp
+from tfnas.registry import SPACES
+from tfnas.spec import (
+    BlockSpec,
+    ChoiceBlock,
+    ClassifierSpec,
+    ConvSpec,
+    SearchSpace,
+    make_divisible,
+    stage_positions,
+)
+
+# k{3,5,7} x expand{3,6}, in the order of the reference implementation.
+PROXYLESS_CANDIDATES: tuple[Op, ...] = tuple(
+    MBConvOp(kernel, expand) for kernel in (3, 5, 7) for expand in (3, 6)
+)
+
+
+def mobile_search_space(
+    name: str,
+    stem_channels: int,
+    first_block_channels: int,
+    stages: Sequence[tuple[int, int, int]],
+    feature_mix_channels: int | None,
+    resolution: int,
+    num_classes: int,
+    dropout: float = 0.0,
+    candidates: tuple[Op, ...] = PROXYLESS_CANDIDATES,
+    stem_stride: int = 2,
+) -> SearchSpace:
+    """A ProxylessNAS-style space: stem, fixed 3x3 MBConv1 block, searchable stages.
+
+    Every stage block is a choice among `candidates`, plus Zero where the block
+    is residual (stride 1, in == out), so the search can also choose depth.
+
+    Args:
+        name: Name of the space.
+        stem_channels: Output channels of the 3x3 stem convolution.
+        first_block_channels: Output channels of the fixed first block.
+        stages: (out_channels, depth, stride) per stage.
+        feature_mix_channels: Channels of the 1x1 conv before pooling, or None.
+        resolution: Input resolution.
+        num_classes: Classifier outputs.
+        dropout: Classifier dropout rate.
+        candidates: The non-Zero candidate ops of every choice block.
+        stem_stride: Stride of the stem convolution.
+
+    Returns:
+        The search space.
+    """
+    blocks: list[BlockSpec | ChoiceBlock] = [
+        BlockSpec(MBConvOp(3, 1), stem_channels, first_block_channels, 1, residual=False)
+    ]
+    channels = first_block_channels
+    for out_channels, depth, stride in stages:
+        for pos in stage_positions(channels, out_channels, stride, depth):
+            ops = (*candidates, ZeroOp()) if pos.residual else candidates
+            blocks.append(
+                ChoiceBlock(ops, pos.in_channels, pos.out_channels, pos.stride, pos.residual)
+            )
+        channels = out_channels
+    return SearchSpace(
+        name=name,
+        resolution=resolution,
+        in_channels=3,
+        stem=ConvSpec(stem_channels, kernel_size=3, stride=stem_stride),
+        blocks=tuple(blocks),
+        feature_mix_channels=feature_mix_channels,
+        classifier=ClassifierSpec(num_classes, dropout),
+    )
+
+
+@SPACES.register("proxyless_imagenet")
+def proxyless_imagenet(
+    width_mult: float = 1.0, resolution: int = 224, num_classes: int = 1000, dropout: float = 0.0
+) -> SearchSpace:
+    """The ProxylessNAS ImageNet space: 21 choice blocks, about 2.2e17 architectures.
+
+    Widths 24/40/80/96/192/320, depths 4/4/4/4/4/1, strides 2/2/2/1/2/1 after
+    a 32-channel stem and a fixed 16-channel MBConv1 block; the 1x1 feature mix
+    has 1280 channels and is widened only for width multipliers above 1.
+    """
+    stages = [
+        (make_divisible(width * width_mult), depth, stride)
+        for width, depth, stride in ((24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2))
+    ]
+    stages.append((make_divisible(320 * width_mult), 1, 1))
+    return mobile_search_space(
+        name="proxyless_imagenet",
+        stem_channels=make_divisible(32 * width_mult),
+        first_block_channels=make_divisible(16 * width_mult),
+        stages=stages,
+        feature_mix_channels=make_divisible(1280 * width_mult) if width_mult > 1.0 else 1280,
+        resolution=resolution,
+        num_classes=num_classes,
+        dropout=dropout,
+    )
+
+
+@SPACES.register("demo")
+def demo(
+    width_mult: float = 1.0, resolution: int = 32, num_classes: int = 10, dropout: float = 0.0
+) -> SearchSpace:
+    """A small space for tests and `make demo`: same candidates, 6 choice blocks, 32 px.
+
+    Small enough that a supernet trains for a few epochs on 2 CPU cores in minutes.
+    """
+    stages = [
+        (make_divisible(width * width_mult), depth, stride)
+        for width, depth, stride in ((16, 2, 2), (24, 2, 2), (32, 2, 1))
+    ]
+    return mobile_search_space(
+        name="demo",
+        stem_channels=make_divisible(16 * width_mult),
+        first_block_channels=make_divisible(8 * width_mult),
+        stages=stages,
+        feature_mix_channels=make_divisible(128 * width_mult),
+        resolution=resolution,
+        num_classes=num_classes,
+        dropout=dropout,
+    )

@@ -1,0 +1,373 @@
+"""Networks and search spaces as frozen, validated data.
+
+A `NetSpec` is one concrete network; a `SearchSpace` is the same skeleton in
+which some blocks are `ChoiceBlock`s holding a tuple of candidate ops. Keras
+models are built from specs (`tfnas.builder`), never the other way round, so a
+spec is what gets saved, compared, costed and searched over.
+
+Every spec checks itself on construction; a `SpecError` names the field
+(`blocks[4].in_channels: ...`) with the same path its JSON form uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+from tfnas.errors import SpecError, check_positive_int
+from tfnas.ops import MBConvOp, Op, ZeroOp
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Rounds a channel count to the nearest multiple of `divisor`, never below 90% of it.
+
+    This is the rounding of MobileNetV2 and ProxylessNAS for width multipliers.
+
+    Args:
+        value: The unrounded channel count (base channels times width multiplier).
+        divisor: The multiple to round to.
+        min_value: The smallest result allowed; defaults to `divisor`.
+
+    Returns:
+        The rounded channel count.
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:  # Rounding down must not lose more than 10% of the channels.
+        rounded += divisor
+    return rounded
+
+
+def block_name(index: int) -> str:
+    """The name of the block at `index` in layer names and reports (`block03`)."""
+    return f"block{index:02d}"
+
+
+def conv_output_size(size: int, stride: int) -> int:
+    """Spatial size after a 'same'-padded convolution with `stride`."""
+    return math.ceil(size / stride)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """A conv-BN-ReLU6 layer (the stem).
+
+    Attributes:
+        out_channels: Output channels.
+        kernel_size: Square kernel size.
+        stride: Spatial stride.
+    """
+
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 2
+
+    def __post_init__(self) -> None:
+        for field in ("out_channels", "kernel_size", "stride"):
+            check_positive_int(field, getattr(self, field))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSpec:
+    """Global average pooling, dropout and a dense layer producing logits.
+
+    Attributes:
+        num_classes: Number of output logits.
+        dropout: Dropout rate before the dense layer, in [0, 1).
+    """
+
+    num_classes: int
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive_int("num_classes", self.num_classes)
+        if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
+            raise SpecError(f"expected a rate in [0, 1), got {self.dropout!r}", "dropout")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchNormSpec:
+    """Batch-normalization settings, in Keras' convention.
+
+    Keras' momentum is the weight of the old moving average, so PyTorch's
+    `momentum=0.1` (the ProxylessNAS default) is `0.9` here.
+
+    Attributes:
+        momentum: Moving-average momentum, in (0, 1).
+        epsilon: Variance epsilon, > 0.
+    """
+
+    momentum: float = 0.9
+    epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.momentum, int | float) or not 0.0 < self.momentum < 1.0:
+            raise SpecError(f"expected a value in (0, 1), got {self.momentum!r}", "momentum")
+        if not isinstance(self.epsilon, int | float) or not self.epsilon > 0:
+            raise SpecError(f"expected a positive value, got {self.epsilon!r}", "epsilon")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSpec:
+    """One block of a concrete network: an op at a position.
+
+    Attributes:
+        op: What the block computes (`MBConvOp` or `ZeroOp`).
+        in_channels: Input channels.
+        out_channels: Output channels.
+        stride: Stride of the depthwise convolution (1 or 2).
+        residual: Whether the input is added to the op's output. Needs
+            `stride == 1` and `in_channels == out_channels`; a `ZeroOp` block
+            must have it (it is then an identity).
+    """
+
+    op: Op
+    in_channels: int
+    out_channels: int
+    stride: int
+    residual: bool
+
+    def __post_init__(self) -> None:
+        _check_op("op", self.op)
+        _check_position(self, (self.op,))
+
+    @property
+    def is_identity(self) -> bool:
+        """True for a Zero block with its residual: it passes its input through."""
+        return isinstance(self.op, ZeroOp)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceBlock:
+    """A searchable block: one position, several candidate ops.
+
+    Attributes:
+        candidates: The candidate ops, in the order their architecture logits use.
+        in_channels: Input channels.
+        out_channels: Output channels.
+        stride: Stride of the candidates' depthwise convolution.
+        residual: Whether every candidate's output gets the block input added.
+    """
+
+    candidates: tuple[Op, ...]
+    in_channels: int
+    out_channels: int
+    stride: int
+    residual: bool
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.candidates, tuple) or not self.candidates:
+            raise SpecError(
+                f"expected a non-empty tuple of ops, got {self.candidates!r}", "candidates"
+            )
+        for i, op in enumerate(self.candidates):
+            _check_op(f"candidates[{i}]", op)
+        if len(set(self.candidates)) != len(self.candidates):
+            names = [op.name for op in self.candidates]
+            raise SpecError(f"each op may appear once, got {names}", "candidates")
+        _check_position(self, self.candidates)
+
+    def select(self, index: int) -> BlockSpec:
+        """Returns the concrete block that runs candidate `index`."""
+        if not 0 <= index < len(self.candidates):
+            raise SpecError(
+                f"choice index {index} is out of range for a block with "
+                f"{len(self.candidates)} candidates"
+            )
+        return BlockSpec(
+            op=self.candidates[index],
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            stride=self.stride,
+            residual=self.residual,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class NetSpec:
+    """A concrete MobileNetV2-style network.
+
+    stem conv -> blocks -> optional 1x1 feature-mix conv -> pool -> dropout -> dense.
+
+    Attributes:
+        name: A name for the network (used as the Keras model name).
+        resolution: Input height and width in pixels.
+        in_channels: Input image channels.
+        stem: The first convolution.
+        blocks: The blocks, in order; each block's input is the previous block's output.
+        feature_mix_channels: Output channels of the 1x1 conv before pooling, or
+            None for a network without it.
+        classifier: Pooling, dropout and dense head.
+        batch_norm: Batch-normalization settings for every BN layer.
+    """
+
+    name: str
+    resolution: int
+    in_channels: int
+    stem: ConvSpec
+    blocks: tuple[BlockSpec, ...]
+    feature_mix_channels: int | None
+    classifier: ClassifierSpec
+    batch_norm: BatchNormSpec = BatchNormSpec()
+
+    def __post_init__(self) -> None:
+        _check_skeleton(self, BlockSpec)
+
+    def with_resolution(self, resolution: int) -> NetSpec:
+        """The same network at another input resolution."""
+        return dataclasses.replace(self, resolution=resolution)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """A network skeleton whose searchable blocks are `ChoiceBlock`s.
+
+    Attributes:
+        name: A name for the space.
+        resolution: Input height and width in pixels.
+        in_channels: Input image channels.
+        stem: The first convolution.
+        blocks: Fixed `BlockSpec`s and searchable `ChoiceBlock`s, in order.
+        feature_mix_channels: Output channels of the 1x1 conv before pooling, or None.
+        classifier: Pooling, dropout and dense head.
+        batch_norm: Batch-normalization settings for every BN layer.
+    """
+
+    name: str
+    resolution: int
+    in_channels: int
+    stem: ConvSpec
+    blocks: tuple[BlockSpec | ChoiceBlock, ...]
+    feature_mix_channels: int | None
+    classifier: ClassifierSpec
+    batch_norm: BatchNormSpec = BatchNormSpec()
+
+    def __post_init__(self) -> None:
+        _check_skeleton(self, BlockSpec | ChoiceBlock)
+
+    def with_resolution(self, resolution: int) -> SearchSpace:
+        """The same space at another input resolution."""
+        return dataclasses.replace(self, resolution=resolution)
+
+    @property
+    def choice_blocks(self) -> tuple[ChoiceBlock, ...]:
+        """The searchable blocks, in network order."""
+        return tuple(b for b in self.blocks if isinstance(b, ChoiceBlock))
+
+    @property
+    def num_architectures(self) -> int:
+        """How many distinct choices of one op per choice block the space holds."""
+        return math.prod(len(b.candidates) for b in self.choice_blocks)
+
+    def select(self, choices: Sequence[int]) -> NetSpec:
+        """The network that runs candidate `choices[i]` in the i-th choice block.
+
+        Zero blocks stay in the result (they build as identities), so block
+        indices of the network match those of the space.
+
+        Args:
+            choices: One candidate index per choice block.
+
+        Returns:
+            The concrete network.
+        """
+        num_choice = len(self.choice_blocks)
+        if len(choices) != num_choice:
+            raise SpecError(
+                f"expected {num_choice} choice indices (one per choice block of "
+                f"{self.name!r}), got {len(choices)}"
+            )
+        remaining = iter(choices)
+        blocks = tuple(
+            b.select(next(remaining)) if isinstance(b, ChoiceBlock) else b for b in self.blocks
+        )
+        return NetSpec(
+            name=self.name,
+            resolution=self.resolution,
+            in_channels=self.in_channels,
+            stem=self.stem,
+            blocks=blocks,
+            feature_mix_channels=self.feature_mix_channels,
+            classifier=self.classifier,
+            batch_norm=self.batch_norm,
+        )
+
+
+def _check_op(field: str, op: object) -> None:
+    if not isinstance(op, MBConvOp | ZeroOp):
+        raise SpecError(f"expected an op (MBConvOp or ZeroOp), got {op!r}", field)
+
+
+def _check_position(block: BlockSpec | ChoiceBlock, ops: Sequence[Op]) -> None:
+    """Checks channels, stride and residual of a block against its ops."""
+    for field in ("in_channels", "out_channels", "stride"):
+        check_positive_int(field, getattr(block, field))
+    if not isinstance(block.residual, bool):
+        raise SpecError(f"expected true or false, got {block.residual!r}", "residual")
+    if block.residual and (block.stride != 1 or block.in_channels != block.out_channels):
+        raise SpecError(
+            "a residual block needs stride 1 and in_channels == out_channels, got "
+            f"stride {block.stride}, {block.in_channels} -> {block.out_channels} channels",
+            "residual",
+        )
+    if any(isinstance(op, ZeroOp) for op in ops) and not block.residual:
+        raise SpecError(
+            "a block with the Zero op must be residual (Zero plus the residual is an "
+            "identity; without it the block would output zeros)",
+            "residual",
+        )
+
+
+def _check_skeleton(spec: NetSpec | SearchSpace, block_type: type) -> None:
+    """Checks the fields shared by networks and spaces, and that channels chain up."""
+    if not isinstance(spec.name, str) or not spec.name:
+        raise SpecError(f"expected a non-empty string, got {spec.name!r}", "name")
+    check_positive_int("resolution", spec.resolution)
+    check_positive_int("in_channels", spec.in_channels)
+    for field, kind in (
+        ("stem", ConvSpec),
+        ("classifier", ClassifierSpec),
+        ("batch_norm", BatchNormSpec),
+    ):
+        if not isinstance(getattr(spec, field), kind):
+            raise SpecError(f"expected a {kind.__name__}, got {getattr(spec, field)!r}", field)
+    if spec.feature_mix_channels is not None:
+        check_positive_int("feature_mix_channels", spec.feature_mix_channels)
+    if not isinstance(spec.blocks, tuple):
+        raise SpecError(f"expected a tuple of blocks, got {type(spec.blocks).__name__}", "blocks")
+    channels, source = spec.stem.out_channels, "stem.out_channels"
+    for i, block in enumerate(spec.blocks):
+        if not isinstance(block, block_type):
+            raise SpecError(f"expected a block, got {block!r}", f"blocks[{i}]")
+        if block.in_channels != channels:
+            raise SpecError(
+                f"{block.in_channels} does not match {source} {channels}",
+                f"blocks[{i}].in_channels",
+            )
+        channels, source = block.out_channels, f"blocks[{i}].out_channels"
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """Where a block sits: its channels, stride and whether it is residual."""
+
+    in_channels: int
+    out_channels: int
+    stride: int
+    residual: bool
+
+
+def stage_positions(in_channels: int, out_channels: int, stride: int, depth: int) -> list[Position]:
+    """The positions of a MobileNetV2 stage of `depth` blocks.
+
+    The first block changes the channels and applies the stride; every block
+    with stride 1 and equal channels is residual (the MobileNetV2 and
+    ProxylessNAS rule).
+    """
+    positions = []
+    for i in range(depth):
+        block_in, block_stride = (in_channels, stride) if i == 0 else (out_channels, 1)
+        residual = block_stride == 1 and block_in == out_channels
+        positions.append(Position(block_in, out_channels, block_stride, residual))
+    return positions

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+# Imported for their side effect: registering the reference networks and spaces.
 import tfnas.nets
-import tfnas.spaces  # noqa: F401  (registers the search spaces)
+import tfnas.spaces  # noqa: F401
 from tfnas import netconfig, spec_json
 from tfnas.errors import SpecError
 from tfnas.registry import NETS, SPACES

@@ -49,12 +49,10 @@ def from_net_config(data: Any, name: str = "net_config", resolution: int = 224) 
     fields = Fields(data)
     fields.expect("name", NETWORK_NAME)
     bn = fields.sub("bn")
-    with within("bn"):
-        batch_norm = BatchNormSpec(
-            momentum=round(1.0 - bn.get("momentum", float), _MOMENTUM_DIGITS),
-            epsilon=bn.get("eps", float),
-        )
+    torch_momentum, epsilon = bn.get("momentum", float), bn.get("eps", float)
     bn.done()
+    with within("bn"):
+        batch_norm = BatchNormSpec(round(1.0 - torch_momentum, _MOMENTUM_DIGITS), epsilon)
 
     first_conv = fields.sub("first_conv")
     in_channels, stem_channels, kernel_size, stride = _read_conv(first_conv)
@@ -84,12 +82,11 @@ def from_net_config(data: Any, name: str = "net_config", resolution: int = 224) 
     for key, value in (("bias", True), ("use_bn", False), ("act_func", None)):
         classifier.expect(key, value)
     classifier.expect("ops_order", _OPS_ORDER)
-    with within("classifier"):
-        head = ClassifierSpec(
-            num_classes=classifier.get("out_features", int),
-            dropout=classifier.get("dropout_rate", float),
-        )
+    num_classes = classifier.get("out_features", int)
+    dropout = classifier.get("dropout_rate", float)
     classifier.done()
+    with within("classifier"):
+        head = ClassifierSpec(num_classes, dropout)
     fields.done()
     return NetSpec(
         name=name,
@@ -230,34 +227,34 @@ def _read_block(block: Fields) -> BlockSpec:
         shortcut.done()
 
     kind = conv.get("name", str)
-    with within(block.where):
-        if kind == "ZeroLayer":
-            stride = conv.get("stride", int)
-            conv.done()
-            if residual_channels is None:
-                raise SpecError(
-                    "a ZeroLayer block needs an IdentityLayer shortcut "
-                    "(without one the block outputs zeros)",
-                    "shortcut",
-                )
-            in_channels, out_channels = residual_channels
-            return BlockSpec(ZeroOp(), in_channels, out_channels, stride, residual=True)
-        if kind != "MBInvertedConvLayer":
-            raise SpecError(
-                f"expected 'MBInvertedConvLayer' or 'ZeroLayer', got {kind!r}",
-                "mobile_inverted_conv.name",
-            )
-        with within("mobile_inverted_conv"):
-            op = MBConvOp(conv.get("kernel_size", int), conv.get("expand_ratio", int))
-        in_channels, out_channels = conv.get("in_channels", int), conv.get("out_channels", int)
+    if kind == "ZeroLayer":
         stride = conv.get("stride", int)
         conv.done()
-        if residual_channels is not None and residual_channels != (in_channels, out_channels):
+        if residual_channels is None:
             raise SpecError(
-                f"channels {residual_channels} differ from the conv's "
-                f"{(in_channels, out_channels)}",
-                "shortcut",
+                "a ZeroLayer block needs an IdentityLayer shortcut "
+                "(without one the block outputs zeros)",
+                f"{block.where}.shortcut",
             )
+        with within(block.where):
+            return BlockSpec(ZeroOp(), *residual_channels, stride, residual=True)
+    if kind != "MBInvertedConvLayer":
+        raise SpecError(
+            f"expected 'MBInvertedConvLayer' or 'ZeroLayer', got {kind!r}",
+            f"{conv.where}.name",
+        )
+    kernel_size, expand_ratio = conv.get("kernel_size", int), conv.get("expand_ratio", int)
+    in_channels, out_channels = conv.get("in_channels", int), conv.get("out_channels", int)
+    stride = conv.get("stride", int)
+    conv.done()
+    with within(conv.where):
+        op = MBConvOp(kernel_size, expand_ratio)
+    if residual_channels is not None and residual_channels != (in_channels, out_channels):
+        raise SpecError(
+            f"channels {residual_channels} differ from the conv's {(in_channels, out_channels)}",
+            f"{block.where}.shortcut",
+        )
+    with within(block.where):
         return BlockSpec(op, in_channels, out_channels, stride, residual_channels is not None)
 
 

@@ -201,18 +201,24 @@ def _block_from_dict(data: Any, where: str, allow_choice: bool) -> BlockSpec | C
         "stride": fields.get("stride", int),
         "residual": fields.get("residual", bool),
     }
-    if allow_choice and fields.has("candidates"):
+    if fields.has("candidates"):
+        if not allow_choice:
+            raise SpecError(
+                'a network has one "op" per block; choice blocks ("candidates") belong in a '
+                f"{SPACE_FORMAT!r} file",
+                where,
+            )
+        candidates = []
+        for path, name in fields.items("candidates"):
+            with within(path):
+                candidates.append(parse_op(name))
         with within(where):
-            candidates = []
-            for path, name in fields.items("candidates"):
-                with within(path.removeprefix(f"{where}.")):
-                    candidates.append(parse_op(name))
             block: BlockSpec | ChoiceBlock = ChoiceBlock(candidates=tuple(candidates), **position)
     else:
+        op_name = fields.get("op", str)
+        with within(f"{where}.op"):
+            op = parse_op(op_name)
         with within(where):
-            op_name = fields.get("op", str)
-            with within("op"):
-                op = parse_op(op_name)
             block = BlockSpec(op=op, **position)
     fields.done()
     return block

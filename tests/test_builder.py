@@ -1,0 +1,100 @@
+import keras
+import numpy as np
+import pytest
+
+from tfnas.builder import INPUT_NAME, build_net
+from tfnas.costs import net_cost
+from tfnas.registry import NETS, SPACES
+
+STANDARD_LAYERS = {
+    "InputLayer",
+    "Conv2D",
+    "DepthwiseConv2D",
+    "BatchNormalization",
+    "ReLU",
+    "Add",
+    "GlobalAveragePooling2D",
+    "Dropout",
+    "Dense",
+}
+
+
+def demo_net(dropout=0.0):
+    space = SPACES.get("demo", dropout=dropout)
+    # Every candidate appears: cycle through indices, Zero included.
+    return space.select([i % len(b.candidates) for i, b in enumerate(space.choice_blocks, 3)])
+
+
+def test_plain_functional_model_of_standard_layers():
+    model = build_net(demo_net(dropout=0.2))
+    assert isinstance(model, keras.Model)
+    assert model.__class__.__name__ == "Functional"
+    assert {type(layer).__name__ for layer in model.layers} <= STANDARD_LAYERS
+    assert "Dropout" in {type(layer).__name__ for layer in model.layers}
+    assert model.input.name == INPUT_NAME or model.layers[0].name == INPUT_NAME
+
+
+def test_forward_shape_and_values():
+    spec = demo_net()
+    model = build_net(spec)
+    images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    logits = model(images, training=False)
+    assert logits.shape == (2, spec.classifier.num_classes)
+    assert np.all(np.isfinite(logits))
+
+
+def test_layer_names_are_stable_and_positional():
+    spec = demo_net()
+    names = [layer.name for layer in build_net(spec).layers]
+    assert names == [layer.name for layer in build_net(spec).layers]
+    assert len(set(names)) == len(names)
+    for required in ("stem_conv", "block00_dw_conv", "block01_project_bn", "feature_mix_relu"):
+        assert required in names
+    assert "block00_expand_conv" not in names  # MBConv1 has no expand conv
+    for index, block in enumerate(spec.blocks):
+        prefix = f"block{index:02d}_"
+        has_layers = any(name.startswith(prefix) for name in names)
+        assert has_layers != block.is_identity  # Zero blocks build nothing
+        assert (f"{prefix}add" in names) == (block.residual and not block.is_identity)
+
+
+def test_feature_map_shapes_match_the_cost_counter():
+    spec = NETS.get("proxyless_gpu", resolution=96)
+    model = build_net(spec)
+    for layer_cost in net_cost(spec).layers:
+        if layer_cost.name.startswith("block") and layer_cost.description != "Zero":
+            output = model.get_layer(f"{layer_cost.name}_project_bn").output
+            assert tuple(output.shape[1:]) == layer_cost.output_shape
+
+
+def test_zero_blocks_are_identities():
+    # proxyless_gpu skips 8 blocks; its graph has one Add per non-skipped residual block.
+    spec = NETS.get("proxyless_gpu", resolution=64)
+    model = build_net(spec)
+    adds = [layer for layer in model.layers if type(layer).__name__ == "Add"]
+    assert len(adds) == sum(b.residual and not b.is_identity for b in spec.blocks) == 7
+
+
+def test_search_space_is_rejected_with_advice():
+    with pytest.raises(TypeError, match="select or derive one network first"):
+        build_net(SPACES.get("demo"))
+
+
+def test_tf_keras_builds_the_identical_model():
+    tf_keras = pytest.importorskip("tf_keras")
+    spec = demo_net(dropout=0.1)
+    model3 = build_net(spec)
+    model2 = build_net(spec, keras_module=tf_keras)
+    assert isinstance(model2, tf_keras.Model)
+    names3 = [layer.name for layer in model3.layers]
+    assert [layer.name for layer in model2.layers] == names3
+    # Copy weights by layer name (what QAT does), then both compute the same logits.
+    for layer in model2.layers:
+        layer.set_weights(model3.get_layer(layer.name).get_weights())
+    images = np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(
+        model2(images, training=False).numpy(),
+        keras.ops.convert_to_numpy(model3(images, training=False)),
+        atol=1e-5,
+    )
+    assert keras.__version__.startswith("3.")  # the main path still runs Keras 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 # Imported for their side effect: registering the reference networks and spaces.
@@ -34,13 +33,7 @@ def load_spec(source: str, resolution: int | None = None) -> NetSpec | SearchSpa
     elif source in SPACES:
         spec = SPACES.get(source)
     elif os.path.isfile(source):
-        text = spec_json.read_text(source)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SpecError(
-                f"{source}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
-            ) from None
+        data = spec_json.parse_json(spec_json.read_text(source), source)
         if netconfig.looks_like_net_config(data):
             spec = netconfig.load_net_config(source)
         else:

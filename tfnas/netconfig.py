@@ -23,7 +23,7 @@ from tfnas.errors import SpecError
 from tfnas.fields import Fields, within
 from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spec import BatchNormSpec, BlockSpec, ClassifierSpec, ConvSpec, NetSpec
-from tfnas.spec_json import read_text
+from tfnas.spec_json import parse_json, read_text
 
 NETWORK_NAME = "ProxylessNASNets"
 _OPS_ORDER = "weight_bn_act"
@@ -141,13 +141,7 @@ def load_net_config(
     Raises:
         SpecError: One line naming the file and the field at fault.
     """
-    text = read_text(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(
-            f"{path}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
-        ) from None
+    data = parse_json(read_text(path), str(path))
     try:
         return from_net_config(data, name or net_config_stem(path), resolution)
     except SpecError as error:

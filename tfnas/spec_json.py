@@ -145,16 +145,21 @@ def dumps(spec: Spec) -> str:
 
 def loads(text: str, source: str = "<string>") -> Spec:
     """Reads a spec from JSON text; errors are prefixed with `source`."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(
-            f"{source}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
-        ) from None
+    data = parse_json(text, source)
     try:
         return spec_from_dict(data)
     except SpecError as error:
         raise SpecError(f"{source}: {error}") from None
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parses JSON text; a syntax error becomes a one-line `SpecError` naming `source`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SpecError(
+            f"{source}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+        ) from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> Spec:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.ops import MBConvOp, Op, ZeroOp
+from tfnas.ops import OP_TYPES, Op, ZeroOp
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -295,8 +295,9 @@ class SearchSpace:
 
 
 def _check_op(field: str, op: object) -> None:
-    if not isinstance(op, MBConvOp | ZeroOp):
-        raise SpecError(f"expected an op (MBConvOp or ZeroOp), got {op!r}", field)
+    if not isinstance(op, tuple(OP_TYPES.values())):
+        kinds = " or ".join(cls.__name__ for cls in OP_TYPES.values())
+        raise SpecError(f"expected an op ({kinds}), got {op!r}", field)
 
 
 def _check_position(block: BlockSpec | ChoiceBlock, ops: Sequence[Op]) -> None:

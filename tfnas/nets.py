@@ -17,6 +17,7 @@ from tfnas.spec import (
     ClassifierSpec,
     ConvSpec,
     NetSpec,
+    first_block,
     make_divisible,
     stage_positions,
 )
@@ -54,7 +55,7 @@ def mobile_network(
     Returns:
         The network spec.
     """
-    blocks = [BlockSpec(parse_op("3x3_MBConv1"), stem_channels, first_block_channels, 1, False)]
+    blocks = [first_block(stem_channels, first_block_channels)]
     channels = first_block_channels
     for out_channels, stride, op_names in stages:
         positions = stage_positions(channels, out_channels, stride, len(op_names))

@@ -12,6 +12,7 @@ from tfnas.spec import (
     ClassifierSpec,
     ConvSpec,
     SearchSpace,
+    first_block,
     make_divisible,
     stage_positions,
 )
@@ -54,9 +55,7 @@ def mobile_search_space(
     Returns:
         The search space.
     """
-    blocks: list[BlockSpec | ChoiceBlock] = [
-        BlockSpec(MBConvOp(3, 1), stem_channels, first_block_channels, 1, residual=False)
-    ]
+    blocks: list[BlockSpec | ChoiceBlock] = [first_block(stem_channels, first_block_channels)]
     channels = first_block_channels
     for out_channels, depth, stride in stages:
         for pos in stage_positions(channels, out_channels, stride, depth):

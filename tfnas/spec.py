@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.ops import OP_TYPES, Op, ZeroOp
+from tfnas.ops import OP_TYPES, MBConvOp, Op, ZeroOp
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -357,6 +357,11 @@ class Position:
     out_channels: int
     stride: int
     residual: bool
+
+
+def first_block(in_channels: int, out_channels: int) -> BlockSpec:
+    """The fixed first block of MobileNetV2 and ProxylessNAS: a 3x3 MBConv1, stride 1."""
+    return BlockSpec(MBConvOp(3, 1), in_channels, out_channels, 1, residual=False)
 
 
 def stage_positions(in_channels: int, out_channels: int, stride: int, depth: int) -> list[Position]:

@@ -1,0 +1,356 @@
+"""Memory and time of supernet steps against training the largest single path.
+
+Each case runs in its own process, so that peak memory is the case's own:
+
+- `derived`: a training step (forward, backward, SGD) of the largest single
+  path of the space (the largest-MAC candidate in every choice block) built
+  as a plain Keras model: the yardstick.
+- `weight_step`: a supernet weight step running that same path.
+- `arch_two`, `arch_full_v2`, `arch_full`: supernet arch steps in each
+  gradient mode, with the same path active.
+
+The paths are pinned by giving the architecture logits one dominant entry
+per block, so every case computes the same network and the ratios compare
+like with like.
+
+Memory on CPU is the process's resident set: `step_peak_mb` is the highest
+RSS sampled during the timed steps minus the RSS after importing TensorFlow
+(weights, optimizer state, gradients and activations of a step), and
+`process_peak_mb` the lifetime peak (which also holds graph tracing and
+optimization) minus the same baseline. On a GPU, `gpu_peak_mb` comes from
+`tf.config.experimental.get_memory_info`.
+
+Usage:
+    python -m benchmarks.efficiency                       # all cases, writes results
+    python -m benchmarks.efficiency --resolution=64 --batch_size=8 --steps=2
+
+Writes `benchmarks/results/efficiency.json` and `efficiency.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from absl import app, flags
+
+CASES = ("derived", "weight_step", "arch_two", "arch_full_v2", "arch_full")
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process, in MiB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _lifetime_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class _RssSampler:
+    """Samples the resident set size in a background thread; keeps the maximum."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, _rss_mb())
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+
+def largest_path(space: Any) -> list[int]:
+    """The largest-MAC candidate of every choice block."""
+    from tfnas.costs import block_cost
+    from tfnas.spec import ChoiceBlock, conv_output_size
+
+    size = conv_output_size(space.resolution, space.stem.stride)
+    choices = []
+    for block in space.blocks:
+        if isinstance(block, ChoiceBlock):
+            macs = [
+                block_cost(block.select(j), size, size, "b").macs
+                for j in range(len(block.candidates))
+            ]
+            choices.append(max(range(len(macs)), key=macs.__getitem__))
+        size = conv_output_size(size, block.stride)
+    return choices
+
+
+def run_case(case: str, resolution: int, width: float, batch_size: int, steps: int) -> dict:
+    """Measures one case in this process; returns its figures."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfnas.builder import build_net
+    from tfnas.path_optimizer import SampledPathSGD
+    from tfnas.registry import SPACES
+    from tfnas.search_steps import SearchSteps, cross_entropy
+    from tfnas.supernet import ArchParameters, Supernet
+
+    baseline_mb = _rss_mb()  # TensorFlow imported, nothing built
+    gpus = tf.config.list_physical_devices("GPU")
+    space = SPACES.get(
+        "proxyless_imagenet", width_mult=width, resolution=resolution, num_classes=1000
+    )
+    path = largest_path(space)
+    rng = np.random.default_rng(0)
+    images = tf.constant(
+        rng.normal(size=(batch_size, resolution, resolution, 3)).astype(np.float32)
+    )
+    labels = tf.constant(rng.integers(0, 1000, batch_size).astype(np.int32))
+    keras.utils.set_random_seed(0)
+
+    if case == "derived":
+        model = build_net(space.select(path))
+        optimizer = keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)
+
+        @tf.function
+        def step() -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(cross_entropy(labels, model(images, training=True)))
+            optimizer.apply(
+                tape.gradient(loss, model.trainable_variables), model.trainable_variables
+            )
+            return loss
+
+    else:
+        net = Supernet(space)
+        arch = ArchParameters(net.num_candidates, seed=0)
+        # Pin the path: one dominant logit per block (and a runner-up, for `two`).
+        for alpha, choice in zip(arch.alphas, path, strict=True):
+            logits = np.zeros(alpha.shape, np.float32)
+            logits[(choice + 1) % len(logits)] = 50.0
+            logits[choice] = 100.0
+            alpha.assign(logits)
+        mode = case.removeprefix("arch_") if case.startswith("arch_") else "full_v2"
+        steps_obj = SearchSteps(
+            net,
+            arch,
+            SampledPathSGD(
+                0.05, momentum=0.9, nesterov=True, candidate_owners=net.candidate_weight_owners()
+            ),
+            keras.optimizers.Adam(1e-3, beta_1=0.0),
+            mode=mode,
+        )
+        seed = tf.constant([0, 0])
+        fn = steps_obj.weight_step if case == "weight_step" else steps_obj.arch_step
+
+        def step() -> tf.Tensor:
+            out = fn(images, labels, seed)
+            active = out["active"].numpy().tolist()
+            if active != path:
+                raise RuntimeError(f"{case}: ran path {active}, expected {path}")
+            return out["loss"]
+
+    built_mb = _rss_mb()
+    start = time.perf_counter()
+    float(step())  # traces, optimizes and runs once
+    first_step_s = time.perf_counter() - start
+    float(step())  # one more warm step before timing
+    if gpus:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    times = []
+    with _RssSampler() as sampler:
+        for _ in range(steps):
+            start = time.perf_counter()
+            float(step())
+            times.append(time.perf_counter() - start)
+    result = {
+        "case": case,
+        "step_s": statistics.median(times),
+        "step_s_all": times,
+        "first_step_s": first_step_s,
+        "baseline_mb": baseline_mb,
+        "built_mb": built_mb - baseline_mb,
+        "step_peak_mb": sampler.peak_mb - baseline_mb,
+        "process_peak_mb": _lifetime_peak_mb() - baseline_mb,
+    }
+    if gpus:
+        result["gpu_peak_mb"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return result
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import tensorflow as tf
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "gpu": [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+    }
+
+
+def _run_child(case: str, argv_flags: list[str]) -> dict:
+    command = [sys.executable, "-m", "benchmarks.efficiency", f"--case={case}", *argv_flags]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"case {case} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def summarize(results: dict[str, dict], config: dict, machine_info: dict) -> dict:
+    """The results file: absolute figures per case and ratios to `derived`."""
+    base = results["derived"]
+    memory_key = "gpu_peak_mb" if "gpu_peak_mb" in base else "step_peak_mb"
+
+    def ratios(case: str) -> dict[str, float]:
+        r = results[case]
+        return {
+            "memory_ratio": r[memory_key] / base[memory_key],
+            "time_ratio": r["step_s"] / base["step_s"],
+        }
+
+    summary: dict[str, Any] = {
+        "config": config,
+        "machine": machine_info,
+        "memory_measure": memory_key,
+        "derived": base,
+        "weight_step": {**results["weight_step"], **ratios("weight_step")},
+        "arch_step": {},
+    }
+    for case in CASES:
+        if case.startswith("arch_"):
+            summary["arch_step"][case.removeprefix("arch_")] = {**results[case], **ratios(case)}
+    return summary
+
+
+def markdown(summary: dict) -> str:
+    """The table the README quotes."""
+    config, m = summary["config"], summary["machine"]
+    key = summary["memory_measure"]
+    rows = [
+        ("train largest single path", summary["derived"], None),
+        ("supernet weight step", summary["weight_step"], summary["weight_step"]),
+    ]
+    rows += [(f"supernet arch step, `{mode}`", r, r) for mode, r in summary["arch_step"].items()]
+    lines = [
+        f"ProxylessNAS ImageNet space, width {config['width']}, {config['resolution']} px, "
+        f"batch {config['batch_size']}; median of {config['steps']} steps; "
+        f"{m['cpu']}, {m['cores']} cores{', GPU ' + ', '.join(m['gpu']) if m['gpu'] else ''}; "
+        f"TensorFlow {m['tensorflow']}.",
+        "",
+        "| step | time (s) | memory (MiB) | time ratio | memory ratio | first step (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r, ratio in rows:
+        time_ratio = 1.0 if ratio is None else ratio["time_ratio"]
+        memory_ratio = 1.0 if ratio is None else ratio["memory_ratio"]
+        lines.append(
+            f"| {name} | {r['step_s']:.2f} | {r[key]:.0f} | {time_ratio:.2f} | "
+            f"{memory_ratio:.2f} | {r['first_step_s']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Memory is `{key}`: "
+        + (
+            "peak GPU memory of the timed steps."
+            if key == "gpu_peak_mb"
+            else "the highest resident set sampled during the timed steps, minus the "
+            "process's size after importing TensorFlow."
+        ),
+        "The first step includes tracing and graph optimization.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _define_flags() -> None:
+    flags.DEFINE_enum("case", None, CASES, "Run one case in this process and print its figures.")
+    flags.DEFINE_integer("resolution", 128, "Input resolution.")
+    flags.DEFINE_float("width", 1.0, "Width multiplier of the space.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size.")
+    flags.DEFINE_integer("steps", 5, "Timed steps per case (after two warm steps).")
+    flags.DEFINE_string("output_dir", str(RESULTS_DIR), "Where the results files go.")
+
+
+def main(argv: list[str]) -> None:
+    """Runs one case (`--case`) or all of them, each in a child process."""
+    del argv
+    from tfnas.atomic import write_text_atomic
+
+    f = flags.FLAGS
+    if f.case:
+        result = run_case(f.case, f.resolution, f.width, f.batch_size, f.steps)
+        print("RESULT " + json.dumps(result))
+        return
+    config = {
+        "space": "proxyless_imagenet",
+        "resolution": f.resolution,
+        "width": f.width,
+        "batch_size": f.batch_size,
+        "steps": f.steps,
+    }
+    child_flags = [
+        f"--resolution={f.resolution}",
+        f"--width={f.width}",
+        f"--batch_size={f.batch_size}",
+        f"--steps={f.steps}",
+    ]
+    results = {}
+    for i, case in enumerate(CASES, 1):
+        print(f"[{i}/{len(CASES)}] {case} ...", flush=True)
+        results[case] = _run_child(case, child_flags)
+        r = results[case]
+        memory = r.get("gpu_peak_mb", r["step_peak_mb"])
+        print(
+            f"    step {r['step_s']:.2f} s, memory {memory:.0f} MiB, "
+            f"first step {r['first_step_s']:.0f} s",
+            flush=True,
+        )
+    summary = summarize(results, config, machine())
+    out = Path(f.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "efficiency.json", json.dumps(summary, indent=2) + "\n")
+    table = markdown(summary)
+    write_text_atomic(out / "efficiency.md", table)
+    print(table)
+    print(f"wrote {out / 'efficiency.json'} and {out / 'efficiency.md'}")
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main)

@@ -1,0 +1,158 @@
+"""Weight optimizers that update only the candidate ops a step actually ran.
+
+Under `tf.function` the gradient of a `tf.switch_case` gives the branches
+that did not run zero gradients, not None. A stock optimizer would still move
+those weights: momentum keeps pushing them and weight decay shrinks them, so
+a candidate would drift every step whether it was sampled or not. The
+reference PyTorch code avoids this because PyTorch skips parameters whose
+gradient is None; here the optimizer is told which path of each choice block
+ran, and puts back the variables and optimizer slots (momentum, ...) of
+every other candidate after the update, weight decay included, so they stay
+bit-identical. Shared weights (stem, fixed
+blocks, head) update every step.
+
+Note the one difference from per-parameter PyTorch state: the iteration count
+(used by learning-rate schedules and by Adam's bias correction) is global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+
+class SampledPathsMixin:
+    """Mix into a Keras optimizer to restrict its updates to the sampled paths.
+
+    Args:
+        *args: The optimizer's arguments.
+        candidate_owners: Variable path -> (choice block, candidate), from
+            `Supernet.candidate_weight_owners()`. Variables not in it are shared.
+        l2: Coupled L2 regularization added to the gradient (`g + l2 * w`, the
+            `weight_decay` of PyTorch's SGD, which the paper's recipe uses).
+            The optimizer's own (decoupled) `weight_decay` works too; both are
+            skipped for candidates that did not run.
+        **kwargs: The optimizer's keyword arguments.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        candidate_owners: Mapping[str, tuple[int, int]] | None = None,
+        l2: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidate_owners = {k: tuple(v) for k, v in (candidate_owners or {}).items()}
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        self.l2 = float(l2)
+        # Slot variables by the key of the variable they serve; set around
+        # Keras' attribute tracking, which would list every slot twice.
+        object.__setattr__(self, "_slots", {})
+        self._num_choice_blocks = 1 + max((b for b, _ in self.candidate_owners.values()), default=0)
+
+    def build(self, variables: Sequence[Any]) -> None:
+        """Builds the optimizer's slots, plus the variable that holds the sampled paths."""
+        if self.built:
+            return
+        super().build(variables)
+        self._owner_by_index = [
+            self.candidate_owners.get(getattr(v, "path", None)) for v in variables
+        ]
+        unknown = set(self.candidate_owners) - {getattr(v, "path", None) for v in variables}
+        if unknown:
+            raise ValueError(
+                f"{len(unknown)} candidate variables are not among the variables the optimizer "
+                f"is built on (first: {sorted(unknown)[0]!r}); build it on "
+                "supernet.trainable_variables"
+            )
+        # Written once per step, identical on every replica.
+        self.active_paths = self.add_variable(
+            shape=(self._num_choice_blocks,),
+            dtype="int32",
+            aggregation="only_first_replica",
+            name="active_paths",
+        )
+
+    def apply_to_sampled(
+        self, grads: Sequence[Any], variables: Sequence[Any], active: tf.Tensor
+    ) -> None:
+        """Applies gradients to the shared weights and the active candidates only.
+
+        Args:
+            grads: Gradients, one per variable; None (eager mode, a branch that
+                did not run) counts as zero.
+            variables: The supernet's trainable variables.
+            active: int32 [num_choice_blocks], the path that ran in each block.
+        """
+        variables = list(variables)
+        if not self.built:
+            self.build(variables)
+        self.active_paths.assign(tf.cast(active, tf.int32))
+        grads = [
+            tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=True)
+        ]
+        self.apply(grads, variables)
+
+    def _apply_weight_decay(self, variables: Sequence[Any]) -> None:
+        # Decoupled weight decay moves into update_step, where it can be skipped
+        # for the candidates that did not run.
+        return
+
+    def add_variable_from_reference(
+        self, reference_variable: Any, name: str | None = None, initializer: Any = "zeros"
+    ) -> Any:
+        """Creates a slot variable (momentum, ...) and remembers which variable it serves."""
+        slot = super().add_variable_from_reference(reference_variable, name, initializer)
+        self._slots.setdefault(self._var_key(reference_variable), []).append(slot)
+        return slot
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """The wrapped optimizer's update; undone for a candidate whose path did not run.
+
+        Masking the result with `tf.where` instead of skipping the update
+        with `tf.cond` costs a few element-wise ops per variable, but keeps
+        the traced graph free of hundreds of small conditionals (tracing and
+        graph optimization time grows fast with their number).
+        """
+        owner = self._owner_by_index[self._get_variable_index(variable)]
+        if owner is not None:
+            block, candidate = owner
+            ran = tf.equal(self.active_paths[block], candidate)
+            state = [variable, *(s.value for s in self._slots.get(self._var_key(variable), []))]
+            before = [tf.identity(s) for s in state]
+        grad = gradient
+        if self.l2:
+            grad = grad + tf.cast(self.l2, variable.dtype) * variable
+        if self.weight_decay is not None and self._use_weight_decay(variable):
+            variable.assign_sub(
+                variable
+                * tf.cast(self.weight_decay, variable.dtype)
+                * tf.cast(learning_rate, variable.dtype)
+            )
+        super().update_step(grad, variable, learning_rate)
+        if owner is not None:
+            for current, old in zip(state, before, strict=True):
+                current.assign(tf.where(ran, current, old))
+
+    def get_config(self) -> dict[str, Any]:
+        """The wrapped optimizer's config plus `l2` (the owner map is rebuilt from the supernet)."""
+        config = super().get_config()
+        config["l2"] = self.l2
+        return config
+
+
+class SampledPathSGD(SampledPathsMixin, keras.optimizers.SGD):
+    """SGD (momentum, Nesterov, L2) that updates only the sampled candidate ops.
+
+    The weight optimizer of the paper's recipe: `SampledPathSGD(learning_rate,
+    momentum=0.9, nesterov=True, l2=4e-5, candidate_owners=...)`.
+    """
+
+
+class SampledPathAdam(SampledPathsMixin, keras.optimizers.Adam):
+    """Adam that updates only the sampled candidate ops."""

@@ -1,0 +1,263 @@
+"""The compiled steps of a search: weight step, arch step (four modes), evaluation.
+
+Each step samples its paths in the cross-replica context, from the
+architecture logits and a stateless seed, and hands the same sample to every
+replica; so under a `tf.distribute` strategy all replicas run the same
+network, and their gradients can be summed.
+
+- weight step: one path per block, sampled from p (or uniformly during the
+  warmup); cross-entropy on a training batch; only the sampled candidates'
+  weights change (`SampledPathsMixin`).
+- arch step, gradient modes `two`, `full_v2`, `full`: the binary-gate
+  estimator of the paper (see `tfnas.sampling`); batch statistics in batch
+  norm, moving averages untouched; the objective is cross-entropy on a
+  validation batch, optionally combined with a term in alpha (latency).
+- arch step, `reinforce`: one path per block, a reward for the sampled
+  network (no gradient through it), the policy gradient
+  -(R - b) * grad log p(sample), with b a moving average of the rewards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from tfnas import sampling
+from tfnas.path_optimizer import SampledPathsMixin
+from tfnas.supernet import ArchParameters, Supernet
+
+GRADIENT_MODES = ("two", "full_v2", "full")
+ARCH_MODES = (*GRADIENT_MODES, "reinforce")
+
+ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor]], tf.Tensor]
+RewardFn = Callable[[tf.Tensor, tf.Tensor, sampling.PathSample], tf.Tensor]
+
+
+def cross_entropy(labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0) -> tf.Tensor:
+    """Per-example softmax cross-entropy with integer labels and optional label smoothing."""
+    num_classes = tf.shape(logits)[-1]
+    targets = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=logits.dtype)
+    if label_smoothing:
+        targets = targets * (1.0 - label_smoothing) + label_smoothing / tf.cast(
+            num_classes, logits.dtype
+        )
+    return tf.nn.softmax_cross_entropy_with_logits(targets, logits)
+
+
+def accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Top-1 accuracy of a batch."""
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.reduce_mean(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
+
+
+def accuracy_reward(logits: tf.Tensor, labels: tf.Tensor, sample: sampling.PathSample) -> tf.Tensor:
+    """The default REINFORCE reward: the sampled network's accuracy on the batch."""
+    del sample
+    return accuracy(labels, logits)
+
+
+def cross_entropy_only(ce: tf.Tensor, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+    """The default arch objective: the validation cross-entropy alone."""
+    del alphas
+    return ce
+
+
+class SearchSteps:
+    """Weight and architecture steps of one supernet, compiled with `tf.function`.
+
+    Build the supernet, the arch parameters and both optimizers under
+    `strategy.scope()` (this constructor builds the optimizers there).
+
+    Args:
+        supernet: The supernet.
+        arch: Its architecture parameters.
+        weight_optimizer: Optimizer of the network weights; must restrict
+            updates to the sampled paths (`SampledPathSGD`, ...).
+        arch_optimizer: Optimizer of alpha (the paper: Adam, beta_1=0, so a
+            logit that gets no gradient does not move).
+        mode: One of `ARCH_MODES`.
+        strategy: A `tf.distribute` strategy (default: the current one).
+        label_smoothing: Label smoothing of the weight steps' cross-entropy.
+        arch_objective: (validation cross-entropy, alphas) -> loss of the
+            gradient modes; a latency-aware loss goes here.
+        reward_fn: (logits, labels, sample) -> scalar reward of `reinforce`.
+        baseline_decay: Decay of the rewards' moving-average baseline.
+    """
+
+    def __init__(
+        self,
+        supernet: Supernet,
+        arch: ArchParameters,
+        weight_optimizer: SampledPathsMixin,
+        arch_optimizer: Any,
+        mode: str = "full_v2",
+        strategy: tf.distribute.Strategy | None = None,
+        label_smoothing: float = 0.0,
+        arch_objective: ArchObjective = cross_entropy_only,
+        reward_fn: RewardFn = accuracy_reward,
+        baseline_decay: float = 0.9,
+    ) -> None:
+        if mode not in ARCH_MODES:
+            raise ValueError(f"mode must be one of {ARCH_MODES}, got {mode!r}")
+        if not isinstance(weight_optimizer, SampledPathsMixin):
+            raise TypeError(
+                f"the weight optimizer must update only the sampled paths, got "
+                f"{type(weight_optimizer).__name__}; use tfnas.path_optimizer.SampledPathSGD"
+            )
+        if arch.num_candidates != supernet.num_candidates:
+            raise ValueError(
+                f"arch parameters have {arch.num_candidates} candidates per block, the "
+                f"supernet {supernet.num_candidates}"
+            )
+        if not 0.0 <= baseline_decay < 1.0:
+            raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
+        self.supernet = supernet
+        self.arch = arch
+        self.weight_optimizer = weight_optimizer
+        self.arch_optimizer = arch_optimizer
+        self.mode = mode
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.label_smoothing = label_smoothing
+        self.arch_objective = arch_objective
+        self.reward_fn = reward_fn
+        self.baseline_decay = baseline_decay
+        with self.strategy.scope():
+            weight_optimizer.build(supernet.trainable_variables)
+            arch_optimizer.build(arch.trainable_variables)
+            self.baseline = tf.Variable(0.0, trainable=False, name="reward_baseline")
+            self.baseline_ready = tf.Variable(False, trainable=False, name="baseline_ready")
+        self.weight_step = tf.function(self._weight_step)
+        self.arch_step = tf.function(self._arch_step)
+        self.evaluate = tf.function(self._evaluate)
+
+    # -- weight step ---------------------------------------------------------
+
+    def _weight_step(
+        self, images: Any, labels: Any, seed: tf.Tensor, uniform: bool = False
+    ) -> dict[str, tf.Tensor]:
+        """One weight step on a training batch.
+
+        Args:
+            images: Images (a tensor, or per-replica values of a distributed dataset).
+            labels: Integer labels, likewise.
+            seed: Stateless seed [2] of the path sample.
+            uniform: Sample paths uniformly (the warmup) instead of from p.
+
+        Returns:
+            `loss` (cross-entropy), `accuracy` and the sampled `active` paths.
+        """
+        if uniform:
+            sample = sampling.sample_uniform(self.supernet.num_candidates, seed)
+        else:
+            sample = sampling.sample_one(self.arch.alphas, seed)
+        replicas = self.strategy.num_replicas_in_sync
+
+        def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            weights = self.supernet.trainable_variables
+            with tf.GradientTape() as tape:
+                logits = self.supernet(images, sample, mode="one", bn_mode="update")
+                ce = tf.reduce_mean(cross_entropy(labels, logits, self.label_smoothing))
+                # Gradients are summed over replicas.
+                loss = ce / replicas
+            grads = tape.gradient(loss, weights)
+            self.weight_optimizer.apply_to_sampled(grads, weights, sample.active)
+            return ce, accuracy(labels, logits)
+
+        ce, acc = self.strategy.run(replica_step, (images, labels))
+        return {
+            "loss": self._mean(ce),
+            "accuracy": self._mean(acc),
+            "active": sample.active,
+        }
+
+    # -- arch step -----------------------------------------------------------
+
+    def _arch_step(self, images: Any, labels: Any, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of alpha on a validation batch, in this object's mode.
+
+        Returns:
+            `loss` (the objective, or minus the reward in `reinforce`),
+            `cross_entropy` or `reward`, `accuracy`, and the sampled paths
+            (`active`, and in gradient modes `inactive`).
+        """
+        if self.mode == "reinforce":
+            return self._reinforce_step(images, labels, seed)
+        alphas = self.arch.alphas
+        two = self.mode == "two"
+        if two:
+            sample = sampling.sample_two(alphas, seed)
+            before = [tf.identity(a) for a in alphas]
+        else:
+            sample = sampling.sample_one(alphas, seed)
+        replicas = self.strategy.num_replicas_in_sync
+
+        def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            with tf.GradientTape() as tape:
+                gates = sampling.binary_gates(alphas, sample, renormalize=two)
+                logits = self.supernet(images, sample, gates=gates, mode=self.mode, bn_mode="batch")
+                ce = tf.reduce_mean(cross_entropy(labels, logits))
+                objective = self.arch_objective(ce, [tf.convert_to_tensor(a) for a in alphas])
+                loss = objective / replicas
+            self.arch_optimizer.apply(tape.gradient(loss, alphas), alphas)
+            return objective, ce, accuracy(labels, logits)
+
+        objective, ce, acc = self.strategy.run(replica_step, (images, labels))
+        if two:
+            for alpha, rescaled in zip(
+                alphas, sampling.rescale_two(before, alphas, sample), strict=True
+            ):
+                alpha.assign(rescaled)
+        return {
+            "loss": self._mean(objective),
+            "cross_entropy": self._mean(ce),
+            "accuracy": self._mean(acc),
+            "active": sample.active,
+            "inactive": sample.inactive,
+        }
+
+    def _reinforce_step(self, images: Any, labels: Any, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        alphas = self.arch.alphas
+        sample = sampling.sample_one(alphas, seed)
+
+        def replica_reward(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            logits = self.supernet(images, sample, mode="one", bn_mode="batch")
+            return self.reward_fn(logits, labels, sample), accuracy(labels, logits)
+
+        rewards, acc = self.strategy.run(replica_reward, (images, labels))
+        reward = self._mean(rewards)
+        # The baseline does not depend on this sample, so the estimate stays unbiased.
+        baseline = tf.cond(self.baseline_ready, lambda: self.baseline.read_value(), lambda: reward)
+        advantage = tf.stop_gradient(reward - baseline)
+        with tf.GradientTape() as tape:
+            loss = -advantage * sampling.log_prob(alphas, sample.active)
+        self.arch_optimizer.apply(tape.gradient(loss, alphas), alphas)
+        self.baseline.assign(self.baseline_decay * baseline + (1.0 - self.baseline_decay) * reward)
+        self.baseline_ready.assign(True)
+        return {
+            "loss": -reward,
+            "reward": reward,
+            "advantage": advantage,
+            "accuracy": self._mean(acc),
+            "active": sample.active,
+        }
+
+    # -- evaluation ----------------------------------------------------------
+
+    def _evaluate(self, images: Any, labels: Any, active: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Loss and accuracy of the network `active` with the moving BN statistics."""
+        sample = sampling.PathSample(
+            tf.cast(active, tf.int32), tf.fill(tf.shape(active), sampling.NO_PATH)
+        )
+
+        def replica_eval(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            logits = self.supernet(images, sample, mode="one", bn_mode="moving")
+            return tf.reduce_mean(cross_entropy(labels, logits)), accuracy(labels, logits)
+
+        ce, acc = self.strategy.run(replica_eval, (images, labels))
+        return {"loss": self._mean(ce), "accuracy": self._mean(acc)}
+
+    def _mean(self, value: Any) -> tf.Tensor:
+        """Mean over replicas of a per-replica scalar."""
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)

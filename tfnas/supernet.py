@@ -1,0 +1,319 @@
+"""The supernet of a search space, its architecture parameters, and `derive`.
+
+The supernet is the space's skeleton (stem, fixed blocks, feature mix, head)
+with a `MixedOp` in every choice block. The architecture logits alpha live in
+a separate `ArchParameters` object: the supernet's variables are the network
+weights only, so the weight optimizer never sees alpha and the arch optimizer
+never sees a weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnas.builder import INPUT_NAME, block_layers, build_net, conv_bn_relu6
+from tfnas.mixed_op import MixedOp, build_layers, check_bn_mode, run_layers
+from tfnas.sampling import PathSample, most_likely
+from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name
+from tfnas.spec_json import spec_from_dict, spec_to_dict
+
+
+class Supernet(keras.Model):
+    """All candidate ops of a search space, sharing one skeleton.
+
+    Call it as `supernet(images, sample, gates=None, mode="one",
+    bn_mode="update")`; see `MixedOp.call` for the modes. The output is the
+    logits of the sampled network.
+
+    Args:
+        space: The search space.
+        **kwargs: Keras model arguments (name, ...).
+    """
+
+    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+        kwargs.setdefault("name", f"{space.name}_supernet")
+        super().__init__(**kwargs)
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"Supernet expects a SearchSpace, got {type(space).__name__}")
+        self.space = space
+        bn = space.batch_norm
+        layers = keras.layers
+        self.stem = conv_bn_relu6(
+            layers, space.stem.out_channels, space.stem.kernel_size, space.stem.stride, "stem", bn
+        )
+        self.block_ops: list[Any] = []  # a MixedOp, or the layer list of a fixed block
+        self.residual_adds: list[Any] = []
+        for index, block in enumerate(space.blocks):
+            prefix = block_name(index)
+            if isinstance(block, ChoiceBlock):
+                self.block_ops.append(
+                    MixedOp.from_choice(block, prefix, bn, name=f"{prefix}_mixed")
+                )
+            else:
+                self.block_ops.append(block_layers(block, prefix, bn))
+            add = layers.Add(name=f"{prefix}_add") if block.residual else None
+            self.residual_adds.append(add)
+        self.feature_mix = (
+            conv_bn_relu6(layers, space.feature_mix_channels, 1, 1, "feature_mix", bn)
+            if space.feature_mix_channels is not None
+            else []
+        )
+        self.pool = layers.GlobalAveragePooling2D(name="pool")
+        self.dropout = (
+            layers.Dropout(space.classifier.dropout, name="dropout")
+            if space.classifier.dropout > 0
+            else None
+        )
+        self.classifier = layers.Dense(space.classifier.num_classes, name="classifier")
+        self.mixed_ops = [op for op in self.block_ops if isinstance(op, MixedOp)]
+        self.build((None, space.resolution, space.resolution, space.in_channels))
+
+    def build(self, input_shape: tuple) -> None:
+        """Creates every weight, of every candidate, before the first step."""
+        shape = build_layers(self.stem, input_shape)
+        for op in self.block_ops:
+            if isinstance(op, MixedOp):
+                op.build(shape)
+                shape = op.compute_output_shape(shape)
+            else:
+                shape = build_layers(op, shape)
+        shape = build_layers(self.feature_mix, shape)
+        shape = build_layers([self.pool], shape)
+        self.classifier.build(shape)
+
+    @property
+    def num_candidates(self) -> list[int]:
+        """The number of candidates of each choice block."""
+        return [op.num_candidates for op in self.mixed_ops]
+
+    def call(
+        self,
+        images: tf.Tensor,
+        sample: PathSample,
+        gates: Sequence[tf.Tensor] | None = None,
+        mode: str = "one",
+        bn_mode: str = "update",
+    ) -> tf.Tensor:
+        """The logits of the network that `sample` selects.
+
+        Args:
+            images: Float images, (batch, height, width, channels).
+            sample: The paths to run.
+            gates: One gate vector per choice block (`sampling.binary_gates`);
+                required for modes other than `one`.
+            mode: How the mixed ops run (see `MixedOp.call`).
+            bn_mode: Batch-norm mode (see `tfnas.mixed_op`); dropout is active
+                unless it is `moving`.
+
+        Returns:
+            Logits, (batch, num_classes).
+        """
+        check_bn_mode(bn_mode)
+        x = run_layers(self.stem, images, bn_mode)
+        choice = 0
+        for op, add in zip(self.block_ops, self.residual_adds, strict=True):
+            if isinstance(op, MixedOp):
+                y = op(
+                    x,
+                    active=sample.active[choice],
+                    inactive=sample.inactive[choice],
+                    gate=None if gates is None else gates[choice],
+                    mode=mode,
+                    bn_mode=bn_mode,
+                )
+                choice += 1
+            else:
+                y = run_layers(op, x, bn_mode)
+            x = add([x, y]) if add is not None else y
+        x = run_layers(self.feature_mix, x, bn_mode)
+        x = self.pool(x)
+        if self.dropout is not None:
+            x = self.dropout(x, training=bn_mode != "moving")
+        return self.classifier(x)
+
+    def candidate_weight_owners(self) -> dict[str, tuple[int, int]]:
+        """Maps the path of each candidate-op variable to (choice block, candidate).
+
+        Variables absent from the map (stem, fixed blocks, head) are shared by
+        every path and update in every weight step.
+        """
+        owners = {}
+        for block, op in enumerate(self.mixed_ops):
+            for candidate in range(op.num_candidates):
+                for weight in op.candidate_weights(candidate):
+                    owners[weight.path] = (block, candidate)
+        return owners
+
+    def get_config(self) -> dict[str, Any]:
+        """The search space, in the project's JSON form."""
+        return {"name": self.name, "space": spec_to_dict(self.space)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Supernet:
+        """Rebuilds a supernet (untrained) from `get_config`."""
+        config = dict(config)
+        return cls(spec_from_dict(config.pop("space")), **config)
+
+
+class ArchParameters(keras.layers.Layer):
+    """The architecture logits alpha: one trainable vector per choice block.
+
+    A layer of its own, never a sublayer of the supernet, so that its
+    variables form a separate collection with its own optimizer.
+
+    Args:
+        num_candidates: The number of candidates of each choice block.
+        init_stddev: Standard deviation of the normal initialization (the
+            paper's 1e-3 makes the first samples close to uniform).
+        seed: Seed of the initialization.
+        **kwargs: Keras layer arguments.
+    """
+
+    def __init__(
+        self,
+        num_candidates: Sequence[int],
+        init_stddev: float = 1e-3,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("name", "arch")
+        super().__init__(**kwargs)
+        self.num_candidates = [int(n) for n in num_candidates]
+        if not self.num_candidates or min(self.num_candidates) < 1:
+            raise ValueError(
+                f"num_candidates must list at least one block, each with at least one "
+                f"candidate, got {list(num_candidates)}"
+            )
+        self.init_stddev = init_stddev
+        self.seed = seed
+        self.alphas = [
+            self.add_weight(
+                shape=(n,),
+                initializer=keras.initializers.RandomNormal(
+                    stddev=init_stddev, seed=None if seed is None else seed + b
+                ),
+                name=f"alpha_{b:02d}",
+            )
+            for b, n in enumerate(self.num_candidates)
+        ]
+        self.built = True
+
+    def call(self, inputs: Any = None) -> list[tf.Tensor]:
+        """The logits, as tensors."""
+        return [tf.convert_to_tensor(a) for a in self.alphas]
+
+    def probabilities(self) -> list[np.ndarray]:
+        """Each block's op probabilities, as NumPy arrays."""
+        return [tf.nn.softmax(a).numpy() for a in self.alphas]
+
+    def get_config(self) -> dict[str, Any]:
+        """Everything `__init__` needs."""
+        config = super().get_config()
+        config.update(
+            num_candidates=self.num_candidates, init_stddev=self.init_stddev, seed=self.seed
+        )
+        return config
+
+
+def derive_choices(space: SearchSpace, choices: Sequence[int], name: str | None = None) -> NetSpec:
+    """The network of one op per choice block, with Zero blocks dropped.
+
+    Dropping a Zero block changes nothing in the function (Zero plus the
+    residual is the identity); the result has only blocks that compute.
+
+    Args:
+        space: The search space.
+        choices: One candidate index per choice block.
+        name: Name of the network (default `{space.name}_derived`).
+
+    Returns:
+        The network spec that `build_net` builds.
+    """
+    selected = space.select(choices)
+    blocks = tuple(b for b in selected.blocks if not b.is_identity)
+    return NetSpec(
+        name=name or f"{space.name}_derived",
+        resolution=selected.resolution,
+        in_channels=selected.in_channels,
+        stem=selected.stem,
+        blocks=blocks,
+        feature_mix_channels=selected.feature_mix_channels,
+        classifier=selected.classifier,
+        batch_norm=selected.batch_norm,
+    )
+
+
+def derive(space: SearchSpace, alphas: Sequence[Any], name: str | None = None) -> NetSpec:
+    """The most likely network under alpha (argmax per choice block, Zero dropped)."""
+    if len(alphas) != len(space.choice_blocks):
+        raise ValueError(
+            f"expected {len(space.choice_blocks)} logit vectors (one per choice block of "
+            f"{space.name!r}), got {len(alphas)}"
+        )
+    for b, (alpha, block) in enumerate(zip(alphas, space.choice_blocks, strict=True)):
+        if int(np.shape(alpha)[0]) != len(block.candidates):
+            raise ValueError(
+                f"choice block {b} has {len(block.candidates)} candidates, but its logit "
+                f"vector has {np.shape(alpha)[0]} entries"
+            )
+    return derive_choices(space, most_likely(alphas), name)
+
+
+def _layer_name_map(space: SearchSpace, choices: Sequence[int]) -> dict[str, str]:
+    """Block prefixes of the derived network -> their prefixes in the supernet."""
+    mapping = {}
+    remaining = iter(choices)
+    derived_index = 0
+    for index, block in enumerate(space.blocks):
+        if isinstance(block, ChoiceBlock):
+            choice = next(remaining)
+            source = f"{block_name(index)}_{block.candidates[choice].name}"
+            concrete: BlockSpec = block.select(choice)
+        else:
+            source, concrete = block_name(index), block
+        if concrete.is_identity:
+            continue
+        mapping[block_name(derived_index)] = source
+        derived_index += 1
+    return mapping
+
+
+def inherit_weights(supernet: Supernet, choices: Sequence[int]) -> keras.Model:
+    """Builds the derived network of `choices` with the supernet's weights.
+
+    Args:
+        supernet: A (trained) supernet.
+        choices: One candidate index per choice block.
+
+    Returns:
+        The Functional model of `derive_choices(space, choices)`, every weight
+        (batch-norm statistics included) copied from the supernet.
+    """
+    spec = derive_choices(supernet.space, choices)
+    model = build_net(spec)
+    source_layers = {}
+    for layer in _flat_layers(supernet):
+        source_layers[layer.name] = layer
+    prefixes = _layer_name_map(supernet.space, choices)
+    for layer in model.layers:
+        if not layer.weights or layer.name == INPUT_NAME:
+            continue
+        head, _, rest = layer.name.partition("_")
+        source_name = f"{prefixes[head]}_{rest}" if head in prefixes else layer.name
+        layer.set_weights(source_layers[source_name].get_weights())
+    return model
+
+
+def _flat_layers(supernet: Supernet) -> list[Any]:
+    layers = [*supernet.stem, *supernet.feature_mix, supernet.classifier]
+    for op in supernet.block_ops:
+        if isinstance(op, MixedOp):
+            layers += [layer for path in op.paths for layer in path]
+        else:
+            layers += op
+    return layers

@@ -1,4 +1,5 @@
-"""Efficiency and accuracy benchmarks whose results the README quotes.
+"""Benchmarks whose results the README quotes; each writes its figures under `results/`.
 
-Not built yet: the supernet issue (3) adds the first one.
+- `efficiency`: memory and time of supernet weight and arch steps against
+  training the largest single path (`python -m benchmarks.efficiency`).
 """

@@ -13,12 +13,16 @@ The paths are pinned by giving the architecture logits one dominant entry
 per block, so every case computes the same network and the ratios compare
 like with like.
 
-Memory on CPU is the process's resident set: `step_peak_mb` is the highest
-RSS sampled during the timed steps minus the RSS after importing TensorFlow
-(weights, optimizer state, gradients and activations of a step), and
-`process_peak_mb` the lifetime peak (which also holds graph tracing and
-optimization) minus the same baseline. On a GPU, `gpu_peak_mb` comes from
-`tf.config.experimental.get_memory_info`.
+Memory (`memory_mb`) is the peak of TensorFlow's tensor allocator during the
+timed steps, from `tf.config.experimental.get_memory_info`: on a GPU the
+GPU's; on the CPU the child processes run with `TF_CPU_ALLOCATOR_USE_BFC=true`,
+which gives the CPU allocator the same statistics. It counts weights,
+optimizer state, gradients and activations, and nothing of Python or of the
+traced graphs. For reference the results also hold the process's resident set
+(`rss_step_peak_mb`: highest RSS sampled during the timed steps,
+`rss_process_peak_mb`: lifetime peak, both minus the RSS after importing
+TensorFlow), which on the CPU is dominated by what tracing and graph
+optimization leave allocated.
 
 Usage:
     python -m benchmarks.efficiency                       # all cases, writes results
@@ -173,8 +177,11 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
     float(step())  # traces, optimizes and runs once
     first_step_s = time.perf_counter() - start
     float(step())  # one more warm step before timing
-    if gpus:
-        tf.config.experimental.reset_memory_stats("GPU:0")
+    device = "GPU:0" if gpus else "CPU:0"
+    try:
+        tf.config.experimental.reset_memory_stats(device)
+    except ValueError:  # CPU without TF_CPU_ALLOCATOR_USE_BFC=true: no statistics
+        device = None
     times = []
     with _RssSampler() as sampler:
         for _ in range(steps):
@@ -186,13 +193,15 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
         "step_s": statistics.median(times),
         "step_s_all": times,
         "first_step_s": first_step_s,
-        "baseline_mb": baseline_mb,
-        "built_mb": built_mb - baseline_mb,
-        "step_peak_mb": sampler.peak_mb - baseline_mb,
-        "process_peak_mb": _lifetime_peak_mb() - baseline_mb,
+        "memory_device": device,
+        "memory_mb": (
+            tf.config.experimental.get_memory_info(device)["peak"] / 2**20 if device else None
+        ),
+        "rss_baseline_mb": baseline_mb,
+        "rss_built_mb": built_mb - baseline_mb,
+        "rss_step_peak_mb": sampler.peak_mb - baseline_mb,
+        "rss_process_peak_mb": _lifetime_peak_mb() - baseline_mb,
     }
-    if gpus:
-        result["gpu_peak_mb"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     return result
 
 
@@ -223,7 +232,13 @@ def machine() -> dict[str, Any]:
 
 def _run_child(case: str, argv_flags: list[str]) -> dict:
     command = [sys.executable, "-m", "benchmarks.efficiency", f"--case={case}", *argv_flags]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(REPO_ROOT),
+        # Gives the CPU allocator the peak-memory statistics a GPU has.
+        "TF_CPU_ALLOCATOR_USE_BFC": "true",
+    }
     done = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
     )
@@ -236,7 +251,7 @@ def _run_child(case: str, argv_flags: list[str]) -> dict:
 def summarize(results: dict[str, dict], config: dict, machine_info: dict) -> dict:
     """The results file: absolute figures per case and ratios to `derived`."""
     base = results["derived"]
-    memory_key = "gpu_peak_mb" if "gpu_peak_mb" in base else "step_peak_mb"
+    memory_key = "memory_mb" if base["memory_mb"] is not None else "rss_step_peak_mb"
 
     def ratios(case: str) -> dict[str, float]:
         r = results[case]
@@ -288,8 +303,9 @@ def markdown(summary: dict) -> str:
         "",
         f"Memory is `{key}`: "
         + (
-            "peak GPU memory of the timed steps."
-            if key == "gpu_peak_mb"
+            f"peak of TensorFlow's {summary['derived']['memory_device']} allocator during the "
+            "timed steps (weights, optimizer state, gradients, activations)."
+            if key == "memory_mb"
             else "the highest resident set sampled during the timed steps, minus the "
             "process's size after importing TensorFlow."
         ),
@@ -335,7 +351,7 @@ def main(argv: list[str]) -> None:
         print(f"[{i}/{len(CASES)}] {case} ...", flush=True)
         results[case] = _run_child(case, child_flags)
         r = results[case]
-        memory = r.get("gpu_peak_mb", r["step_peak_mb"])
+        memory = r["memory_mb"] if r["memory_mb"] is not None else r["rss_step_peak_mb"]
         print(
             f"    step {r['step_s']:.2f} s, memory {memory:.0f} MiB, "
             f"first step {r['first_step_s']:.0f} s",

@@ -129,3 +129,15 @@ def test_owners_must_be_among_the_variables():
 def test_negative_l2_is_rejected():
     with pytest.raises(ValueError, match="l2 must be >= 0, got -1"):
         SampledPathSGD(0.1, l2=-1.0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_updates_shared_weights_exactly_as_keras_sgd(nesterov):
+    grads = [tf.constant([0.5, -1.0, 2.0]), tf.constant([0.1, 0.3, -0.2])] * 2
+    ours, theirs = tf.Variable([1.0, 2.0, 3.0]), tf.Variable([1.0, 2.0, 3.0])
+    sampled = SampledPathSGD(0.1, momentum=0.9, nesterov=nesterov)
+    stock = keras.optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov)
+    for grad in grads:
+        sampled.apply_to_sampled([grad], [ours], tf.constant([0]))
+        stock.apply([grad], [theirs])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

@@ -124,3 +124,15 @@ def test_inherited_network_computes_what_the_supernet_path_computes(tiny, choice
             model(images, training=training).numpy(), expected.numpy(), atol=1e-5
         )
     assert len(model.layers) < len(build_net(tiny.space.select(choices)).layers) or 2 in choices
+
+
+def test_every_mode_computes_the_derived_network(tiny):
+    """Same gates, same output: `one`, `two`, `full_v2` and `full` against the plain model."""
+    images = tf.constant(np.random.default_rng(1).normal(size=(4, 8, 8, 3)), tf.float32)
+    choices = [2, 0]
+    sample = sampling.PathSample(tf.constant(choices), tf.constant([0, 1]))
+    gates = [tf.one_hot(c, n) for c, n in zip(choices, tiny.num_candidates, strict=True)]
+    expected = inherit_weights(tiny, choices)(images, training=True).numpy()
+    for mode in ("one", "two", "full_v2", "full"):
+        output = tiny(images, sample, gates=gates, mode=mode, bn_mode="batch")
+        np.testing.assert_allclose(output.numpy(), expected, atol=1e-5, err_msg=mode)

@@ -5,11 +5,12 @@ that did not run zero gradients, not None. A stock optimizer would still move
 those weights: momentum keeps pushing them and weight decay shrinks them, so
 a candidate would drift every step whether it was sampled or not. The
 reference PyTorch code avoids this because PyTorch skips parameters whose
-gradient is None; here the optimizer is told which path of each choice block
-ran, and puts back the variables and optimizer slots (momentum, ...) of
-every other candidate after the update, weight decay included, so they stay
-bit-identical. Shared weights (stem, fixed
-blocks, head) update every step.
+gradient is None. Here the optimizer is told which path of each choice block
+ran, and leaves the variables and optimizer slots (momentum, ...) of every
+other candidate exactly as they were, weight decay included: SGD switches
+its update off arithmetically, any other Keras optimizer updates and then
+puts the old values back. Shared weights (stem, fixed blocks, head) update
+every step.
 
 Note the one difference from per-parameter PyTorch state: the iteration count
 (used by learning-rate schedules and by Adam's bias correction) is global.
@@ -112,32 +113,45 @@ class SampledPathsMixin:
         return slot
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        """The wrapped optimizer's update; undone for a candidate whose path did not run.
-
-        Masking the result with `tf.where` instead of skipping the update
-        with `tf.cond` costs a few element-wise ops per variable, but keeps
-        the traced graph free of hundreds of small conditionals (tracing and
-        graph optimization time grows fast with their number).
-        """
+        """The wrapped optimizer's update, for shared weights and candidates that ran."""
         owner = self._owner_by_index[self._get_variable_index(variable)]
+        ran = None
         if owner is not None:
             block, candidate = owner
             ran = tf.equal(self.active_paths[block], candidate)
+        self._update_if_ran(gradient, variable, learning_rate, ran)
+
+    def _update_if_ran(
+        self, gradient: Any, variable: Any, learning_rate: Any, ran: tf.Tensor | None
+    ) -> None:
+        """Updates `variable`; `ran` is None (shared) or whether its path ran.
+
+        Any optimizer: run its update, then put back the variable and its
+        slots where the path did not run. Masking with `tf.where` instead of
+        skipping with `tf.cond` keeps the traced graph free of hundreds of
+        small conditionals (tracing and graph optimization time grows fast
+        with their number), at the price of a copy of each candidate's
+        variable and slots during the step.
+        """
+        if ran is not None:
             state = [variable, *(s.value for s in self._slots.get(self._var_key(variable), []))]
             before = [tf.identity(s) for s in state]
-        grad = gradient
+        self._decayed_update(gradient, variable, learning_rate)
+        if ran is not None:
+            for current, old in zip(state, before, strict=True):
+                current.assign(tf.where(ran, current, old))
+
+    def _decayed_update(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """The wrapped optimizer's update with L2 and decoupled weight decay."""
         if self.l2:
-            grad = grad + tf.cast(self.l2, variable.dtype) * variable
+            gradient = gradient + tf.cast(self.l2, variable.dtype) * variable
         if self.weight_decay is not None and self._use_weight_decay(variable):
             variable.assign_sub(
                 variable
                 * tf.cast(self.weight_decay, variable.dtype)
                 * tf.cast(learning_rate, variable.dtype)
             )
-        super().update_step(grad, variable, learning_rate)
-        if owner is not None:
-            for current, old in zip(state, before, strict=True):
-                current.assign(tf.where(ran, current, old))
+        super().update_step(gradient, variable, learning_rate)
 
     def get_config(self) -> dict[str, Any]:
         """The wrapped optimizer's config plus `l2` (the owner map is rebuilt from the supernet)."""
@@ -150,8 +164,36 @@ class SampledPathSGD(SampledPathsMixin, keras.optimizers.SGD):
     """SGD (momentum, Nesterov, L2) that updates only the sampled candidate ops.
 
     The weight optimizer of the paper's recipe: `SampledPathSGD(learning_rate,
-    momentum=0.9, nesterov=True, l2=4e-5, candidate_owners=...)`.
+    momentum=0.9, nesterov=True, l2=4e-5, candidate_owners=...)`. Keras' SGD
+    update, written so that a 0/1 factor switches it off: where the path did
+    not run the gradient is multiplied by 0, the momentum by 1 and the step by
+    0, which leaves variable and momentum exactly as they were, without the
+    copies the generic mixin needs.
     """
+
+    def _update_if_ran(
+        self, gradient: Any, variable: Any, learning_rate: Any, ran: tf.Tensor | None
+    ) -> None:
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        grad = tf.cast(gradient, dtype)
+        if self.l2:
+            grad = grad + tf.cast(self.l2, dtype) * variable
+        keep = tf.ones([], dtype) if ran is None else tf.cast(ran, dtype)
+        grad = grad * keep
+        if self.weight_decay is not None and self._use_weight_decay(variable):
+            variable.assign_sub(variable * tf.cast(self.weight_decay, dtype) * lr * keep)
+        if self.momentum == 0:
+            variable.assign_sub(grad * lr)
+            return
+        momentum = tf.cast(self.momentum, dtype)
+        m = self.momentums[self._get_variable_index(variable)]
+        decay = momentum if ran is None else tf.where(ran, momentum, tf.ones([], dtype))
+        self.assign(m, m * decay - grad * lr)
+        if self.nesterov:
+            variable.assign_add(keep * (m * momentum - grad * lr))
+        else:
+            variable.assign_add(keep * m)
 
 
 class SampledPathAdam(SampledPathsMixin, keras.optimizers.Adam):

@@ -192,25 +192,29 @@ def _expected_two(outputs, target, p):
     return total
 
 
+def _alpha_gradient(op, x, target, alpha, sample, mode):
+    """dL/dalpha of the toy loss for one sample, through the gates."""
+    with tf.GradientTape() as tape:
+        gate = sampling.binary_gates([alpha], sample, renormalize=mode == "two")[0]
+        y = op(
+            x,
+            active=sample.active[0],
+            inactive=sample.inactive[0],
+            gate=gate,
+            mode=mode,
+            bn_mode="batch",
+        )
+        loss = tf.reduce_mean(tf.square(y - target))
+    return tape.gradient(loss, alpha)
+
+
 def _estimator(op, x, target, mode):
     alpha = tf.Variable(ALPHA)
-    two = mode == "two"
+    draw = sampling.sample_two if mode == "two" else sampling.sample_one
 
     @tf.function
     def estimate(seed):
-        sample = (sampling.sample_two if two else sampling.sample_one)([alpha], seed)
-        with tf.GradientTape() as tape:
-            gate = sampling.binary_gates([alpha], sample, renormalize=two)[0]
-            y = op(
-                x,
-                active=sample.active[0],
-                inactive=sample.inactive[0],
-                gate=gate,
-                mode=mode,
-                bn_mode="batch",
-            )
-            loss = tf.reduce_mean(tf.square(y - target))
-        return tape.gradient(loss, alpha)
+        return _alpha_gradient(op, x, target, alpha, draw([alpha], seed), mode)
 
     return estimate
 
@@ -251,17 +255,6 @@ def test_zero_gets_its_update_when_it_is_the_active_path(mode):
     op, x, _, target = _toy()
     alpha = tf.Variable(ALPHA)
     sample = sampling.PathSample(tf.constant([3]), tf.constant([1]))  # Zero runs
-    with tf.GradientTape() as tape:
-        gate = sampling.binary_gates([alpha], sample, renormalize=mode == "two")[0]
-        y = op(
-            x,
-            active=sample.active[0],
-            inactive=sample.inactive[0],
-            gate=gate,
-            mode=mode,
-            bn_mode="batch",
-        )
-        loss = tf.reduce_mean(tf.square(y - target))
-    grad = tape.gradient(loss, alpha).numpy()
+    grad = _alpha_gradient(op, x, target, alpha, sample, mode).numpy()
     assert grad[3] != 0  # Zero's own logit moves
     assert grad[1] != 0  # and so does the path that would have run instead

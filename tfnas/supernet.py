@@ -9,6 +9,7 @@ never sees a weight.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -235,16 +236,10 @@ def derive_choices(space: SearchSpace, choices: Sequence[int], name: str | None 
         The network spec that `build_net` builds.
     """
     selected = space.select(choices)
-    blocks = tuple(b for b in selected.blocks if not b.is_identity)
-    return NetSpec(
+    return dataclasses.replace(
+        selected,
         name=name or f"{space.name}_derived",
-        resolution=selected.resolution,
-        in_channels=selected.in_channels,
-        stem=selected.stem,
-        blocks=blocks,
-        feature_mix_channels=selected.feature_mix_channels,
-        classifier=selected.classifier,
-        batch_norm=selected.batch_norm,
+        blocks=tuple(b for b in selected.blocks if not b.is_identity),
     )
 
 

@@ -2,4 +2,6 @@
 
 - `efficiency`: memory and time of supernet weight and arch steps against
   training the largest single path (`python -m benchmarks.efficiency`).
+- `latency_model`: errors of the fitted latency cost models and network
+  totals against the published tables (`python -m benchmarks.latency_model`).
 """

@@ -58,6 +58,11 @@ def build_problems(root: Path) -> list[str]:
         binaries = [t for t in targets if t["rule"] == "py_binary" and t.get("main") == module]
         if is_entry_point and not binaries:
             problems.append(f"{module} is an entry point without a py_binary")
+    data = {src for t in targets for src in t.get("data", [])}
+    for data_file in sorted(p for pkg in PACKAGES for p in (root / pkg).rglob("data/*")):
+        rel = data_file.relative_to(root).as_posix()
+        if data_file.is_file() and rel not in data:
+            problems.append(f"{rel} is a package data file in no target's data")
     for test_file in sorted((root / "tests").glob("test_*.py")):
         rel = test_file.relative_to(root).as_posix()
         tests = [t for t in targets if t["rule"] == "py_test" and t["name"] == test_file.stem]
@@ -118,6 +123,8 @@ def test_checker_catches_each_kind_of_drift(fake_repo):
     (fake_repo / "tfnas" / "new_module.py").write_text("")
     (fake_repo / "tests" / "test_new.py").write_text("")
     (fake_repo / "deploy" / "export.py").write_text('if __name__ == "__main__":\n    pass\n')
+    (fake_repo / "tfnas" / "data").mkdir()
+    (fake_repo / "tfnas" / "data" / "table.json").write_text("{}")
     build = (fake_repo / "BUILD").read_text().replace('"tfnas/__init__.py", ', '"tfnas/gone.py", ')
     (fake_repo / "BUILD").write_text(build + 'py_library(name = "x", deps = [":nothing"])\n')
     assert build_problems(fake_repo) == [
@@ -126,6 +133,7 @@ def test_checker_catches_each_kind_of_drift(fake_repo):
         "deploy/export.py is an entry point without a py_binary",
         "tfnas/__init__.py is in no py_library or py_binary",
         "tfnas/new_module.py is in no py_library or py_binary",
+        "tfnas/data/table.json is a package data file in no target's data",
         "tests/test_new.py has no py_test named test_new listing it",
         "x depends on undefined target :nothing",
     ]

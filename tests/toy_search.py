@@ -1,8 +1,12 @@
-"""Tiny search spaces and a synthetic task whose best op is known, for the supernet tests."""
+"""Tiny search spaces, a synthetic task whose best op is known, and synthetic latency tables."""
 
 import numpy as np
 
+from tfnas.latency.features import features
+from tfnas.latency.keys import spec_parts
+from tfnas.latency.table import LatencyTable, Measurement, TableMetadata
 from tfnas.ops import MBConvOp, ZeroOp
+from tfnas.spaces import proxyless_imagenet
 from tfnas.spec import BlockSpec, ChoiceBlock, ClassifierSpec, ConvSpec, SearchSpace
 
 KERNEL_TASK_CANDIDATES = (MBConvOp(3, 3), MBConvOp(5, 3), ZeroOp())
@@ -64,3 +68,18 @@ def kernel_task_data(count: int, seed: int, size: int = 12) -> tuple[np.ndarray,
             images[i, row, col] = 1.0
             images[i, row, col + distance] = 1.0
     return images, labels
+
+
+def synthetic_table(
+    coefficients: np.ndarray, widths=(1.0,), resolutions=(224, 160)
+) -> LatencyTable:
+    """A latency table of the ImageNet space whose latencies are exactly linear in the features."""
+    entries = {}
+    for width in widths:
+        for resolution in resolutions:
+            space = proxyless_imagenet(width_mult=width, resolution=resolution)
+            for part in spec_parts(space):
+                for key in part.keys:
+                    if key is not None:
+                        entries[key] = Measurement(float(np.dot(features(key), coefficients)), 0, 1)
+    return LatencyTable(TableMetadata(device="synthetic"), entries)

@@ -112,3 +112,24 @@ class Fields:
                 f"unknown field(s) {', '.join(unknown)} (expected: {expected})",
                 self._where or None,
             )
+
+
+def check_header(fields: Fields, kind: str, version: int, what: str, fix: str) -> None:
+    """Checks a versioned file's `format` and `schema_version` before anything else.
+
+    Args:
+        fields: The top-level object.
+        kind: The `format` value expected.
+        version: The `schema_version` this tfnas reads.
+        what: What the file is, for the message (`table`, `cost model`).
+        fix: What the user can do about another version.
+    """
+    found = fields.get("format", str)
+    if found != kind:
+        raise SpecError(f"expected {kind!r}, got {found!r}", "format")
+    found_version = fields.get("schema_version", int)
+    if found_version != version:
+        raise SpecError(
+            f"this {what} has version {found_version}, this tfnas reads version {version}; {fix}",
+            "schema_version",
+        )

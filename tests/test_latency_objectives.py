@@ -1,0 +1,178 @@
+"""Expected latency is differentiable and right; latency losses and rewards by name."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfnas import sampling
+from tfnas.latency import objectives
+from tfnas.latency.model import SpaceLatency, space_latency
+from tfnas.latency.targets import load_target
+from tfnas.spaces import demo
+
+SPACE = SpaceLatency(
+    target="toy",
+    unit="ms",
+    fixed=2.0,
+    candidates=((1.0, 4.0, 0.0), (3.0, 5.0)),
+    measured=0,
+    predicted=4,
+)
+
+
+def alphas(*values):
+    return [tf.constant(v, tf.float32) for v in values]
+
+
+def test_expected_latency_is_the_expectation_over_architectures():
+    logits = alphas([0.3, -1.0, 0.5], [1.2, -0.4])
+    probs = [tf.nn.softmax(a).numpy() for a in logits]
+    enumerated = sum(
+        probs[0][i] * probs[1][j] * SPACE.latency_of((i, j))
+        for i, j in itertools.product(range(3), range(2))
+    )
+    assert float(objectives.expected_latency(SPACE, logits)) == pytest.approx(enumerated, rel=1e-6)
+
+
+def test_zero_costs_nothing():
+    certain_zero = alphas([-30.0, -30.0, 30.0], [30.0, -30.0])
+    assert float(objectives.expected_latency(SPACE, certain_zero)) == pytest.approx(2.0 + 3.0)
+
+
+def test_gradient_matches_finite_differences():
+    space = space_latency(load_target("mobile"), demo())
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=len(c)) for c in space.candidates]
+    variables = [tf.Variable(v, dtype=tf.float64) for v in values]
+    with tf.GradientTape() as tape:
+        latency = objectives.expected_latency(space, variables)
+    grads = tape.gradient(latency, variables)
+
+    def at(block, index, delta):
+        shifted = [v.copy() for v in values]
+        shifted[block][index] += delta
+        return float(objectives.expected_latency(space, [tf.constant(s) for s in shifted]))
+
+    eps = 1e-3
+    for b, v in enumerate(values):
+        numeric = [(at(b, i, eps) - at(b, i, -eps)) / (2 * eps) for i in range(len(v))]
+        np.testing.assert_allclose(grads[b].numpy(), numeric, rtol=2e-3, atol=1e-4)
+    assert any(np.abs(g.numpy()).max() > 1e-3 for g in grads)  # not vacuously zero
+
+
+def test_sampled_latency_is_the_chosen_network():
+    active = tf.constant([1, 0], tf.int32)
+    assert float(objectives.sampled_latency(SPACE, active)) == pytest.approx(
+        SPACE.latency_of((1, 0))
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "formula"),
+    [
+        ("mul_log", lambda ce, lat, t: 0.2 * ce * (math.log(lat) / math.log(t)) ** 0.3),
+        ("add_linear", lambda ce, lat, t: ce + 0.1 * (lat - t) / t),
+        ("hinge", lambda ce, lat, t: ce + 0.1 * max(0.0, lat / t - 1)),
+    ],
+)
+def test_losses_follow_their_formulas_with_the_paper_defaults(name, formula):
+    for latency in (60.0, 80.0, 120.0):
+        got = objectives.latency_loss(name, tf.constant(1.7), tf.constant(latency), 80.0)
+        assert float(got) == pytest.approx(formula(1.7, latency, 80.0), rel=1e-6)
+
+
+def test_hinge_only_penalizes_above_target():
+    below = objectives.latency_loss("hinge", tf.constant(1.0), tf.constant(50.0), 80.0)
+    assert float(below) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "formula"),
+    [
+        ("mnas", lambda acc, lat, t: acc * (lat / t) ** -0.07),
+        ("tunas_abs", lambda acc, lat, t: acc - 0.1 * abs(lat / t - 1)),
+    ],
+)
+def test_rewards_follow_their_formulas(name, formula):
+    for latency in (40.0, 80.0, 100.0):
+        got = objectives.latency_reward(name, tf.constant(0.7), tf.constant(latency), 80.0)
+        assert float(got) == pytest.approx(formula(0.7, latency, 80.0), rel=1e-6)
+
+
+def test_objective_moves_alpha_toward_cheaper_ops():
+    objective = objectives.make_arch_objective("add_linear", SPACE, target=3.0, lam=1.0)
+    variables = [tf.Variable(tf.zeros(3)), tf.Variable(tf.zeros(2))]
+    with tf.GradientTape() as tape:
+        loss = objective(tf.constant(1.0), variables)
+    grads = tape.gradient(loss, variables)
+    # Gradient descent lowers the logit of the dearest op and raises Zero's.
+    assert grads[0].numpy().argmax() == 1 and grads[0].numpy().argmin() == 2
+
+
+def test_reward_scores_the_sampled_network():
+    reward = objectives.make_reward("tunas_abs", SPACE, target=SPACE.latency_of((0, 0)))
+    logits = tf.constant([[5.0, 0.0], [0.0, 5.0]])
+    labels = tf.constant([0, 1])
+    on_target = sampling.PathSample(tf.constant([0, 0]), tf.constant([-1, -1]))
+    off_target = sampling.PathSample(tf.constant([1, 1]), tf.constant([-1, -1]))
+    assert float(reward(logits, labels, on_target)) == pytest.approx(1.0)
+    assert float(reward(logits, labels, off_target)) < 1.0
+
+
+def test_bad_names_and_targets_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown loss 'latency'; choose one of mul_log"):
+        objectives.make_arch_objective("latency", SPACE, 80.0)
+    with pytest.raises(ValueError, match="target latency must be a number > 0 ms, got -5"):
+        objectives.make_arch_objective("add_linear", SPACE, -5)
+    with pytest.raises(ValueError, match="needs target > 1 ms.*add_linear"):
+        objectives.make_arch_objective("mul_log", SPACE, 0.5)
+    with pytest.raises(ValueError, match=r"takes \['lam'\], got unknown \['beta'\]"):
+        objectives.make_arch_objective("hinge", SPACE, 80.0, beta=1.0)
+    with pytest.raises(ValueError, match="unknown reward"):
+        objectives.make_reward("speed", SPACE, 80.0)
+    with pytest.raises(ValueError, match="same space"):
+        objectives.expected_latency(SPACE, alphas([0.0, 0.0, 0.0]))
+
+
+# -- Plugged into the search steps -----------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["two", "full_v2", "reinforce"])
+def test_latency_term_in_search_steps_lowers_expected_latency(mode):
+    import keras
+    from toy_search import tiny_space
+
+    from tfnas.path_optimizer import SampledPathSGD
+    from tfnas.search_steps import SearchSteps
+    from tfnas.supernet import ArchParameters, Supernet
+
+    space = tiny_space()
+    latencies = space_latency(load_target("flops"), space)
+    target = latencies.latency_of([0, 2])  # cheapest candidates
+    keras.utils.set_random_seed(0)
+    net = Supernet(space)
+    arch = ArchParameters(net.num_candidates, seed=0)
+    kwargs = (
+        {"reward_fn": objectives.make_reward("tunas_abs", latencies, target, beta=-5.0)}
+        if mode == "reinforce"
+        else {"arch_objective": objectives.make_arch_objective("hinge", latencies, target, lam=5.0)}
+    )
+    steps = SearchSteps(
+        net,
+        arch,
+        SampledPathSGD(0.1, candidate_owners=net.candidate_weight_owners()),
+        keras.optimizers.Adam(0.1, beta_1=0.0),
+        mode=mode,
+        **kwargs,
+    )
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(size=(8, 8, 8, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 3, 8), tf.int32)
+    before = float(objectives.expected_latency(latencies, arch.alphas))
+    for step in range(30):
+        steps.arch_step(images, labels, tf.constant([step, 7]))
+    after = float(objectives.expected_latency(latencies, arch.alphas))
+    assert after < before - 0.2 * (before - target)

@@ -1,0 +1,173 @@
+"""Expected latency of the architecture distribution, and the latency-aware losses and rewards.
+
+E[LAT](alpha) = fixed + sum_blocks sum_ops softmax(alpha_b)_op * LAT_b,op is
+differentiable in alpha (Zero costs 0), so a latency term in the arch loss
+moves alpha through the same optimizer as the cross-entropy. REINFORCE
+scores the sampled network's latency instead.
+
+Losses (gradient modes), by name, with the defaults of the ProxylessNAS and
+TuNAS papers (T is the target latency):
+
+- `mul_log`:    alpha_r * CE * (log E[LAT] / log T) ** beta   (alpha_r=0.2, beta=0.3)
+- `add_linear`: CE + lam * (E[LAT] - T) / T                   (lam=0.1)
+- `hinge`:      CE + lam * max(0, E[LAT] / T - 1)             (lam=0.1)
+
+Rewards (REINFORCE), by name:
+
+- `mnas`:       acc * (LAT / T) ** w                          (w=-0.07, MnasNet)
+- `tunas_abs`:  acc + beta * |LAT / T - 1|                    (beta=-0.1, TuNAS)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from tfnas import sampling
+from tfnas.latency.model import SpaceLatency
+from tfnas.search_steps import accuracy
+
+ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor]], tf.Tensor]
+RewardFn = Callable[[tf.Tensor, tf.Tensor, sampling.PathSample], tf.Tensor]
+
+LOSS_DEFAULTS: dict[str, dict[str, float]] = {
+    "mul_log": {"alpha": 0.2, "beta": 0.3},
+    "add_linear": {"lam": 0.1},
+    "hinge": {"lam": 0.1},
+}
+REWARD_DEFAULTS: dict[str, dict[str, float]] = {
+    "mnas": {"w": -0.07},
+    "tunas_abs": {"beta": -0.1},
+}
+LOSSES = tuple(LOSS_DEFAULTS)
+REWARDS = tuple(REWARD_DEFAULTS)
+
+
+def _check_against(space: SpaceLatency, alphas: Sequence[Any]) -> None:
+    if len(alphas) != len(space.candidates):
+        raise ValueError(
+            f"got {len(alphas)} alpha vectors for a space with {len(space.candidates)} choice "
+            "blocks; the latency table and the supernet must come from the same space"
+        )
+
+
+def expected_latency(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+    """E[LAT] under the op probabilities softmax(alpha_b), differentiable in alpha.
+
+    Args:
+        space: Latency of every candidate, from `space_latency`.
+        alphas: One logit vector per choice block.
+
+    Returns:
+        A float32 scalar in the space's unit.
+    """
+    _check_against(space, alphas)
+    total = tf.constant(space.fixed, tf.float32)
+    for alpha, latencies in zip(alphas, space.candidates, strict=True):
+        if alpha.shape[-1] != len(latencies):
+            raise ValueError(
+                f"an alpha vector of {alpha.shape[-1]} logits for a block of "
+                f"{len(latencies)} candidates"
+            )
+        probabilities = tf.nn.softmax(tf.cast(alpha, tf.float32))
+        total += tf.reduce_sum(probabilities * tf.constant(latencies, tf.float32))
+    return total
+
+
+def sampled_latency(space: SpaceLatency, active: tf.Tensor) -> tf.Tensor:
+    """The latency of the network that runs candidate `active[b]` in choice block b."""
+    per_block = [
+        tf.gather(tf.constant(latencies, tf.float32), active[b])
+        for b, latencies in enumerate(space.candidates)
+    ]
+    return tf.constant(space.fixed, tf.float32) + tf.add_n(per_block)
+
+
+def _check_target(target: float, unit: str) -> float:
+    if isinstance(target, bool) or not isinstance(target, int | float) or not target > 0:
+        raise ValueError(f"target latency must be a number > 0 {unit}, got {target!r}")
+    return float(target)
+
+
+def _params(kind: str, defaults: dict[str, dict[str, float]], name: str, given: dict) -> dict:
+    if name not in defaults:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of {', '.join(defaults)}")
+    unknown = set(given) - set(defaults[name])
+    if unknown:
+        raise ValueError(
+            f"{kind} {name!r} takes {sorted(defaults[name])}, got unknown {sorted(unknown)}"
+        )
+    return {**defaults[name], **given}
+
+
+def latency_loss(
+    name: str, ce: tf.Tensor, latency: tf.Tensor, target: float, **params: float
+) -> tf.Tensor:
+    """The latency-aware loss `name` (one of `LOSSES`) of a cross-entropy and a latency."""
+    p = _params("loss", LOSS_DEFAULTS, name, params)
+    if name == "mul_log":
+        # log E[LAT] / log T is only a ratio of sizes when both exceed 1 (the paper's ms).
+        return p["alpha"] * ce * (tf.math.log(latency) / math.log(target)) ** p["beta"]
+    if name == "add_linear":
+        return ce + p["lam"] * (latency - target) / target
+    return ce + p["lam"] * tf.nn.relu(latency / target - 1.0)
+
+
+def make_arch_objective(
+    name: str, space: SpaceLatency, target: float, **params: float
+) -> ArchObjective:
+    """An `arch_objective(ce, alphas)` for `SearchSteps`: loss `name` on E[LAT](alpha).
+
+    Args:
+        name: One of `LOSSES`.
+        space: Latency of every candidate of the searched space.
+        target: Target latency T, in the space's unit.
+        **params: Overrides of the loss's defaults (`LOSS_DEFAULTS[name]`).
+
+    Raises:
+        ValueError: Unknown loss or parameter, or a target the loss cannot use.
+    """
+    target = _check_target(target, space.unit)
+    _params("loss", LOSS_DEFAULTS, name, params)
+    if name == "mul_log" and target <= 1.0:
+        raise ValueError(
+            f"mul_log divides by log(target), which needs target > 1 {space.unit}, got "
+            f"{target}; use a larger target or --loss=add_linear"
+        )
+
+    def objective(ce: tf.Tensor, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+        return latency_loss(name, ce, expected_latency(space, alphas), target, **params)
+
+    return objective
+
+
+def latency_reward(
+    name: str, acc: tf.Tensor, latency: tf.Tensor, target: float, **params: float
+) -> tf.Tensor:
+    """The reward `name` (one of `REWARDS`) of an accuracy and a latency."""
+    p = _params("reward", REWARD_DEFAULTS, name, params)
+    if name == "mnas":
+        return acc * (latency / target) ** p["w"]
+    return acc + p["beta"] * tf.abs(latency / target - 1.0)
+
+
+def make_reward(name: str, space: SpaceLatency, target: float, **params: float) -> RewardFn:
+    """A `reward_fn(logits, labels, sample)` for REINFORCE: reward `name` of the sampled net.
+
+    Args:
+        name: One of `REWARDS`.
+        space: Latency of every candidate of the searched space.
+        target: Target latency T, in the space's unit.
+        **params: Overrides of the reward's defaults (`REWARD_DEFAULTS[name]`).
+    """
+    target = _check_target(target, space.unit)
+    _params("reward", REWARD_DEFAULTS, name, params)
+
+    def reward(logits: tf.Tensor, labels: tf.Tensor, sample: sampling.PathSample) -> tf.Tensor:
+        latency = sampled_latency(space, sample.active)
+        return latency_reward(name, accuracy(labels, logits), latency, target, **params)
+
+    return reward

@@ -96,9 +96,10 @@ def fit_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def predict_report(target: str, arch: str, resolution: int | None = None) -> NetLatency:
-    """The latency of network `arch` on `target`, part by part."""
-    return net_latency(load_target(target), load_net(arch, resolution))
+def predict_report(target: str, arch: str, resolution: int | None = None) -> tuple[NetLatency, int]:
+    """The latency of network `arch` on `target`, part by part, and the resolution used."""
+    spec = load_net(arch, resolution)
+    return net_latency(load_target(target), spec), spec.resolution
 
 
 def predict_dict(result: NetLatency, arch: str, resolution: int) -> dict[str, Any]:
@@ -164,8 +165,9 @@ def main(argv: Sequence[str]) -> int:
             )
             print(json.dumps(report) if flag_values.json else fit_text(report))
         elif command == "predict" and not args and flag_values.target and flag_values.arch:
-            result = predict_report(flag_values.target, flag_values.arch, flag_values.resolution)
-            resolution = load_net(flag_values.arch, flag_values.resolution).resolution
+            result, resolution = predict_report(
+                flag_values.target, flag_values.arch, flag_values.resolution
+            )
             if flag_values.json:
                 print(json.dumps(predict_dict(result, flag_values.arch, resolution)))
             else:

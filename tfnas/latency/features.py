@@ -131,6 +131,12 @@ def _block(tally: _Tally, key: LayerKey) -> None:
         tally.values["hswish_elements"] += activated
 
 
+def key_macs(key: LayerKey) -> int:
+    """Multiply-accumulates of `key` (convolutions and the dense layer), as `tfnas.costs` counts."""
+    raw = raw_features(key)
+    return int(raw["gemm_macs"] + sum(raw[f"depthwise_macs_k{k}"] for k in DEPTHWISE_KERNELS))
+
+
 _SCALE = {name: 1.0 if name == "ops" else 1e-6 for name in FEATURES}
 
 

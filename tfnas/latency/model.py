@@ -14,7 +14,7 @@ import dataclasses
 from typing import Literal, Protocol
 
 from tfnas.latency.cost_model import CostModel
-from tfnas.latency.features import raw_features
+from tfnas.latency.features import key_macs
 from tfnas.latency.keys import LayerKey, spec_parts
 from tfnas.latency.table import LatencyTable
 from tfnas.spec import NetSpec, SearchSpace
@@ -91,9 +91,7 @@ class MacsModel:
 
     def latency(self, key: LayerKey) -> LayerLatency:
         """MACs of `key` in millions (convolutions and the dense layer)."""
-        raw = raw_features(key)
-        macs = raw["gemm_macs"] + sum(v for k, v in raw.items() if k.startswith("depthwise_macs"))
-        return LayerLatency(macs / 1e6, "exact")
+        return LayerLatency(key_macs(key) / 1e6, "exact")
 
 
 @dataclasses.dataclass(frozen=True)

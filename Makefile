@@ -18,8 +18,11 @@ $(STAMP): requirements.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
+# The main job end to end: a search on the embedded demo data for the Pixel 1
+# latency model; it prints where its outputs are (runs/search-TIMESTAMP/).
 demo: $(STAMP)
 	$(PY) -m tfnas.net table --build
+	$(PY) -m tfnas.search --experiment=demo --target=mobile
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -76,6 +76,7 @@ def test_sampled_latency_is_the_chosen_network():
         ("mul_log", lambda ce, lat, t: 0.2 * ce * (math.log(lat) / math.log(t)) ** 0.3),
         ("add_linear", lambda ce, lat, t: ce + 0.1 * (lat - t) / t),
         ("hinge", lambda ce, lat, t: ce + 0.1 * max(0.0, lat / t - 1)),
+        ("abs", lambda ce, lat, t: ce + 0.5 * abs(lat / t - 1)),
     ],
 )
 def test_losses_follow_their_formulas_with_the_paper_defaults(name, formula):
@@ -87,6 +88,16 @@ def test_losses_follow_their_formulas_with_the_paper_defaults(name, formula):
 def test_hinge_only_penalizes_above_target():
     below = objectives.latency_loss("hinge", tf.constant(1.0), tf.constant(50.0), 80.0)
     assert float(below) == pytest.approx(1.0)
+
+
+def test_abs_pulls_latency_to_the_target_from_both_sides():
+    def slope(latency):
+        value = tf.Variable(latency)
+        with tf.GradientTape() as tape:
+            loss = objectives.latency_loss("abs", tf.constant(1.0), value, 80.0)
+        return float(tape.gradient(loss, value))
+
+    assert slope(60.0) < 0 < slope(100.0)
 
 
 @pytest.mark.parametrize(

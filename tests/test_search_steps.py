@@ -18,6 +18,7 @@ from toy_search import (
     tiny_space,
 )
 
+from tfnas import sampling
 from tfnas.path_optimizer import SampledPathSGD
 from tfnas.search_steps import ARCH_MODES, SearchSteps
 from tfnas.supernet import ArchParameters, Supernet
@@ -68,6 +69,23 @@ def test_weight_steps_change_only_the_sampled_candidates_and_never_alpha():
     assert len(seen) >= 4
     for a, before in zip(steps.arch.alphas, alphas, strict=True):
         np.testing.assert_array_equal(a.numpy(), before)
+
+
+def test_one_compiled_weight_step_samples_uniformly_or_from_alpha():
+    steps = _steps(tiny_space(), "full_v2")
+    for alpha in steps.arch.alphas:
+        alpha.assign(tf.one_hot(0, alpha.shape[0]) * 30.0)  # alpha says: always op 0
+    picked = set()
+    for step in range(8):
+        seed = tf.constant([step, 0])
+        warm = steps.weight_step(*_tiny_batch(step), seed, uniform=tf.constant(True))
+        expected = sampling.sample_uniform(steps.supernet.num_candidates, seed).active
+        np.testing.assert_array_equal(warm["active"].numpy(), expected.numpy())
+        picked |= set(warm["active"].numpy().tolist())
+        searched = steps.weight_step(*_tiny_batch(step), seed, uniform=tf.constant(False))
+        assert searched["active"].numpy().tolist() == [0, 0]
+    assert len(picked) > 1
+    assert steps.weight_step.experimental_get_tracing_count() == 1
 
 
 @pytest.mark.parametrize("mode", ARCH_MODES)
@@ -200,7 +218,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, "tests")
     from toy_search import tiny_space
-    from tfnas.path_optimizer import SampledPathSGD
+    from tfnas import sampling
+from tfnas.path_optimizer import SampledPathSGD
     from tfnas.search_steps import SearchSteps
     from tfnas.supernet import ArchParameters, Supernet
 

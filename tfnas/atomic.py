@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Writes `text` to `path` through a temporary file in the same folder, then renames.
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Writes `data` to `path` through a temporary file in the same folder, then renames.
 
     A crash leaves either the old file or the new one, never a partial file.
 
@@ -19,8 +19,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        # mkstemp creates the file readable by its owner only; give it the
+        # permissions any other new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -28,3 +33,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Writes `text` (UTF-8) to `path` atomically, like `write_bytes_atomic`."""
+    return write_bytes_atomic(path, text.encode("utf-8"))

@@ -3,10 +3,13 @@
     python -m tfnas.net summary NAME_OR_FILE [--resolution=R] [--json]
     python -m tfnas.net table [NAME ...] [--build] [--json]
     python -m tfnas.net convert NAME_OR_FILE --out=PATH [--format=tfnas|net_config]
+    python -m tfnas.net draw NAME_OR_FILE [--out=PATH.png] [--resolution=R]
 
 NAME_OR_FILE is a registered network or search space, a tfnas spec file or a
 ProxylessNAS `net.config`. `table` with `--build` also builds every network as
-a Keras model and checks its weight count against the spec's.
+a Keras model and checks its weight count against the spec's. `draw` writes a
+PNG with one box per block, as the search draws its derived network
+(default: NAME.png in the current folder).
 """
 
 from __future__ import annotations
@@ -198,6 +201,14 @@ def convert(source: str, out: str, fmt: str) -> str:
     return str(write_text_atomic(out, text))
 
 
+def draw(source: str, out: str | None, resolution: int | None = None) -> str:
+    """Draws the network `source` into the PNG `out` (default NAME.png); returns the path."""
+    from tfnas.plots import draw_net  # Deferred: matplotlib is slow to import.
+
+    spec = load_net(source, resolution)
+    return str(draw_net(spec, out or f"{spec.name}.png"))
+
+
 def main(argv: Sequence[str]) -> int:
     """Runs one subcommand; returns the exit status."""
     from absl import flags
@@ -216,6 +227,8 @@ def main(argv: Sequence[str]) -> int:
             print(json.dumps(rows) if flag_values.json else table_text(rows))
         elif command == "convert" and len(args) == 1 and flag_values.out:
             print(f"wrote {convert(args[0], flag_values.out, flag_values.format)}")
+        elif command == "draw" and len(args) == 1:
+            print(f"wrote {draw(args[0], flag_values.out, flag_values.resolution)}")
         else:
             print(USAGE, file=sys.stderr)
             return 2
@@ -231,7 +244,7 @@ def _define_flags() -> None:
     flags.DEFINE_integer("resolution", None, "Input resolution to use instead of the spec's.")
     flags.DEFINE_bool("json", False, "Print one JSON document instead of text.")
     flags.DEFINE_bool("build", False, "table: also build each network as a Keras model.")
-    flags.DEFINE_string("out", None, "convert: the file to write.")
+    flags.DEFINE_string("out", None, "convert, draw: the file to write.")
     flags.DEFINE_enum("format", "tfnas", ["tfnas", "net_config"], "convert: the output format.")
 
 

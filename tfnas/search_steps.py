@@ -143,15 +143,18 @@ class SearchSteps:
             images: Images (a tensor, or per-replica values of a distributed dataset).
             labels: Integer labels, likewise.
             seed: Stateless seed [2] of the path sample.
-            uniform: Sample paths uniformly (the warmup) instead of from p.
+            uniform: Sample paths uniformly (the warmup) instead of from p. Pass
+                a bool tensor to share one compiled step between warmup and search.
 
         Returns:
             `loss` (cross-entropy), `accuracy` and the sampled `active` paths.
         """
-        if uniform:
-            sample = sampling.sample_uniform(self.supernet.num_candidates, seed)
-        else:
-            sample = sampling.sample_one(self.arch.alphas, seed)
+        # Uniform sampling is sampling from all-zero logits (`sample_uniform`).
+        uniform = tf.convert_to_tensor(uniform, tf.bool)
+        logits = [
+            tf.where(uniform, tf.zeros_like(a), tf.convert_to_tensor(a)) for a in self.arch.alphas
+        ]
+        sample = sampling.sample_one(logits, seed)
         replicas = self.strategy.num_replicas_in_sync
 
         def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -245,14 +248,25 @@ class SearchSteps:
 
     # -- evaluation ----------------------------------------------------------
 
-    def _evaluate(self, images: Any, labels: Any, active: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Loss and accuracy of the network `active` with the moving BN statistics."""
+    def _evaluate(
+        self, images: Any, labels: Any, active: tf.Tensor, bn_mode: str = "moving"
+    ) -> dict[str, tf.Tensor]:
+        """Loss and accuracy of the network `active`, without dropout.
+
+        Args:
+            images: Images, likewise.
+            labels: Labels, likewise.
+            active: One candidate index per choice block.
+            bn_mode: `moving` (the supernet's moving statistics, which mix every
+                path that ran) or `batch` (the batch's own statistics: closer
+                to what the derived network gets once its statistics are its own).
+        """
         sample = sampling.PathSample(
             tf.cast(active, tf.int32), tf.fill(tf.shape(active), sampling.NO_PATH)
         )
 
         def replica_eval(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            logits = self.supernet(images, sample, mode="one", bn_mode="moving")
+            logits = self.supernet(images, sample, mode="one", bn_mode=bn_mode, dropout=False)
             return tf.reduce_mean(cross_entropy(labels, logits)), accuracy(labels, logits)
 
         ce, acc = self.strategy.run(replica_eval, (images, labels))

@@ -99,6 +99,7 @@ class Supernet(keras.Model):
         gates: Sequence[tf.Tensor] | None = None,
         mode: str = "one",
         bn_mode: str = "update",
+        dropout: bool | None = None,
     ) -> tf.Tensor:
         """The logits of the network that `sample` selects.
 
@@ -108,8 +109,8 @@ class Supernet(keras.Model):
             gates: One gate vector per choice block (`sampling.binary_gates`);
                 required for modes other than `one`.
             mode: How the mixed ops run (see `MixedOp.call`).
-            bn_mode: Batch-norm mode (see `tfnas.mixed_op`); dropout is active
-                unless it is `moving`.
+            bn_mode: Batch-norm mode (see `tfnas.mixed_op`).
+            dropout: Whether dropout is active (default: unless `bn_mode` is `moving`).
 
         Returns:
             Logits, (batch, num_classes).
@@ -134,7 +135,7 @@ class Supernet(keras.Model):
         x = run_layers(self.feature_mix, x, bn_mode)
         x = self.pool(x)
         if self.dropout is not None:
-            x = self.dropout(x, training=bn_mode != "moving")
+            x = self.dropout(x, training=bn_mode != "moving" if dropout is None else dropout)
         return self.classifier(x)
 
     def candidate_weight_owners(self) -> dict[str, tuple[int, int]]:

@@ -11,6 +11,11 @@ TuNAS papers (T is the target latency):
 - `mul_log`:    alpha_r * CE * (log E[LAT] / log T) ** beta   (alpha_r=0.2, beta=0.3)
 - `add_linear`: CE + lam * (E[LAT] - T) / T                   (lam=0.1)
 - `hinge`:      CE + lam * max(0, E[LAT] / T - 1)             (lam=0.1)
+- `abs`:        CE + lam * |E[LAT] / T - 1|                   (lam=0.5)
+
+`mul_log` and `add_linear` trade accuracy for latency and land wherever that
+trade balances; `hinge` is free below T; `abs` (TuNAS' absolute reward as a
+loss) pulls E[LAT] to T from both sides, for a search that must hit a target.
 
 Rewards (REINFORCE), by name:
 
@@ -37,6 +42,7 @@ LOSS_DEFAULTS: dict[str, dict[str, float]] = {
     "mul_log": {"alpha": 0.2, "beta": 0.3},
     "add_linear": {"lam": 0.1},
     "hinge": {"lam": 0.1},
+    "abs": {"lam": 0.5},
 }
 REWARD_DEFAULTS: dict[str, dict[str, float]] = {
     "mnas": {"w": -0.07},
@@ -113,7 +119,9 @@ def latency_loss(
         return p["alpha"] * ce * (tf.math.log(latency) / math.log(target)) ** p["beta"]
     if name == "add_linear":
         return ce + p["lam"] * (latency - target) / target
-    return ce + p["lam"] * tf.nn.relu(latency / target - 1.0)
+    if name == "hinge":
+        return ce + p["lam"] * tf.nn.relu(latency / target - 1.0)
+    return ce + p["lam"] * tf.abs(latency / target - 1.0)
 
 
 def make_arch_objective(

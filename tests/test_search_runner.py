@@ -1,0 +1,42 @@
+"""Pieces of the search loop that need no compiled supernet: schedule and objectives."""
+
+import math
+
+import pytest
+
+from tfnas.latency.model import space_latency
+from tfnas.latency.targets import load_target
+from tfnas.search.config import resolve
+from tfnas.search.runner import ObjectiveError, cosine_learning_rate, make_objectives
+from tfnas.search_steps import accuracy_reward, cross_entropy_only
+from tfnas.spaces import demo
+
+
+def test_learning_rate_is_a_cosine_over_the_warmup_then_restarts_for_the_search():
+    config = resolve("demo", warmup_epochs=2, epochs=4, learning_rate=0.1)
+    per_epoch = 10
+
+    def lr(step):
+        return cosine_learning_rate(config, step, per_epoch)
+
+    assert lr(0) == pytest.approx(0.1)
+    assert lr(10) == pytest.approx(0.05)  # half-way through the warmup
+    assert lr(20) == pytest.approx(0.1)  # the search starts at the full rate again
+    assert lr(40) == pytest.approx(0.05)
+    assert lr(59) == pytest.approx(0.05 * (1 + math.cos(math.pi * 39 / 40)))
+
+
+def test_objectives_follow_the_mode_and_the_target():
+    latency = space_latency(load_target("mobile"), demo())
+    plain = make_objectives(resolve("demo", target_latency=None), latency)
+    assert plain == (cross_entropy_only, accuracy_reward)
+    objective, reward = make_objectives(resolve("demo"), latency)
+    assert objective is not cross_entropy_only and reward is accuracy_reward
+    objective, reward = make_objectives(resolve("demo", mode="reinforce"), latency)
+    assert objective is cross_entropy_only and reward is not accuracy_reward
+
+
+def test_a_target_the_loss_cannot_use_is_an_objective_error():
+    latency = space_latency(load_target("mobile"), demo())
+    with pytest.raises(ObjectiveError, match="mul_log divides by log"):
+        make_objectives(resolve("demo", loss="mul_log", target_latency=0.8), latency)

@@ -1,0 +1,246 @@
+"""The `tf.data` pipelines of a search or a training: split, shuffle, augment, batch.
+
+Everything random is a pure function of (seed, epoch, example index): the
+shuffle of an epoch uses a seed made from the run's seed and the epoch, and
+each example's augmentation uses stateless random ops seeded with its index.
+So an epoch's batches are the same on every run, and a run resumed in the
+middle of an epoch skips the batches it already trained on and continues
+with exactly the ones an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.datasets.sources import DataSource
+
+AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "none")
+# ImageNet channel statistics, in 0..255 units.
+MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# Evaluation resizes to resolution / CROP_FRACTION, then takes the central crop.
+CROP_FRACTION = 0.875
+PAD_PIXELS = 4
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Holds out `valid_size` examples, the same number from every class.
+
+    Args:
+        labels: The training split's labels.
+        valid_size: Number of examples to hold out; a multiple of the number
+            of classes gives exactly balanced classes, a remainder goes one
+            each to the first classes.
+        seed: Which examples of each class are held out.
+
+    Returns:
+        (train indices, valid indices), each sorted.
+
+    Raises:
+        ValueError: When a class has too few examples to give its share and
+            keep one for training.
+    """
+    classes = np.unique(labels)
+    if valid_size < len(classes):
+        raise ValueError(
+            f"valid_size {valid_size} is smaller than the {len(classes)} classes; hold out "
+            "at least one example per class"
+        )
+    rng = np.random.default_rng(seed)
+    share, extra = divmod(valid_size, len(classes))
+    valid = []
+    for c, label in enumerate(classes):
+        members = np.flatnonzero(labels == label)
+        wanted = share + (c < extra)
+        if wanted >= len(members):
+            raise ValueError(
+                f"class {label} has {len(members)} examples; cannot hold out {wanted} of them "
+                f"for validation (valid_size {valid_size}); lower --valid_size"
+            )
+        valid.append(rng.choice(members, wanted, replace=False))
+    valid_indices = np.sort(np.concatenate(valid))
+    train_mask = np.ones(len(labels), bool)
+    train_mask[valid_indices] = False
+    return np.flatnonzero(train_mask), valid_indices
+
+
+def normalize(image: tf.Tensor) -> tf.Tensor:
+    """uint8 (or float in 0..255) RGB to float32 with ImageNet mean and stddev."""
+    image = tf.cast(image, tf.float32)
+    return (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
+
+
+def eval_transform(image: tf.Tensor, resolution: int) -> tf.Tensor:
+    """Deterministic preprocessing: the central crop, resized to `resolution`."""
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    if image.shape[0] == resolution and image.shape[1] == resolution:
+        return normalize(image)
+    side = tf.cast(tf.cast(tf.minimum(height, width), tf.float32) * CROP_FRACTION, tf.int32)
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = image[top : top + side, left : left + side]
+    return normalize(tf.image.resize(crop, (resolution, resolution), antialias=True))
+
+
+def train_transform(image: tf.Tensor, seed: tf.Tensor, resolution: int, augment: str) -> tf.Tensor:
+    """Random augmentation of one training image, a pure function of `seed` ([2] ints)."""
+    if augment == "none":
+        return eval_transform(image, resolution)
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    if augment == "inception":
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image),
+            bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+            seed=seeds[0],
+            min_object_covered=0.1,
+            aspect_ratio_range=(3 / 4, 4 / 3),
+            area_range=(0.08, 1.0),
+            max_attempts=10,
+            use_image_if_no_bounding_boxes=True,
+        )
+        crop = tf.slice(image, begin, size)
+        image = tf.image.resize(crop, (resolution, resolution), antialias=True)
+        return normalize(tf.image.stateless_random_flip_left_right(image, seeds[1]))
+    if image.shape[0] != resolution or image.shape[1] != resolution:
+        image = tf.image.resize(image, (resolution, resolution), antialias=True)
+    padded = tf.pad(image, [[PAD_PIXELS] * 2, [PAD_PIXELS] * 2, [0, 0]], mode="REFLECT")
+    image = tf.image.stateless_random_crop(padded, (resolution, resolution, 3), seeds[0])
+    if augment == "pad_crop_flip":
+        image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+    return normalize(image)
+
+
+def _member_mask(indices: np.ndarray, size: int) -> tf.Tensor:
+    mask = np.zeros(size, bool)
+    mask[indices] = True
+    return tf.constant(mask)
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """Batches of the train, valid and test splits of one source.
+
+    Args:
+        source: The data.
+        resolution: Height and width of the network's input.
+        batch_size: Global batch of the weight steps.
+        valid_batch_size: Global batch of the arch steps and of evaluation.
+        valid_size: Examples held out of the training split for the arch steps.
+        augment: One of `AUGMENTATIONS`, for the weight steps only.
+        seed: Seed of the split, the shuffles and the augmentation.
+        shuffle_buffer: Shuffle buffer of the training split (whole split when
+            it is smaller).
+    """
+
+    source: DataSource
+    resolution: int
+    batch_size: int
+    valid_batch_size: int
+    valid_size: int
+    augment: str
+    seed: int
+    shuffle_buffer: int = 50_000
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        self.train_indices, self.valid_indices = balanced_split(
+            self.source.train_labels, self.valid_size, self.seed
+        )
+        if len(self.train_indices) < self.batch_size:
+            raise ValueError(
+                f"{len(self.train_indices)} training examples make no batch of "
+                f"{self.batch_size}; lower --batch_size"
+            )
+        if self.valid_size < self.valid_batch_size:
+            raise ValueError(
+                f"valid_size {self.valid_size} makes no valid batch of "
+                f"{self.valid_batch_size}; lower --valid_batch_size"
+            )
+        self._valid_cache: tf.data.Dataset | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Weight steps per epoch (the last partial batch is dropped)."""
+        return len(self.train_indices) // self.batch_size
+
+    def _members(self, indices: np.ndarray) -> tf.data.Dataset:
+        """(index, image, label) of the given examples, in source order."""
+        mask = _member_mask(indices, self.source.train_size)
+        return (
+            self.source.train.enumerate()
+            .filter(lambda i, example: tf.gather(mask, i))
+            .map(lambda i, example: (i, *example))
+        )
+
+    def train_epoch(self, epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
+        """The batches of one epoch, from batch `skip_batches` on.
+
+        Shuffling happens before decoding, so large datasets shuffle bytes.
+        """
+        epoch_seed = self.seed * 100_003 + epoch
+        decode, resolution, augment = self.source.decode, self.resolution, self.augment
+
+        def transform(index: tf.Tensor, image: tf.Tensor, label: tf.Tensor):
+            seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
+            return train_transform(decode(image), seed, resolution, augment), label
+
+        buffer = min(self.shuffle_buffer, len(self.train_indices))
+        return (
+            self._members(self.train_indices)
+            .shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+            .take(self.steps_per_epoch * self.batch_size)
+            .skip(skip_batches * self.batch_size)
+            .map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
+            .batch(self.batch_size, drop_remainder=True)
+            .prefetch(AUTOTUNE)
+        )
+
+    def _valid_examples(self) -> tf.data.Dataset:
+        """The held-out examples, preprocessed once and kept in memory."""
+        if self._valid_cache is None:
+            decode, resolution = self.source.decode, self.resolution
+            self._valid_cache = (
+                self._members(self.valid_indices)
+                .map(
+                    lambda i, image, label: (eval_transform(decode(image), resolution), label),
+                    num_parallel_calls=AUTOTUNE,
+                    deterministic=True,
+                )
+                .cache()
+            )
+        return self._valid_cache
+
+    def valid_stream(self, skip_batches: int = 0) -> tf.data.Dataset:
+        """Endless valid batches for the arch steps, reshuffled each pass, from `skip_batches`."""
+        return (
+            self._valid_examples()
+            .shuffle(self.valid_size, seed=self.seed * 100_003 - 1, reshuffle_each_iteration=True)
+            .batch(self.valid_batch_size, drop_remainder=True)
+            .repeat()
+            .skip(skip_batches)
+            .prefetch(AUTOTUNE)
+        )
+
+    def valid_batches(self) -> tf.data.Dataset:
+        """One pass over the held-out examples, for reporting."""
+        return self._valid_examples().batch(self.valid_batch_size).prefetch(AUTOTUNE)
+
+    def test_batches(self) -> tf.data.Dataset | None:
+        """One pass over the test split, for reporting only; None when the data has none."""
+        if self.source.test is None:
+            return None
+        decode, resolution = self.source.decode, self.resolution
+        return (
+            self.source.test.map(
+                lambda image, label: (eval_transform(decode(image), resolution), label),
+                num_parallel_calls=AUTOTUNE,
+                deterministic=True,
+            )
+            .batch(self.valid_batch_size)
+            .prefetch(AUTOTUNE)
+        )

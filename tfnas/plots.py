@@ -1,0 +1,179 @@
+"""Pictures of a search: op probabilities over the epochs, and a drawing of a network.
+
+The network drawing follows the paper's figures of its searched nets: one box
+per block, left to right, colored by kernel size and as tall as the expand
+ratio makes the block wide, so that networks searched for different targets
+can be told apart at a glance. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch, Patch
+
+from tfnas.atomic import write_bytes_atomic
+from tfnas.costs import net_cost
+from tfnas.ops import MBConvOp
+from tfnas.spec import ChoiceBlock, NetSpec, SearchSpace, conv_output_size
+
+KERNEL_COLORS = {3: "#9ecae1", 5: "#fdae6b", 7: "#e6550d"}
+OTHER_COLOR = "#d9d9d9"
+STAGE_LINE_COLOR = "#636363"
+FIXED_HEIGHT = 1.35  # stem, feature mix and head: tall enough for their labels
+
+
+def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def _box(axes: Any, x: float, height: float, color: str, label: str, below: str) -> None:
+    axes.add_patch(
+        FancyBboxPatch(
+            (x + 0.08, -height / 2),
+            0.84,
+            height,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=color,
+            edgecolor="black",
+            linewidth=0.8,
+        )
+    )
+    axes.text(x + 0.5, 0, label, rotation=90, ha="center", va="center", fontsize=8)
+    axes.text(x + 0.5, -1.9, below, rotation=90, ha="center", va="top", fontsize=6.5)
+
+
+def draw_net(spec: NetSpec, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Draws `spec` as a row of blocks and writes a PNG.
+
+    Box color is the depthwise kernel size, box height the expand ratio
+    (MB1 short, MB6 tall); below each box, its output feature map. Vertical
+    lines mark where the resolution halves.
+
+    Args:
+        spec: The network.
+        path: The PNG to write.
+        title: Title (default: the name, MACs and parameters).
+
+    Returns:
+        The path written.
+    """
+    size = conv_output_size(spec.resolution, spec.stem.stride)
+    parts: list[tuple[float, str, str, str, bool]] = [
+        (
+            FIXED_HEIGHT,
+            OTHER_COLOR,
+            f"Conv {spec.stem.kernel_size}x{spec.stem.kernel_size}",
+            f"{size}x{size}x{spec.stem.out_channels}",
+            spec.stem.stride > 1,
+        )
+    ]  # (height, color, label, below, halves the resolution)
+    for block in spec.blocks:
+        size = conv_output_size(size, block.stride)
+        op = block.op
+        if isinstance(op, MBConvOp):
+            height = 0.6 + 0.25 * op.expand_ratio
+            color = KERNEL_COLORS.get(op.kernel_size, OTHER_COLOR)
+            label = f"MB{op.expand_ratio} {op.kernel_size}x{op.kernel_size}"
+        else:  # pragma: no cover - derived networks hold no Zero blocks
+            height, color, label = 0.6, "white", op.name
+        parts.append(
+            (height, color, label, f"{size}x{size}x{block.out_channels}", block.stride > 1)
+        )
+    if spec.feature_mix_channels is not None:
+        parts.append(
+            (
+                FIXED_HEIGHT,
+                OTHER_COLOR,
+                "Conv 1x1",
+                f"{size}x{size}x{spec.feature_mix_channels}",
+                False,
+            )
+        )
+    parts.append((FIXED_HEIGHT, OTHER_COLOR, "Pool FC", f"{spec.classifier.num_classes}", False))
+
+    figure, axes = plt.subplots(figsize=(0.42 * len(parts) + 1.5, 3.4))
+    for x, (height, color, label, below, halves) in enumerate(parts):
+        _box(axes, x, height, color, label, below)
+        if halves and x > 0:
+            axes.axvline(x + 0.04, color=STAGE_LINE_COLOR, linewidth=0.6, linestyle=":")
+    cost = net_cost(spec)
+    axes.set_title(
+        title or f"{spec.name}: {cost.macs / 1e6:.1f}M MACs, {cost.params / 1e6:.2f}M params",
+        fontsize=9,
+    )
+    axes.legend(
+        handles=[
+            Patch(facecolor=c, edgecolor="black", label=f"{k}x{k}")
+            for k, c in KERNEL_COLORS.items()
+        ],
+        loc="upper right",
+        fontsize=7,
+        ncol=3,
+        frameon=False,
+    )
+    axes.set_xlim(-0.2, len(parts) + 0.2)
+    axes.set_ylim(-3.6, 2.6)
+    axes.axis("off")
+    return _save(figure, path)
+
+
+def plot_alpha_history(
+    space: SearchSpace, history: Sequence[dict[str, Any]], path: str | os.PathLike[str]
+) -> Path:
+    """Plots each choice block's op probabilities over the epochs and writes a PNG.
+
+    Args:
+        space: The searched space (for the op names).
+        history: The per-epoch records of a search (`epoch`, `probabilities`).
+        path: The PNG to write.
+    """
+    blocks = space.choice_blocks
+    columns = min(4, len(blocks))
+    rows = -(-len(blocks) // columns)
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    epochs = [record["epoch"] for record in history]
+    for b, block in enumerate(blocks):
+        axes = grid[b // columns][b % columns]
+        for c, op in enumerate(block.candidates):
+            values = [record["probabilities"][b][c] for record in history]
+            style = ":" if not isinstance(op, MBConvOp) else "-"
+            color = KERNEL_COLORS.get(getattr(op, "kernel_size", 0), "black")
+            width = 0.8 + 0.25 * getattr(op, "expand_ratio", 0)
+            axes.plot(epochs, values, style, color=color, linewidth=width, label=op.name)
+        axes.set_title(f"choice block {b}", fontsize=8)
+        axes.set_ylim(0, 1)
+        axes.tick_params(labelsize=7)
+    for extra in range(len(blocks), rows * columns):
+        grid[extra // columns][extra % columns].axis("off")
+    handles, labels = _all_ops(grid, blocks)
+    figure.legend(handles, labels, loc="lower center", ncol=min(7, len(labels)), fontsize=7)
+    for b in range(len(blocks)):
+        axes = grid[b // columns][b % columns]
+        if b // columns == rows - 1 or b + columns >= len(blocks):  # lowest panel of its column
+            axes.set_xlabel("epoch", fontsize=8)
+        if b % columns == 0:
+            axes.set_ylabel("probability", fontsize=8)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return _save(figure, path)
+
+
+def _all_ops(grid: Any, blocks: Sequence[ChoiceBlock]) -> tuple[list[Any], list[str]]:
+    """Legend entries of the block with the most candidates (it has every op)."""
+    widest = max(range(len(blocks)), key=lambda b: len(blocks[b].candidates))
+    columns = len(grid[0])
+    return grid[widest // columns][widest % columns].get_legend_handles_labels()

@@ -1,0 +1,1 @@
+"""The search command (`python -m tfnas.search`): config, run loop, outputs."""

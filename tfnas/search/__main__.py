@@ -1,0 +1,269 @@
+"""`python -m tfnas.search`: search a network for a dataset and a latency target.
+
+    python -m tfnas.search --experiment=demo
+    python -m tfnas.search --experiment=imagenet --data_dir=DIR --target_latency=80
+    python -m tfnas.search --experiment=demo --output_dir=runs/x --resume
+
+`--experiment` (imagenet, cifar10, demo) sets every value; any other flag
+overrides one. The resolved config goes to OUTPUT_DIR/config.json, and
+`--resume` continues the run in OUTPUT_DIR from its last checkpoint with that
+config (flags given with --resume must agree with it). Outputs: arch.json,
+net.config, search_summary.json, arch_log.txt, alpha_history.png, arch.png,
+tensorboard/, checkpoints/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from absl import app, flags, logging
+
+from tfnas.search.config import (
+    EXPERIMENTS,
+    FIELDS,
+    STRATEGIES,
+    ConfigError,
+    SearchConfig,
+    differences,
+    load_config,
+    resolve,
+    save_config,
+)
+
+CONFIG_FILE = "config.json"
+NONE_WORDS = ("none", "off")
+
+flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of every value.")
+flags.DEFINE_string("output_dir", None, "Output folder (default: runs/search-TIMESTAMP).")
+flags.DEFINE_bool("resume", False, "Continue the run in --output_dir from its last checkpoint.")
+flags.DEFINE_integer(
+    "cpu_devices", 1, "Split the CPU into this many logical devices (mirrored tests)."
+)
+flags.DEFINE_integer("verbose", 1, "1: a progress bar per epoch; 0: one line per epoch.")
+# Config fields: None means "the experiment's value".
+flags.DEFINE_string("dataset", None, "demo, a tensorflow-datasets name, or folder:ROOT.")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
+flags.DEFINE_string("manual_dir", None, "Manually downloaded files (imagenet2012).")
+flags.DEFINE_bool("download", None, "Let tensorflow-datasets download and prepare the data.")
+flags.DEFINE_string("augment", None, "inception, pad_crop_flip, pad_crop or none.")
+flags.DEFINE_integer("valid_size", None, "Training examples held out for the arch steps.")
+flags.DEFINE_string("space", None, "Registered search space.")
+flags.DEFINE_float("width_mult", None, "Width multiplier of the space.")
+flags.DEFINE_integer("resolution", None, "Input resolution.")
+flags.DEFINE_integer("warmup_epochs", None, "Epochs of weights on uniformly sampled paths.")
+flags.DEFINE_integer("epochs", None, "Search epochs after the warmup.")
+flags.DEFINE_integer("steps_per_epoch", None, "Weight steps per epoch (0: the whole split).")
+flags.DEFINE_integer("batch_size", None, "Global batch of the weight steps.")
+flags.DEFINE_integer("valid_batch_size", None, "Global batch of the arch steps.")
+flags.DEFINE_float("learning_rate", None, "Initial weight learning rate (cosine).")
+flags.DEFINE_float("momentum", None, "SGD momentum.")
+flags.DEFINE_bool("nesterov", None, "Nesterov momentum.")
+flags.DEFINE_float("weight_decay", None, "L2 on the weights.")
+flags.DEFINE_float("label_smoothing", None, "Label smoothing of the weight steps.")
+flags.DEFINE_string("mode", None, "Arch gradient: two, full_v2, full, or reinforce.")
+flags.DEFINE_float("arch_learning_rate", None, "Adam learning rate of alpha.")
+flags.DEFINE_float("arch_beta1", None, "Adam beta_1 of alpha (the paper: 0).")
+flags.DEFINE_float("arch_beta2", None, "Adam beta_2 of alpha.")
+flags.DEFINE_float("arch_init_stddev", None, "Stddev of alpha's normal initialization.")
+flags.DEFINE_integer("arch_update_every", None, "Weight steps per arch step.")
+flags.DEFINE_integer("arch_start_epoch", None, "Search epochs without arch steps.")
+flags.DEFINE_string("target", None, "mobile, cpu, flops, or a latency table / cost model file.")
+flags.DEFINE_string(
+    "target_latency", None, "Target latency in ms (MMACs for flops); 'none': no latency term."
+)
+flags.DEFINE_string("loss", None, "Latency loss: mul_log, add_linear, hinge or abs.")
+flags.DEFINE_list("loss_params", None, "Loss (or reward) parameters, e.g. lam=0.3,beta=0.5.")
+flags.DEFINE_string("reward", None, "REINFORCE reward: mnas or tunas_abs.")
+flags.DEFINE_integer("seed", None, "Seed of the split, the data order, the paths and alpha.")
+flags.DEFINE_integer(
+    "checkpoint_every", None, "Weight steps between checkpoints (and every epoch end)."
+)
+flags.DEFINE_integer("log_every", None, "Weight steps between TensorBoard scalars.")
+flags.DEFINE_string("strategy", None, f"tf.distribute strategy: {', '.join(STRATEGIES)}.")
+flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
+
+FLAGS = flags.FLAGS
+
+
+def _parse_target_latency(text: str) -> float | None:
+    if text.lower() in NONE_WORDS:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"--target_latency={text!r}: expected a number (ms; MMACs for flops) or 'none'"
+        ) from None
+
+
+def _parse_loss_params(items: list[str]) -> dict[str, float]:
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"--loss_params: {item!r} is not NAME=NUMBER (e.g. lam=0.3)")
+    return params
+
+
+def given_overrides() -> dict[str, Any]:
+    """Config fields set on the command line, parsed."""
+    overrides: dict[str, Any] = {}
+    for name in FIELDS:
+        if name == "experiment" or name not in FLAGS or FLAGS[name].value is None:
+            continue
+        value = FLAGS[name].value
+        if name == "target_latency":
+            value = _parse_target_latency(value)
+        elif name == "loss_params":
+            value = _parse_loss_params(value)
+        overrides[name] = value
+    return overrides
+
+
+def _default_output_dir() -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"search-{stamp}"
+
+
+def resolve_run(resume: bool, output_dir: str | None) -> tuple[SearchConfig, Path]:
+    """The config and output folder of this invocation (new run or resume)."""
+    overrides = given_overrides()
+    if not resume:
+        out = Path(output_dir) if output_dir else _default_output_dir()
+        if (out / "checkpoints" / "state.json").exists():
+            raise ConfigError(
+                f"--output_dir={str(out)!r} already holds a search; pass --resume to continue "
+                "it, or choose another --output_dir"
+            )
+        return resolve(FLAGS.experiment, **overrides), out
+    if not output_dir:
+        raise ConfigError("--resume needs --output_dir: the folder of the run to continue")
+    out = Path(output_dir)
+    if not (out / CONFIG_FILE).exists():
+        raise ConfigError(
+            f"--output_dir={output_dir!r} has no {CONFIG_FILE}; it is not a search run to resume"
+        )
+    saved = load_config(out / CONFIG_FILE)
+    if FLAGS["experiment"].present:
+        overrides["experiment"] = FLAGS.experiment
+    changed = differences(saved, overrides)
+    if changed:
+        raise ConfigError(
+            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
+            + "; ".join(changed)
+        )
+    return saved, out
+
+
+def make_strategy(name: str, cpu_devices: int) -> Any:
+    """The tf.distribute strategy `name`; mirrored uses the GPUs, else the logical CPUs."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def configure_tensorflow(config: SearchConfig, cpu_devices: int) -> None:
+    """Process-wide settings, made before TensorFlow runs anything."""
+    import keras
+    import tensorflow as tf
+
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices
+        )
+    # Grappler's graph rewrites take longer than they save on a graph that
+    # holds every candidate op: compiling the steps is about twice as fast.
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def main(argv: list[str]) -> int:
+    """Runs the search; returns the exit status."""
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
+        return 2
+    # TensorFlow logs every checkpoint write at INFO through absl.
+    logging.set_verbosity(logging.WARNING)
+    from tfnas.datasets.sources import DataError
+    from tfnas.errors import SpecError
+
+    try:
+        config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
+        if FLAGS.cpu_devices < 1:
+            raise ConfigError(f"--cpu_devices={FLAGS.cpu_devices}: expected an integer >= 1")
+        return _search(config, output_dir)
+    except (ConfigError, DataError, SpecError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _search(config: SearchConfig, output_dir: Path) -> int:
+    from tfnas.datasets.pipeline import Pipeline
+    from tfnas.datasets.sources import load_source
+    from tfnas.latency.targets import load_target
+
+    load_target(config.target)  # a bad target fails before the data loads
+    configure_tensorflow(config, FLAGS.cpu_devices)
+    started = time.monotonic()
+    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    try:
+        pipeline = Pipeline(
+            source,
+            resolution=config.resolution,
+            batch_size=config.batch_size,
+            valid_batch_size=config.valid_batch_size,
+            valid_size=config.valid_size,
+            augment=config.augment,
+            seed=config.seed,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    from tfnas.search.runner import ObjectiveError, SearchRun
+
+    strategy = make_strategy(config.strategy, FLAGS.cpu_devices)
+    try:
+        run = SearchRun(config, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
+    except ObjectiveError as error:
+        raise ConfigError(str(error)) from None
+    if FLAGS.resume:
+        run.restore()
+    else:
+        save_config(config, output_dir / CONFIG_FILE)
+    print(
+        f"searching {run.space.name} ({len(run.space.choice_blocks)} choice blocks) on "
+        f"{source.name} ({len(pipeline.train_indices)} train / {len(pipeline.valid_indices)} "
+        f"valid images) for {config.target} at {config.target_latency} {run.latency.unit}, "
+        f"{config.total_epochs} epochs x {run.steps_per_epoch} steps, "
+        f"{strategy.num_replicas_in_sync} replica(s); output {output_dir}"
+    )
+    summary = run.run()
+    minutes = (time.monotonic() - started) / 60
+    print(
+        f"derived: {' '.join(summary['ops'])}\n"
+        f"latency {summary['latency']:.3f} {summary['unit']} (target "
+        f"{summary['target_latency']}), {summary['macs'] / 1e6:.1f}M MACs, "
+        f"{summary['params'] / 1e6:.2f}M params, test accuracy {summary['test_accuracy']}\n"
+        f"outputs in {output_dir}/ ({minutes:.1f} min)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -1,0 +1,386 @@
+"""One search run: a short loop of named phases over the compiled `SearchSteps`.
+
+    warmup epochs:  weight steps on uniformly sampled paths
+    search epochs:  weight steps on paths sampled from p, and one arch step
+                    (held-out valid batch) every `arch_update_every` weight
+                    steps, none in the first `arch_start_epoch` search epochs
+    each epoch:     evaluate the most likely network, log alpha, checkpoint
+    the end:        derive the network and write the outputs
+
+Every random choice is a pure function of (seed, step): path samples use
+stateless seeds [seed, 2*step] (weight step) and [seed, 2*step + 1] (arch
+step), and the data pipeline is a function of (seed, epoch). A checkpoint
+holds the weights, alpha, both optimizers, the REINFORCE baseline and the
+step counters, so a run resumed from it continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnas import sampling
+from tfnas.atomic import write_text_atomic
+from tfnas.datasets.pipeline import Pipeline
+from tfnas.latency.model import SpaceLatency, space_latency
+from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
+from tfnas.latency.targets import load_target
+from tfnas.path_optimizer import SampledPathSGD
+from tfnas.registry import SPACES
+from tfnas.search import outputs
+from tfnas.search.config import SearchConfig
+from tfnas.search_steps import SearchSteps, accuracy_reward, cross_entropy_only
+from tfnas.spec import SearchSpace
+from tfnas.supernet import ArchParameters, Supernet, derive
+
+STATE_FORMAT = "tfnas.search_state"
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "state.json"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def print_line(text: str) -> None:
+    """Prints a line at once, also when stdout is a pipe (`make demo | tee`)."""
+    print(text, flush=True)
+
+
+def build_space(config: SearchConfig, num_classes: int) -> SearchSpace:
+    """The search space the config names, for a dataset with `num_classes` classes."""
+    return SPACES.get(
+        config.space,
+        width_mult=config.width_mult,
+        resolution=config.resolution,
+        num_classes=num_classes,
+    )
+
+
+def cosine_learning_rate(config: SearchConfig, step: int, steps_per_epoch: int) -> float:
+    """The weight learning rate at `step`: a cosine over the warmup, restarted for the search."""
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    if step < warmup_steps:
+        position, length = step, warmup_steps
+    else:
+        position, length = step - warmup_steps, config.epochs * steps_per_epoch
+    return 0.5 * config.learning_rate * (1.0 + math.cos(math.pi * position / max(length, 1)))
+
+
+class ObjectiveError(ValueError):
+    """A latency target or loss that the arch objective cannot use."""
+
+
+def make_objectives(config: SearchConfig, latency: SpaceLatency) -> tuple[Any, Any]:
+    """(arch objective, REINFORCE reward) of the config: a latency term when it has a target.
+
+    Raises:
+        ObjectiveError: A loss that cannot use the target (mul_log below 1, ...).
+    """
+    if config.target_latency is None:
+        return cross_entropy_only, accuracy_reward
+    params = dict(config.loss_params)
+    try:
+        if config.mode == "reinforce":
+            reward = make_reward(config.reward, latency, config.target_latency, **params)
+            return cross_entropy_only, reward
+        objective = make_arch_objective(config.loss, latency, config.target_latency, **params)
+        return objective, accuracy_reward
+    except ValueError as error:
+        raise ObjectiveError(f"--target_latency / --loss: {error}") from None
+
+
+@dataclasses.dataclass
+class _Mean:
+    """Running means of a few scalars over an epoch."""
+
+    sums: dict[str, float] = dataclasses.field(default_factory=dict)
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def add(self, **values: float) -> None:
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def result(self) -> dict[str, float]:
+        return {name: self.sums[name] / self.counts[name] for name in self.sums}
+
+
+class SearchRun:
+    """A search of `config` on `pipeline`'s data, writing into `output_dir`.
+
+    Args:
+        config: The resolved config.
+        pipeline: Batches of the train, valid and test splits.
+        output_dir: Where checkpoints, logs and outputs go.
+        strategy: A `tf.distribute` strategy (default: the current one).
+        log: Where one-line messages go.
+        verbose: 1 shows a progress bar per epoch, 0 only epoch lines.
+    """
+
+    def __init__(
+        self,
+        config: SearchConfig,
+        pipeline: Pipeline,
+        output_dir: str | Path,
+        strategy: tf.distribute.Strategy | None = None,
+        log: Callable[[str], None] | None = None,
+        verbose: int = 1,
+    ) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.output_dir = Path(output_dir)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.log = log or print_line
+        self.verbose = verbose
+        self.space = build_space(config, pipeline.source.num_classes)
+        self.target = load_target(config.target)
+        self.latency: SpaceLatency = space_latency(self.target, self.space)
+        objective, reward = make_objectives(config, self.latency)
+        self.steps_per_epoch = min(
+            pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch
+        )
+        with self.strategy.scope():
+            self.supernet = Supernet(self.space)
+            self.arch = ArchParameters(
+                self.supernet.num_candidates,
+                init_stddev=config.arch_init_stddev,
+                seed=config.seed,
+            )
+            weight_optimizer = SampledPathSGD(
+                config.learning_rate,
+                momentum=config.momentum,
+                nesterov=config.nesterov,
+                l2=config.weight_decay,
+                candidate_owners=self.supernet.candidate_weight_owners(),
+            )
+            arch_optimizer = keras.optimizers.Adam(
+                config.arch_learning_rate, beta_1=config.arch_beta1, beta_2=config.arch_beta2
+            )
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.arch_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="arch_steps")
+        self.steps = SearchSteps(
+            self.supernet,
+            self.arch,
+            weight_optimizer,
+            arch_optimizer,
+            mode=config.mode,
+            strategy=self.strategy,
+            label_smoothing=config.label_smoothing,
+            arch_objective=objective,
+            reward_fn=reward,
+        )
+        self.checkpoint = tf.train.Checkpoint(
+            supernet=self.supernet,
+            arch=self.arch,
+            weight_optimizer=weight_optimizer,
+            arch_optimizer=arch_optimizer,
+            baseline=self.steps.baseline,
+            baseline_ready=self.steps.baseline_ready,
+            step=self.step,
+            arch_steps=self.arch_steps,
+        )
+        self.history: list[dict[str, Any]] = []
+        self._writer: Any = None
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def total_steps(self) -> int:
+        """Weight steps of the whole run."""
+        return self.config.total_epochs * self.steps_per_epoch
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where the checkpoints and `state.json` are."""
+        return self.output_dir / CHECKPOINT_DIR
+
+    def save(self) -> Path:
+        """Writes a checkpoint, then points `state.json` at it, then drops older ones.
+
+        A run killed at any moment leaves `state.json` naming a complete checkpoint.
+        """
+        step = int(self.step.numpy())
+        prefix = Path(self.checkpoint.write(str(self.checkpoint_dir / f"step-{step:08d}")))
+        state = {
+            "format": STATE_FORMAT,
+            "step": step,
+            "checkpoint": prefix.name,
+            "history": self.history,
+        }
+        write_text_atomic(self.checkpoint_dir / STATE_FILE, json.dumps(state) + "\n")
+        for stale in self.checkpoint_dir.glob("step-*"):
+            if not stale.name.startswith(prefix.name + "."):
+                stale.unlink(missing_ok=True)
+        return prefix
+
+    def restore(self) -> bool:
+        """Restores the last checkpoint of `output_dir`; False when there is none."""
+        state_path = self.checkpoint_dir / STATE_FILE
+        if not state_path.exists():
+            return False
+        state = json.loads(state_path.read_text())
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"{state_path}: not a tfnas search state")
+        self.checkpoint.read(str(self.checkpoint_dir / state["checkpoint"])).assert_consumed()
+        self.history = state["history"]
+        self.log(f"resumed from {self.checkpoint_dir / state['checkpoint']} (step {state['step']})")
+        return True
+
+    # -- phases --------------------------------------------------------------
+
+    def _seed(self, step: int, arch: bool) -> tf.Tensor:
+        return tf.constant([self.config.seed, 2 * step + int(arch)], tf.int64)
+
+    def _distribute(self, dataset: tf.data.Dataset) -> Any:
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    def expected_latency(self) -> float:
+        """E[LAT] of the current alpha, in the target's unit."""
+        return float(expected_latency(self.latency, self.arch.alphas))
+
+    def _weight_and_arch_steps(self, epoch: int, skip: int) -> dict[str, float]:
+        """The weight steps (and arch steps) of one epoch; returns the epoch's means."""
+        config = self.config
+        warmup = epoch < config.warmup_epochs
+        arch_on = not warmup and epoch - config.warmup_epochs >= config.arch_start_epoch
+        uniform = tf.constant(warmup)
+        batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
+        valid = None
+        if arch_on:
+            valid = iter(self._distribute(self.pipeline.valid_stream(int(self.arch_steps.numpy()))))
+        progress = keras.utils.Progbar(
+            self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["lat"]
+        )
+        progress.update(skip)
+        means = _Mean()
+        for images, labels in self._distribute(batches):
+            step = int(self.step.numpy())
+            lr = cosine_learning_rate(config, step, self.steps_per_epoch)
+            self.steps.weight_optimizer.learning_rate.assign(lr)
+            out = self.steps.weight_step(images, labels, self._seed(step, False), uniform)
+            self.step.assign_add(1)
+            values = {"loss": float(out["loss"]), "acc": float(out["accuracy"])}
+            means.add(**values)
+            scalars = {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr}
+            if valid is not None and (step + 1) % config.arch_update_every == 0:
+                arch_images, arch_labels = next(valid)
+                arch_out = self.steps.arch_step(arch_images, arch_labels, self._seed(step, True))
+                self.arch_steps.assign_add(1)
+                means.add(arch_loss=float(arch_out["loss"]), arch_acc=float(arch_out["accuracy"]))
+                scalars.update({"arch/loss": float(arch_out["loss"])})
+            latency = self.expected_latency()
+            progress.update(
+                step + 1 - epoch * self.steps_per_epoch, [*values.items(), ("lat", latency)]
+            )
+            if (step + 1) % config.log_every == 0:
+                scalars["latency/expected"] = latency
+                self._scalars(scalars, step + 1)
+            if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
+                self.save()
+        return means.result()
+
+    def evaluate(self, batches: tf.data.Dataset | None, choices: list[int]) -> float | None:
+        """Accuracy of the network `choices` with the supernet's weights.
+
+        Batch norm uses each batch's statistics: the supernet's moving
+        statistics average over every path sampled, not this one.
+        """
+        if batches is None:
+            return None
+        active = tf.constant(choices, tf.int32)
+        correct = total = 0.0
+        for images, labels in batches:
+            out = self.steps.evaluate(images, labels, active, bn_mode="batch")
+            count = float(tf.shape(labels)[0])
+            correct += float(out["accuracy"]) * count
+            total += count
+        return correct / total
+
+    def _end_of_epoch(self, epoch: int, means: dict[str, float], seconds: float) -> None:
+        choices = sampling.most_likely(self.arch.alphas)
+        net = derive(self.space, self.arch.alphas)
+        record = {
+            "epoch": epoch + 1,
+            "phase": "warmup" if epoch < self.config.warmup_epochs else "search",
+            "step": int(self.step.numpy()),
+            **{f"train_{k}": v for k, v in means.items()},
+            "valid_accuracy": self.evaluate(self.pipeline.valid_batches(), choices),
+            "expected_latency": self.expected_latency(),
+            "derived_latency": outputs.net_latency_of(self.target, net),
+            "choices": choices,
+            "probabilities": [p.round(4).tolist() for p in self.arch.probabilities()],
+            "entropy": [float(e) for e in sampling.entropy(self.arch.alphas)],
+            "seconds": seconds,
+        }
+        self.history.append(record)
+        self._scalars(
+            {
+                "valid/accuracy": record["valid_accuracy"],
+                "latency/derived": record["derived_latency"],
+                **{f"entropy/block{b:02d}": e for b, e in enumerate(record["entropy"])},
+            },
+            record["step"],
+        )
+        unit = self.latency.unit
+        self.log(
+            f"epoch {epoch + 1}/{self.config.total_epochs} ({record['phase']}): "
+            f"train loss {means.get('loss', float('nan')):.3f} acc {means.get('acc', 0):.3f}, "
+            f"valid acc {record['valid_accuracy']:.3f}, E[LAT] {record['expected_latency']:.3f} "
+            f"{unit}, derived {record['derived_latency']:.3f} {unit}, {seconds:.0f} s"
+        )
+        outputs.write_arch_log(self.output_dir, self.space, self.history)
+        self.save()
+
+    def _scalars(self, scalars: dict[str, float | None], step: int) -> None:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.output_dir / TENSORBOARD_DIR))
+        with self._writer.as_default(step=step):
+            for name, value in scalars.items():
+                if value is not None:
+                    tf.summary.scalar(name, value)
+
+    def run(self) -> dict[str, Any]:
+        """Runs (or finishes) the search and writes the outputs; returns the summary."""
+        start = int(self.step.numpy())
+        for epoch in range(start // self.steps_per_epoch, self.config.total_epochs):
+            skip = (
+                start - epoch * self.steps_per_epoch
+                if epoch == start // self.steps_per_epoch
+                else 0
+            )
+            if self.verbose:
+                phase = "warmup" if epoch < self.config.warmup_epochs else "search"
+                self.log(f"epoch {epoch + 1}/{self.config.total_epochs} ({phase})")
+            began = time.monotonic()
+            means = self._weight_and_arch_steps(epoch, skip)
+            self._end_of_epoch(epoch, means, time.monotonic() - began)
+        if self._writer is not None:
+            self._writer.flush()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Derives the network and writes arch.json, net.config, the summary and the plots."""
+        choices = sampling.most_likely(self.arch.alphas)
+        net = derive(self.space, self.arch.alphas, name=f"{self.space.name}_searched")
+        summary = outputs.summary(
+            config=self.config,
+            space=self.space,
+            net=net,
+            target=self.target,
+            expected=self.expected_latency(),
+            alphas=[np.asarray(a).tolist() for a in self.arch.alphas],
+            probabilities=[p.tolist() for p in self.arch.probabilities()],
+            choices=choices,
+            valid_accuracy=self.evaluate(self.pipeline.valid_batches(), choices),
+            test_accuracy=self.evaluate(self.pipeline.test_batches(), choices),
+            steps=int(self.step.numpy()),
+        )
+        outputs.write_outputs(self.output_dir, self.space, net, summary, self.history)
+        return summary

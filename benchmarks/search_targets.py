@@ -57,7 +57,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Demo experiment, `--target={results['target']}`, `--loss={config['loss']}` "
         f"({', '.join(f'{k}={v}' for k, v in results['loss_params'].items())}), "
-        f"`--mode={config['mode']}`, arch learning rate {config['arch_learning_rate']}, "
+        f"`--latency_estimate={config['latency_estimate']}`, `--mode={config['mode']}`, "
+        f"arch learning rate {config['arch_learning_rate']}, "
         f"{config['warmup_epochs']} warmup + {config['epochs']} search epochs, seed "
         f"{config['seed']}; {results['machine']}.",
         "",
@@ -96,7 +97,15 @@ def main(argv: list[str]) -> None:
         "target": flag_values.target,
         "config": {
             k: getattr(config, k)
-            for k in ("loss", "mode", "arch_learning_rate", "warmup_epochs", "epochs", "seed")
+            for k in (
+                "loss",
+                "latency_estimate",
+                "mode",
+                "arch_learning_rate",
+                "warmup_epochs",
+                "epochs",
+                "seed",
+            )
         },
         "loss_params": LOSS_DEFAULTS[config.loss] | dict(config.loss_params),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

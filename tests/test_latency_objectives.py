@@ -70,6 +70,27 @@ def test_sampled_latency_is_the_chosen_network():
     )
 
 
+def test_derived_estimate_is_the_argmax_network_with_the_gradient_of_the_expectation():
+    logits = [tf.Variable([0.5, 0.2, 0.9]), tf.Variable([0.1, 0.3])]  # argmax: Zero, op 1
+    with tf.GradientTape(persistent=True) as tape:
+        derived = objectives.derived_latency_estimate(SPACE, logits)
+        expected = objectives.expected_latency(SPACE, logits)
+    assert float(derived) == pytest.approx(SPACE.latency_of((2, 1)))
+    for a, b in zip(tape.gradient(derived, logits), tape.gradient(expected, logits), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+def test_abs_on_the_derived_network_pushes_up_when_it_is_below_target():
+    logits = [tf.Variable([0.0, 0.0, 0.1]), tf.Variable([0.1, 0.0])]  # derived 2 + 0 + 3 = 5
+    for estimate, direction in (("expected", 1.0), ("derived", -1.0)):
+        objective = objectives.make_arch_objective("abs", SPACE, 6.0, estimate=estimate)
+        with tf.GradientTape() as tape:
+            loss = objective(tf.constant(1.0), logits)
+        grads = tape.gradient(loss, logits)
+        # E[LAT] is about 6.7, above 6: lower it; the derived 5 is below 6: raise the costly op.
+        assert direction * float(grads[0][1]) > 0
+
+
 @pytest.mark.parametrize(
     ("name", "formula"),
     [

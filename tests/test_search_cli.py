@@ -122,6 +122,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_architecture(finished_run, t
         (("--target_latency=-3",), "--target_latency=-3.0: expected a latency > 0"),
         (("--target_latency=fast",), "--target_latency='fast': expected a number"),
         (("--dataset=no_such_set",), "unknown dataset 'no_such_set'"),
+        (("--dataset=cifar10", "--data_dir=/nonexistent"), "not prepared .* tfds build cifar10"),
         (("--target_latency=0.9", "--loss=mul_log"), "mul_log divides by log\\(target\\)"),
         (("--resume",), "has no config.json; it is not a search run to resume"),
         (("--loss_params=lam",), "'lam' is not NAME=NUMBER"),

@@ -49,6 +49,8 @@ REWARD_DEFAULTS: dict[str, dict[str, float]] = {
     "tunas_abs": {"beta": -0.1},
 }
 LOSSES = tuple(LOSS_DEFAULTS)
+# What the loss measures: E[LAT], or the derived network's latency (straight-through).
+ESTIMATES = ("expected", "derived")
 REWARDS = tuple(REWARD_DEFAULTS)
 
 
@@ -81,6 +83,21 @@ def expected_latency(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -> tf.Ten
         probabilities = tf.nn.softmax(tf.cast(alpha, tf.float32))
         total += tf.reduce_sum(probabilities * tf.constant(latencies, tf.float32))
     return total
+
+
+def derived_latency_estimate(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+    """The latency of the most likely network in value, with the gradient of E[LAT].
+
+    A straight-through estimate, as the binary gates are: the forward value is
+    what `derive` will pick (argmax per block), the backward pass is that of
+    the expectation. A loss on it steers the network the search will
+    actually output, which E[LAT] alone does not: a block can put most of its
+    probability on Zero while the rest sits on costly ops, so the derived
+    network ends far below an E[LAT] that sits on the target.
+    """
+    expected = expected_latency(space, alphas)
+    most_likely = tf.stack([tf.argmax(a, output_type=tf.int32) for a in alphas])
+    return expected + tf.stop_gradient(sampled_latency(space, most_likely) - expected)
 
 
 def sampled_latency(space: SpaceLatency, active: tf.Tensor) -> tf.Tensor:
@@ -125,14 +142,20 @@ def latency_loss(
 
 
 def make_arch_objective(
-    name: str, space: SpaceLatency, target: float, **params: float
+    name: str,
+    space: SpaceLatency,
+    target: float,
+    estimate: str = "expected",
+    **params: float,
 ) -> ArchObjective:
-    """An `arch_objective(ce, alphas)` for `SearchSteps`: loss `name` on E[LAT](alpha).
+    """An `arch_objective(ce, alphas)` for `SearchSteps`: loss `name` on a latency of alpha.
 
     Args:
         name: One of `LOSSES`.
         space: Latency of every candidate of the searched space.
         target: Target latency T, in the space's unit.
+        estimate: `expected` (E[LAT], the paper) or `derived` (the most likely
+            network's latency with E[LAT]'s gradient, `derived_latency_estimate`).
         **params: Overrides of the loss's defaults (`LOSS_DEFAULTS[name]`).
 
     Raises:
@@ -146,8 +169,12 @@ def make_arch_objective(
             f"{target}; use a larger target or --loss=add_linear"
         )
 
+    if estimate not in ESTIMATES:
+        raise ValueError(f"latency estimate must be one of {ESTIMATES}, got {estimate!r}")
+    latency_of = expected_latency if estimate == "expected" else derived_latency_estimate
+
     def objective(ce: tf.Tensor, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
-        return latency_loss(name, ce, expected_latency(space, alphas), target, **params)
+        return latency_loss(name, ce, latency_of(space, alphas), target, **params)
 
     return objective
 

@@ -76,6 +76,9 @@ flags.DEFINE_string(
     "target_latency", None, "Target latency in ms (MMACs for flops); 'none': no latency term."
 )
 flags.DEFINE_string("loss", None, "Latency loss: mul_log, add_linear, hinge or abs.")
+flags.DEFINE_string(
+    "latency_estimate", None, "expected (E[LAT]) or derived (the argmax net, straight-through)."
+)
 flags.DEFINE_list("loss_params", None, "Loss (or reward) parameters, e.g. lam=0.3,beta=0.5.")
 flags.DEFINE_string("reward", None, "REINFORCE reward: mnas or tunas_abs.")
 flags.DEFINE_integer("seed", None, "Seed of the split, the data order, the paths and alpha.")

@@ -15,7 +15,7 @@ from typing import Any
 
 from tfnas.atomic import write_text_atomic
 from tfnas.datasets.pipeline import AUGMENTATIONS
-from tfnas.latency.objectives import LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
+from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
 from tfnas.search_steps import ARCH_MODES
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -72,6 +72,7 @@ class SearchConfig:
     target: str = "mobile"
     target_latency: float | None = 80.0  # None: no latency term (cross-entropy only)
     loss: str = "mul_log"
+    latency_estimate: str = "expected"  # or "derived": the argmax network, straight-through
     loss_params: dict[str, float] = dataclasses.field(default_factory=dict)
     reward: str = "tunas_abs"
     # Run.
@@ -132,6 +133,7 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
         "target": "mobile",
         "target_latency": 1.0,
         "loss": "abs",
+        "latency_estimate": "derived",
         "checkpoint_every": 100,
         "log_every": 10,
     },
@@ -168,6 +170,12 @@ def check(config: SearchConfig) -> None:
     _require(c.augment in AUGMENTATIONS, "augment", c.augment, f"one of {AUGMENTATIONS}")
     _require(c.mode in ARCH_MODES, "mode", c.mode, f"one of {ARCH_MODES}")
     _require(c.loss in LOSSES, "loss", c.loss, f"one of {LOSSES}")
+    _require(
+        c.latency_estimate in ESTIMATES,
+        "latency_estimate",
+        c.latency_estimate,
+        f"one of {ESTIMATES}",
+    )
     _require(c.reward in REWARDS, "reward", c.reward, f"one of {REWARDS}")
     _require(c.strategy in STRATEGIES, "strategy", c.strategy, f"one of {STRATEGIES}")
     for name in ("valid_size", "resolution", "batch_size", "valid_batch_size"):

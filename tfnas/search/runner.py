@@ -90,7 +90,9 @@ def make_objectives(config: SearchConfig, latency: SpaceLatency) -> tuple[Any, A
         if config.mode == "reinforce":
             reward = make_reward(config.reward, latency, config.target_latency, **params)
             return cross_entropy_only, reward
-        objective = make_arch_objective(config.loss, latency, config.target_latency, **params)
+        objective = make_arch_objective(
+            config.loss, latency, config.target_latency, config.latency_estimate, **params
+        )
         return objective, accuracy_reward
     except ValueError as error:
         raise ObjectiveError(f"--target_latency / --loss: {error}") from None

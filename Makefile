@@ -18,11 +18,16 @@ $(STAMP): requirements.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
-# The main job end to end: a search on the embedded demo data for the Pixel 1
-# latency model; it prints where its outputs are (runs/search-TIMESTAMP/).
+# The main job end to end on the embedded demo data: a search for the Pixel 1
+# latency model, then the searched network trained from scratch. Each run of
+# `make demo` starts over in runs/demo/ (search/ and train/).
+DEMO_DIR := runs/demo
 demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
 	$(PY) -m tfnas.net table --build
-	$(PY) -m tfnas.search --experiment=demo --target=mobile
+	$(PY) -m tfnas.search --experiment=demo --target=mobile --output_dir=$(DEMO_DIR)/search
+	$(PY) -m tfnas.train --experiment=demo --arch=$(DEMO_DIR)/search/arch.json \
+		--output_dir=$(DEMO_DIR)/train
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -3,14 +3,13 @@
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 from PIL import Image
 
 from tfnas.latency.model import net_latency
@@ -75,38 +74,20 @@ def test_demo_search_writes_every_output(finished_run):
     assert len(list((out / "checkpoints").glob("step-*.index"))) == 1  # older ones removed
 
 
-def _wait_for_mid_epoch_checkpoint(process: subprocess.Popen, state: Path) -> int:
-    """Polls until a checkpoint inside the second search epoch exists; returns its step."""
-    deadline = time.monotonic() + 500
-    while time.monotonic() < deadline and process.poll() is None:
-        if state.exists():
-            step = json.loads(state.read_text())["step"]
-            if step > 2 * STEPS_PER_EPOCH and step % STEPS_PER_EPOCH:
-                return step
-        time.sleep(0.02)
-    raise AssertionError(f"no mid-epoch checkpoint appeared (exit {process.poll()})")
-
-
 def test_a_run_killed_mid_epoch_resumes_to_the_same_architecture(finished_run, tmp_path):
     out = tmp_path / "run"
-    process = subprocess.Popen(
+    kill_after_mid_epoch_checkpoint(
         command(*TINY, f"--output_dir={out}"),
-        cwd=REPO_ROOT,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        REPO_ROOT,
+        ENV,
+        out / "checkpoints" / "state.json",
+        STEPS_PER_EPOCH,
+        after_step=2 * STEPS_PER_EPOCH,
     )
-    try:
-        _wait_for_mid_epoch_checkpoint(process, out / "checkpoints" / "state.json")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        process.kill()
     assert not (out / "search_summary.json").exists()  # it really died before the end
     resumed = search("--resume", f"--output_dir={out}", "--verbose=0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    step = int(resumed.stdout.split("(step ")[1].split(")")[0])
-    assert step % STEPS_PER_EPOCH, "resumed from an epoch boundary, not mid-epoch"
+    assert resumed_from_step(resumed.stdout) % STEPS_PER_EPOCH, "resumed at an epoch's end"
     assert (out / "arch.json").read_text() == (finished_run / "arch.json").read_text()
     got = json.loads((out / "search_summary.json").read_text())
     want = json.loads((finished_run / "search_summary.json").read_text())
@@ -122,7 +103,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_architecture(finished_run, t
         (("--target_latency=-3",), "--target_latency=-3.0: expected a latency > 0"),
         (("--target_latency=fast",), "--target_latency='fast': expected a number"),
         (("--dataset=no_such_set",), "unknown dataset 'no_such_set'"),
-        (("--dataset=cifar10", "--data_dir=/nonexistent"), "not prepared .* tfds build cifar10"),
+        (("--dataset=cifar10", "--data_dir=/nonexistent"), "not prepared .*tfds build cifar10"),
         (("--target_latency=0.9", "--loss=mul_log"), "mul_log divides by log\\(target\\)"),
         (("--resume",), "has no config.json; it is not a search run to resume"),
         (("--loss_params=lam",), "'lam' is not NAME=NUMBER"),

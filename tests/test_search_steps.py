@@ -218,8 +218,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, "tests")
     from toy_search import tiny_space
-    from tfnas import sampling
-from tfnas.path_optimizer import SampledPathSGD
+    from tfnas.path_optimizer import SampledPathSGD
     from tfnas.search_steps import SearchSteps
     from tfnas.supernet import ArchParameters, Supernet
 

@@ -32,9 +32,9 @@ def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.n
 
     Args:
         labels: The training split's labels.
-        valid_size: Number of examples to hold out; a multiple of the number
-            of classes gives exactly balanced classes, a remainder goes one
-            each to the first classes.
+        valid_size: Number of examples to hold out (0: none); a multiple of
+            the number of classes gives exactly balanced classes, a remainder
+            goes one each to the first classes.
         seed: Which examples of each class are held out.
 
     Returns:
@@ -44,6 +44,8 @@ def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.n
         ValueError: When a class has too few examples to give its share and
             keep one for training.
     """
+    if valid_size == 0:
+        return np.arange(len(labels)), np.zeros(0, np.int64)
     classes = np.unique(labels)
     if valid_size < len(classes):
         raise ValueError(
@@ -129,7 +131,8 @@ class Pipeline:
         resolution: Height and width of the network's input.
         batch_size: Global batch of the weight steps.
         valid_batch_size: Global batch of the arch steps and of evaluation.
-        valid_size: Examples held out of the training split for the arch steps.
+        valid_size: Examples held out of the training split (the search's arch
+            steps, a training's monitoring); 0 holds out none.
         augment: One of `AUGMENTATIONS`, for the weight steps only.
         seed: Seed of the split, the shuffles and the augmentation.
         shuffle_buffer: Shuffle buffer of the training split (whole split when
@@ -156,7 +159,7 @@ class Pipeline:
                 f"{len(self.train_indices)} training examples make no batch of "
                 f"{self.batch_size}; lower --batch_size"
             )
-        if self.valid_size < self.valid_batch_size:
+        if 0 < self.valid_size < self.valid_batch_size:
             raise ValueError(
                 f"valid_size {self.valid_size} makes no valid batch of "
                 f"{self.valid_batch_size}; lower --valid_batch_size"
@@ -226,8 +229,10 @@ class Pipeline:
             .prefetch(AUTOTUNE)
         )
 
-    def valid_batches(self) -> tf.data.Dataset:
-        """One pass over the held-out examples, for reporting."""
+    def valid_batches(self) -> tf.data.Dataset | None:
+        """One pass over the held-out examples, for reporting; None when none are held out."""
+        if self.valid_size == 0:
+            return None
         return self._valid_examples().batch(self.valid_batch_size).prefetch(AUTOTUNE)
 
     def test_batches(self) -> tf.data.Dataset | None:

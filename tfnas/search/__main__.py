@@ -14,7 +14,6 @@ tensorboard/, checkpoints/.
 
 from __future__ import annotations
 
-import datetime
 import sys
 import time
 from pathlib import Path
@@ -22,19 +21,19 @@ from typing import Any
 
 from absl import app, flags, logging
 
+from tfnas import run_config
 from tfnas.search.config import (
     EXPERIMENTS,
     FIELDS,
     STRATEGIES,
     ConfigError,
     SearchConfig,
-    differences,
     load_config,
     resolve,
     save_config,
 )
 
-CONFIG_FILE = "config.json"
+CONFIG_FILE = run_config.CONFIG_FILE
 NONE_WORDS = ("none", "off")
 
 flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of every value.")
@@ -131,70 +130,18 @@ def given_overrides() -> dict[str, Any]:
     return overrides
 
 
-def _default_output_dir() -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"search-{stamp}"
-
-
-def resolve_run(resume: bool, output_dir: str | None) -> tuple[SearchConfig, Path]:
+def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
     """The config and output folder of this invocation (new run or resume)."""
-    overrides = given_overrides()
-    if not resume:
-        out = Path(output_dir) if output_dir else _default_output_dir()
-        if (out / "checkpoints" / "state.json").exists():
-            raise ConfigError(
-                f"--output_dir={str(out)!r} already holds a search; pass --resume to continue "
-                "it, or choose another --output_dir"
-            )
-        return resolve(FLAGS.experiment, **overrides), out
-    if not output_dir:
-        raise ConfigError("--resume needs --output_dir: the folder of the run to continue")
-    out = Path(output_dir)
-    if not (out / CONFIG_FILE).exists():
-        raise ConfigError(
-            f"--output_dir={output_dir!r} has no {CONFIG_FILE}; it is not a search run to resume"
-        )
-    saved = load_config(out / CONFIG_FILE)
-    if FLAGS["experiment"].present:
-        overrides["experiment"] = FLAGS.experiment
-    changed = differences(saved, overrides)
-    if changed:
-        raise ConfigError(
-            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
-            + "; ".join(changed)
-        )
-    return saved, out
-
-
-def make_strategy(name: str, cpu_devices: int) -> Any:
-    """The tf.distribute strategy `name`; mirrored uses the GPUs, else the logical CPUs."""
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
-
-
-def configure_tensorflow(config: SearchConfig, cpu_devices: int) -> None:
-    """Process-wide settings, made before TensorFlow runs anything."""
-    import keras
-    import tensorflow as tf
-
-    if cpu_devices > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices
-        )
-    # Grappler's graph rewrites take longer than they save on a graph that
-    # holds every candidate op: compiling the steps is about twice as fast.
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    return run_config.resolve_run(
+        "search",
+        resume,
+        output_dir,
+        FLAGS.experiment,
+        FLAGS["experiment"].present,
+        given_overrides(),
+        resolve,
+        load_config,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -221,9 +168,10 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
     from tfnas.datasets.pipeline import Pipeline
     from tfnas.datasets.sources import load_source
     from tfnas.latency.targets import load_target
+    from tfnas.runtime import configure_tensorflow, make_strategy
 
     load_target(config.target)  # a bad target fails before the data loads
-    configure_tensorflow(config, FLAGS.cpu_devices)
+    configure_tensorflow(config.seed, config.deterministic, FLAGS.cpu_devices, grappler=False)
     started = time.monotonic()
     source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
     try:
@@ -240,13 +188,16 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
         raise ConfigError(str(error)) from None
     from tfnas.search.runner import ObjectiveError, SearchRun
 
-    strategy = make_strategy(config.strategy, FLAGS.cpu_devices)
+    strategy = make_strategy(config.strategy)
     try:
         run = SearchRun(config, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
     except ObjectiveError as error:
         raise ConfigError(str(error)) from None
     if FLAGS.resume:
-        run.restore()
+        try:
+            run.restore()
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     else:
         save_config(config, output_dir / CONFIG_FILE)
     print(

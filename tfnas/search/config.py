@@ -8,23 +8,24 @@ override single fields. The resolved config is written next to the outputs
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from tfnas.atomic import write_text_atomic
+from tfnas import run_config
 from tfnas.datasets.pipeline import AUGMENTATIONS
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
+from tfnas.run_config import (
+    ConfigError,
+    config_to_dict,
+    differences,
+    require,
+    resolve_preset,
+)
+from tfnas.runtime import STRATEGIES
 from tfnas.search_steps import ARCH_MODES
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
 CONFIG_FORMAT = "tfnas.search_config"
-SCHEMA_VERSION = 1
-
-
-class ConfigError(ValueError):
-    """A config value that cannot be used; the message names the field and the fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +85,7 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a format header."""
-        return {
-            "format": CONFIG_FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            **dataclasses.asdict(self),
-        }
+        return config_to_dict(self, CONFIG_FORMAT)
 
     @property
     def total_epochs(self) -> int:
@@ -96,7 +93,7 @@ class SearchConfig:
         return self.warmup_epochs + self.epochs
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(SearchConfig)}
+FIELDS = [f.name for f in dataclasses.fields(SearchConfig)]
 
 EXPERIMENTS: dict[str, dict[str, Any]] = {
     # The paper: ProxylessNAS space on ImageNet at 224 px, Pixel 1 at 80 ms.
@@ -146,53 +143,38 @@ def resolve(experiment: str, **overrides: Any) -> SearchConfig:
     Raises:
         ConfigError: Unknown experiment or field, or a value out of range.
     """
-    if experiment not in EXPERIMENTS:
-        raise ConfigError(
-            f"unknown experiment {experiment!r}; choose one of {', '.join(EXPERIMENTS)}"
-        )
-    unknown = sorted(set(overrides) - set(FIELDS))
-    if unknown:
-        raise ConfigError(f"unknown config fields {unknown}; known: {', '.join(FIELDS)}")
-    values = {**EXPERIMENTS[experiment], **overrides, "experiment": experiment}
-    config = SearchConfig(**values)
-    check(config)
-    return config
-
-
-def _require(condition: bool, field: str, value: Any, expected: str) -> None:
-    if not condition:
-        raise ConfigError(f"--{field}={value!r}: expected {expected}")
+    return resolve_preset(SearchConfig, EXPERIMENTS, experiment, overrides, check)
 
 
 def check(config: SearchConfig) -> None:
     """Checks every field of `config`; raises `ConfigError` naming the first bad one."""
     c = config
-    _require(c.augment in AUGMENTATIONS, "augment", c.augment, f"one of {AUGMENTATIONS}")
-    _require(c.mode in ARCH_MODES, "mode", c.mode, f"one of {ARCH_MODES}")
-    _require(c.loss in LOSSES, "loss", c.loss, f"one of {LOSSES}")
-    _require(
+    require(c.augment in AUGMENTATIONS, "augment", c.augment, f"one of {AUGMENTATIONS}")
+    require(c.mode in ARCH_MODES, "mode", c.mode, f"one of {ARCH_MODES}")
+    require(c.loss in LOSSES, "loss", c.loss, f"one of {LOSSES}")
+    require(
         c.latency_estimate in ESTIMATES,
         "latency_estimate",
         c.latency_estimate,
         f"one of {ESTIMATES}",
     )
-    _require(c.reward in REWARDS, "reward", c.reward, f"one of {REWARDS}")
-    _require(c.strategy in STRATEGIES, "strategy", c.strategy, f"one of {STRATEGIES}")
+    require(c.reward in REWARDS, "reward", c.reward, f"one of {REWARDS}")
+    require(c.strategy in STRATEGIES, "strategy", c.strategy, f"one of {STRATEGIES}")
     for name in ("valid_size", "resolution", "batch_size", "valid_batch_size"):
-        _require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
+        require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("warmup_epochs", "epochs", "steps_per_epoch", "arch_start_epoch"):
-        _require(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
+        require(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
     for name in ("arch_update_every", "checkpoint_every", "log_every"):
-        _require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
-    _require(c.total_epochs >= 1, "epochs", c.epochs, "at least one epoch in all (with warmup)")
+        require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
+    require(c.total_epochs >= 1, "epochs", c.epochs, "at least one epoch in all (with warmup)")
     for name in ("learning_rate", "arch_learning_rate", "width_mult"):
-        _require(getattr(c, name) > 0, name, getattr(c, name), "a number > 0")
+        require(getattr(c, name) > 0, name, getattr(c, name), "a number > 0")
     for name in ("momentum", "arch_beta1", "arch_beta2", "label_smoothing"):
-        _require(0 <= getattr(c, name) < 1, name, getattr(c, name), "a number in [0, 1)")
+        require(0 <= getattr(c, name) < 1, name, getattr(c, name), "a number in [0, 1)")
     for name in ("weight_decay", "arch_init_stddev"):
-        _require(getattr(c, name) >= 0, name, getattr(c, name), "a number >= 0")
+        require(getattr(c, name) >= 0, name, getattr(c, name), "a number >= 0")
     if c.target_latency is not None:
-        _require(
+        require(
             c.target_latency > 0,
             "target_latency",
             c.target_latency,
@@ -202,7 +184,7 @@ def check(config: SearchConfig) -> None:
     defaults = REWARD_DEFAULTS[c.reward] if c.mode == "reinforce" else LOSS_DEFAULTS[c.loss]
     what = f"reward {c.reward!r}" if c.mode == "reinforce" else f"loss {c.loss!r}"
     for name in c.loss_params:
-        _require(
+        require(
             name in defaults,
             "loss_params",
             dict(c.loss_params),
@@ -212,40 +194,29 @@ def check(config: SearchConfig) -> None:
 
 def config_from_dict(data: Any, source: str = "config") -> SearchConfig:
     """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field."""
-    if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
-        raise ConfigError(f"{source}: not a tfnas search config (format {CONFIG_FORMAT!r})")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(
-            f"{source}: schema_version {data.get('schema_version')!r}, this tfnas reads "
-            f"{SCHEMA_VERSION}; start a new run"
-        )
-    values = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
-    unknown = sorted(set(values) - set(FIELDS))
-    if unknown:
-        raise ConfigError(f"{source}: unknown fields {unknown}")
-    config = SearchConfig(**values)
-    check(config)
-    return config
+    return run_config.config_from_dict(SearchConfig, data, CONFIG_FORMAT, check, source)
 
 
 def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:
     """Writes `config.json` atomically."""
-    return write_text_atomic(path, json.dumps(config.to_dict(), indent=2) + "\n")
+    return run_config.save_config(config, CONFIG_FORMAT, path)
 
 
 def load_config(path: str | os.PathLike[str]) -> SearchConfig:
     """Reads a `config.json` written by `save_config`."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the run's config: {error}") from None
-    return config_from_dict(data, str(path))
+    return config_from_dict(run_config.read_config_json(path), str(path))
 
 
-def differences(saved: SearchConfig, given: dict[str, Any]) -> list[str]:
-    """Fields of `given` whose values differ from `saved`, as `name: saved -> given`."""
-    return [
-        f"{name}: {getattr(saved, name)!r} -> {value!r}"
-        for name, value in sorted(given.items())
-        if getattr(saved, name) != value
-    ]
+__all__ = [
+    "CONFIG_FORMAT",
+    "EXPERIMENTS",
+    "FIELDS",
+    "STRATEGIES",
+    "ConfigError",
+    "SearchConfig",
+    "check",
+    "differences",
+    "load_config",
+    "resolve",
+    "save_config",
+]

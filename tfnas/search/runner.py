@@ -17,7 +17,6 @@ step counters, so a run resumed from it continues exactly where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas import sampling
-from tfnas.atomic import write_text_atomic
+from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
@@ -44,7 +43,6 @@ from tfnas.supernet import ArchParameters, Supernet, derive
 
 STATE_FORMAT = "tfnas.search_state"
 CHECKPOINT_DIR = "checkpoints"
-STATE_FILE = "state.json"
 TENSORBOARD_DIR = "tensorboard"
 
 
@@ -187,7 +185,9 @@ class SearchRun:
             baseline_ready=self.steps.baseline_ready,
             step=self.step,
             arch_steps=self.arch_steps,
+            random_states=random_states(self.supernet),
         )
+        self.keeper = CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT)
         self.history: list[dict[str, Any]] = []
         self._writer: Any = None
 
@@ -204,33 +204,14 @@ class SearchRun:
         return self.output_dir / CHECKPOINT_DIR
 
     def save(self) -> Path:
-        """Writes a checkpoint, then points `state.json` at it, then drops older ones.
-
-        A run killed at any moment leaves `state.json` naming a complete checkpoint.
-        """
-        step = int(self.step.numpy())
-        prefix = Path(self.checkpoint.write(str(self.checkpoint_dir / f"step-{step:08d}")))
-        state = {
-            "format": STATE_FORMAT,
-            "step": step,
-            "checkpoint": prefix.name,
-            "history": self.history,
-        }
-        write_text_atomic(self.checkpoint_dir / STATE_FILE, json.dumps(state) + "\n")
-        for stale in self.checkpoint_dir.glob("step-*"):
-            if not stale.name.startswith(prefix.name + "."):
-                stale.unlink(missing_ok=True)
-        return prefix
+        """Writes a checkpoint (with the history); a run killed meanwhile keeps the last one."""
+        return self.keeper.save(int(self.step.numpy()), {"history": self.history})
 
     def restore(self) -> bool:
         """Restores the last checkpoint of `output_dir`; False when there is none."""
-        state_path = self.checkpoint_dir / STATE_FILE
-        if not state_path.exists():
+        state = self.keeper.restore()
+        if state is None:
             return False
-        state = json.loads(state_path.read_text())
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"{state_path}: not a tfnas search state")
-        self.checkpoint.read(str(self.checkpoint_dir / state["checkpoint"])).assert_consumed()
         self.history = state["history"]
         self.log(f"resumed from {self.checkpoint_dir / state['checkpoint']} (step {state['step']})")
         return True

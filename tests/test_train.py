@@ -1,0 +1,158 @@
+"""`python -m tfnas.train`: the recipe's schedule, a short run end to end, resume, errors."""
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
+
+from tfnas.load import load_net
+from tfnas.train.config import ConfigError, resolve
+from tfnas.train.trainer import learning_rate, prepare_spec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+TINY = (
+    "--experiment=demo",
+    "--arch=proxyless_mobile",
+    "--resolution=32",
+    "--epochs=2",
+    "--warmup_epochs=1",
+    "--steps_per_epoch=6",
+    "--checkpoint_every=4",
+    "--verbose=0",
+)
+
+
+def train(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tfnas.train", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=ENV,
+        timeout=600,
+    )
+
+
+def test_learning_rate_warms_up_linearly_then_follows_a_cosine():
+    config = resolve("demo", arch="mobilenet_v2", epochs=4, warmup_epochs=1, learning_rate=0.2)
+    rates = [learning_rate(config, step, 10) for step in range(40)]
+    assert rates[0] == pytest.approx(0.02) and rates[9] == pytest.approx(0.2)
+    assert rates[10] == pytest.approx(0.2) and rates[25] == pytest.approx(0.1)
+    assert all(a >= b for a, b in itertools.pairwise(rates[10:]))
+
+
+def test_prepare_spec_sets_classes_dropout_and_resolution():
+    spec = prepare_spec(load_net("proxyless_mobile"), num_classes=10, dropout=0.2, resolution=64)
+    assert spec.classifier.num_classes == 10 and spec.classifier.dropout == 0.2
+    assert spec.resolution == 64
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"arch": ""}, "--arch='': expected a registered network"),
+        ({"arch": "x", "dropout": 1.0}, r"--dropout=1.0: expected a number in \[0, 1\)"),
+        ({"arch": "x", "warmup_epochs": 6}, "fewer than --epochs"),
+    ],
+)
+def test_bad_config_values_name_the_flag(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve("demo", **overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("train") / "run"
+    result = train(*TINY, f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_training_writes_weights_that_rebuild_the_model(trained):
+    from tfnas.builder import build_net
+
+    summary = json.loads((trained / "train_summary.json").read_text())
+    assert summary["steps"] == 12 and summary["test_examples"] == 1000
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert [r["epoch"] for r in summary["history"]] == [1, 2]
+    spec = load_net(str(trained / "arch.json"))
+    assert spec.classifier.num_classes == 10 and spec.resolution == 32
+    model = build_net(spec)
+    model.load_weights(str(trained / "model.weights.h5"))
+    assert np.isfinite(model(np.zeros((1, 32, 32, 3), np.float32)).numpy()).all()
+    assert list((trained / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_resume_after_the_end_changes_nothing_and_mismatches_are_refused(trained, tmp_path):
+    before = (trained / "train_summary.json").read_text()
+    again = train("--resume", f"--output_dir={trained}", "--verbose=0")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "(step 12)" in again.stdout
+    after = json.loads((trained / "train_summary.json").read_text())
+    assert after["test_accuracy"] == json.loads(before)["test_accuracy"]
+    refused = train("--resume", f"--output_dir={trained}", "--epochs=5")
+    assert refused.returncode == 2 and "epochs: 2 -> 5" in refused.stderr
+
+
+def test_training_killed_mid_epoch_resumes_with_nothing_lost(tmp_path):
+    settings = (
+        *TINY[:3],  # experiment, arch, resolution
+        "--epochs=3",
+        "--warmup_epochs=1",
+        "--steps_per_epoch=10",
+        "--checkpoint_every=3",
+        "--verbose=0",
+    )
+    reference = train(*settings, f"--output_dir={tmp_path / 'whole'}")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    out = tmp_path / "killed"
+    kill_after_mid_epoch_checkpoint(
+        [sys.executable, "-m", "tfnas.train", *settings, f"--output_dir={out}"],
+        REPO_ROOT,
+        ENV,
+        out / "checkpoints" / "state.json",
+        steps_per_epoch=10,
+        after_step=10,
+    )
+    assert not (out / "train_summary.json").exists()
+    resumed = train("--resume", f"--output_dir={out}", "--verbose=0")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed_from_step(resumed.stdout) % 10
+    got = json.loads((out / "train_summary.json").read_text())
+    want = json.loads((tmp_path / "whole" / "train_summary.json").read_text())
+    assert got["test_accuracy"] == want["test_accuracy"]
+    assert got["test_loss"] == pytest.approx(want["test_loss"], rel=1e-6)
+    for a, b in zip(_weights(out), _weights(tmp_path / "whole"), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _weights(run: Path) -> list[np.ndarray]:
+    from tfnas.builder import build_net
+
+    model = build_net(load_net(str(run / "arch.json")))
+    model.load_weights(str(run / "model.weights.h5"))
+    return model.get_weights()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--arch=no_such_net",), "no_such_net"),
+        (("--resume",), "has no config.json; it is not a train run to resume"),
+        (("--arch=mobilenet_v2", "--dataset=no_such_set"), "unknown dataset 'no_such_set'"),
+    ],
+)
+def test_bad_flags_give_one_error_line(args, message, tmp_path):
+    result = train("--experiment=demo", *args, f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert re.search(message, errors[0]), errors[0]

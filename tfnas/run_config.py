@@ -1,0 +1,173 @@
+"""What the configs of the search and train commands share: presets, checks, config.json.
+
+A run's config is a frozen dataclass. A named experiment is a dict of field
+values; flags override single fields; the resolved config is written to
+`config.json` (with a format tag and a schema version), and `--resume`
+continues with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tfnas.atomic import write_text_atomic
+
+SCHEMA_VERSION = 1
+ConfigT = TypeVar("ConfigT")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message names the field and the fix."""
+
+
+def require(condition: bool, field: str, value: Any, expected: str) -> None:
+    """Raises `ConfigError` saying `--field=value: expected ...` unless `condition`."""
+    if not condition:
+        raise ConfigError(f"--{field}={value!r}: expected {expected}")
+
+
+def field_names(cls: type) -> list[str]:
+    """The fields of a config dataclass."""
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def resolve_preset(
+    cls: Callable[..., ConfigT],
+    presets: Mapping[str, Mapping[str, Any]],
+    experiment: str,
+    overrides: Mapping[str, Any],
+    check: Callable[[ConfigT], None],
+) -> ConfigT:
+    """The preset `experiment` with `overrides` applied, checked.
+
+    Raises:
+        ConfigError: Unknown experiment or field, or a value `check` rejects.
+    """
+    if experiment not in presets:
+        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(presets)}")
+    known = field_names(cls)  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config fields {unknown}; known: {', '.join(known)}")
+    config = cls(**{**presets[experiment], **overrides, "experiment": experiment})
+    check(config)
+    return config
+
+
+def config_to_dict(config: Any, fmt: str) -> dict[str, Any]:
+    """JSON-ready form of a config dataclass, with a format header."""
+    return {"format": fmt, "schema_version": SCHEMA_VERSION, **dataclasses.asdict(config)}
+
+
+def config_from_dict(
+    cls: Callable[..., ConfigT],
+    data: Any,
+    fmt: str,
+    check: Callable[[ConfigT], None],
+    source: str = "config",
+) -> ConfigT:
+    """Reads a config written by `config_to_dict`; raises `ConfigError` naming a bad field."""
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ConfigError(f"{source}: not a {fmt} file")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{source}: schema_version {data.get('schema_version')!r}, this tfnas reads "
+            f"{SCHEMA_VERSION}; start a new run"
+        )
+    values = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
+    unknown = sorted(set(values) - set(field_names(cls)))  # type: ignore[arg-type]
+    if unknown:
+        raise ConfigError(f"{source}: unknown fields {unknown}")
+    config = cls(**values)
+    check(config)
+    return config
+
+
+def save_config(config: Any, fmt: str, path: str | os.PathLike[str]) -> Path:
+    """Writes `config.json` atomically."""
+    return write_text_atomic(path, json.dumps(config_to_dict(config, fmt), indent=2) + "\n")
+
+
+def read_config_json(path: str | os.PathLike[str]) -> Any:
+    """The parsed `config.json`; a `ConfigError` when it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the run's config: {error}") from None
+
+
+def differences(saved: Any, given: Mapping[str, Any]) -> list[str]:
+    """Fields of `given` whose values differ from `saved`, as `name: saved -> given`."""
+    return [
+        f"{name}: {getattr(saved, name)!r} -> {value!r}"
+        for name, value in sorted(given.items())
+        if getattr(saved, name) != value
+    ]
+
+
+CONFIG_FILE = "config.json"
+
+
+def resolve_run(
+    kind: str,
+    resume: bool,
+    output_dir: str | None,
+    experiment: str,
+    experiment_given: bool,
+    overrides: Mapping[str, Any],
+    resolve: Callable[..., ConfigT],
+    load: Callable[[str], ConfigT],
+) -> tuple[ConfigT, Path]:
+    """The config and output folder of one invocation of a command.
+
+    A new run resolves `experiment` with `overrides` into a fresh folder
+    (default `runs/KIND-TIMESTAMP`); `--resume` reads the folder's
+    `config.json` and refuses flags that disagree with it.
+
+    Args:
+        kind: `search` or `train`, for the default folder and the messages.
+        resume: Whether `--resume` was given.
+        output_dir: `--output_dir`, or None.
+        experiment: `--experiment`.
+        experiment_given: Whether `--experiment` was on the command line.
+        overrides: Config fields given on the command line, parsed.
+        resolve: `resolve(experiment, **overrides)` of the command's config.
+        load: Reads the command's `config.json`.
+
+    Raises:
+        ConfigError: A new run into a folder that holds one, a resume of a
+            folder that holds none, or flags that disagree with the run resumed.
+    """
+    if not resume:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(output_dir) if output_dir else Path("runs") / f"{kind}-{stamp}"
+        if (out / "checkpoints" / "state.json").exists():
+            raise ConfigError(
+                f"--output_dir={str(out)!r} already holds a {kind} run; pass --resume to "
+                "continue it, or choose another --output_dir"
+            )
+        return resolve(experiment, **overrides), out
+    if not output_dir:
+        raise ConfigError("--resume needs --output_dir: the folder of the run to continue")
+    out = Path(output_dir)
+    if not (out / CONFIG_FILE).exists():
+        raise ConfigError(
+            f"--output_dir={output_dir!r} has no {CONFIG_FILE}; it is not a {kind} run to resume"
+        )
+    saved = load(str(out / CONFIG_FILE))
+    given = dict(overrides)
+    if experiment_given:
+        given["experiment"] = experiment
+    changed = differences(saved, given)
+    if changed:
+        raise ConfigError(
+            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
+            + "; ".join(changed)
+        )
+    return saved, out

@@ -1,0 +1,1 @@
+"""The training command (`python -m tfnas.train`): config and training loop."""

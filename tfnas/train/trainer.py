@@ -1,0 +1,302 @@
+"""Training a network from scratch: the loop, its checkpoints and its outputs.
+
+    each step:   SGD Nesterov on a training batch, learning rate from the step
+                 (linear warmup, then cosine), label smoothing, dropout
+    each epoch:  evaluate (held-out split if any, else the test split),
+                 TensorBoard, checkpoint (also every `checkpoint_every` steps)
+    the end:     test accuracy, final weights, train_summary.json
+
+The data order is a function of (seed, epoch) (`tfnas.datasets.pipeline`),
+and a checkpoint holds the weights, the optimizer and the step, so a run
+killed mid-epoch resumes where it stopped. What it writes, atomically:
+
+- `config.json`, `arch.json` (the network trained, project format);
+- `model.weights.h5`: the final weights, for `build_net(arch.json)`;
+- `train_summary.json`: test accuracy and loss, params, MACs, history;
+- `checkpoints/`, `tensorboard/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfnas import spec_json
+from tfnas.atomic import write_text_atomic
+from tfnas.builder import build_net
+from tfnas.checkpoints import CheckpointKeeper, random_states
+from tfnas.costs import net_cost
+from tfnas.datasets.pipeline import Pipeline
+from tfnas.search_steps import accuracy, cross_entropy
+from tfnas.spec import ClassifierSpec, NetSpec
+from tfnas.train.config import TrainConfig
+
+STATE_FORMAT = "tfnas.train_state"
+SUMMARY_FORMAT = "tfnas.train_summary"
+ARCH_FILE = "arch.json"
+WEIGHTS_FILE = "model.weights.h5"
+SUMMARY_FILE = "train_summary.json"
+# Batch-norm scales and offsets and biases get no weight decay.
+NO_DECAY = ["gamma", "beta", "bias"]
+
+
+def print_line(text: str) -> None:
+    """Prints a line at once, also when stdout is a pipe."""
+    print(text, flush=True)
+
+
+def prepare_spec(spec: NetSpec, num_classes: int, dropout: float, resolution: int) -> NetSpec:
+    """The network to train: the dataset's classes, the recipe's dropout and resolution."""
+    return dataclasses.replace(
+        spec.with_resolution(resolution),
+        classifier=ClassifierSpec(num_classes, dropout),
+    )
+
+
+def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Linear warmup from 0 over `warmup_epochs`, then a cosine decay to 0."""
+    warmup = config.warmup_epochs * steps_per_epoch
+    total = config.epochs * steps_per_epoch
+    if step < warmup:
+        return config.learning_rate * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * config.learning_rate * (1.0 + math.cos(math.pi * progress))
+
+
+def save_weights_atomic(model: keras.Model, path: Path) -> Path:
+    """`model.save_weights` through a temporary file in the same folder, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class Trainer:
+    """Trains `spec` with `config`'s recipe on `pipeline`'s data into `output_dir`.
+
+    Args:
+        config: The resolved config.
+        spec: The network (already given the dataset's classes, see `prepare_spec`).
+        pipeline: Batches of the train, valid and test splits.
+        output_dir: Where checkpoints, logs and outputs go.
+        strategy: A `tf.distribute` strategy (default: the current one).
+        log: Where one-line messages go.
+        verbose: 1 shows a progress bar per epoch, 0 only epoch lines.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        spec: NetSpec,
+        pipeline: Pipeline,
+        output_dir: str | Path,
+        strategy: tf.distribute.Strategy | None = None,
+        log: Callable[[str], None] | None = None,
+        verbose: int = 1,
+    ) -> None:
+        self.config = config
+        self.spec = spec
+        self.pipeline = pipeline
+        self.output_dir = Path(output_dir)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.log = log or print_line
+        self.verbose = verbose
+        self.steps_per_epoch = min(
+            pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch
+        )
+        with self.strategy.scope():
+            self.model = build_net(spec)
+            self.optimizer = keras.optimizers.SGD(
+                config.learning_rate,
+                momentum=config.momentum,
+                nesterov=config.nesterov,
+                weight_decay=config.weight_decay or None,
+            )
+            if config.weight_decay:
+                self.optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            optimizer=self.optimizer,
+            step=self.step,
+            random_states=random_states(self.model),
+        )
+        self.keeper = CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT)
+        self.history: list[dict[str, Any]] = []
+        self._writer: Any = None
+        self.train_step = tf.function(self._train_step)
+        self.eval_step = tf.function(self._eval_step)
+
+    # -- compiled steps --------------------------------------------------------
+
+    def _train_step(self, images: Any, labels: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        replicas = self.strategy.num_replicas_in_sync
+        smoothing = self.config.label_smoothing
+
+        def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            variables = self.model.trainable_variables
+            with tf.GradientTape() as tape:
+                logits = self.model(images, training=True)
+                ce = tf.reduce_mean(cross_entropy(labels, logits, smoothing))
+                loss = ce / replicas  # gradients are summed over replicas
+            self.optimizer.apply(tape.gradient(loss, variables), variables)
+            return ce, accuracy(labels, logits)
+
+        ce, acc = self.strategy.run(replica_step, (images, labels))
+        mean = tf.distribute.ReduceOp.MEAN
+        return (
+            self.strategy.reduce(mean, ce, axis=None),
+            self.strategy.reduce(mean, acc, axis=None),
+        )
+
+    def _eval_step(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        logits = self.model(images, training=False)
+        correct = tf.reduce_sum(
+            tf.cast(
+                tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32)),
+                tf.float32,
+            )
+        )
+        return tf.reduce_sum(cross_entropy(labels, logits)), correct
+
+    # -- phases ----------------------------------------------------------------
+
+    def evaluate(self, batches: tf.data.Dataset | None) -> dict[str, float] | None:
+        """Loss and top-1 accuracy over `batches` (no dropout, moving BN statistics)."""
+        if batches is None:
+            return None
+        loss = correct = count = 0.0
+        for images, labels in batches:
+            batch_loss, batch_correct = self.eval_step(images, labels)
+            loss += float(batch_loss)
+            correct += float(batch_correct)
+            count += int(labels.shape[0])
+        return {"loss": loss / count, "accuracy": correct / count, "count": int(count)}
+
+    def save(self) -> Path:
+        """Writes a checkpoint with the history."""
+        return self.keeper.save(int(self.step.numpy()), {"history": self.history})
+
+    def restore(self) -> bool:
+        """Restores the last checkpoint; False when there is none."""
+        state = self.keeper.restore()
+        if state is None:
+            return False
+        self.history = state["history"]
+        self.log(
+            f"resumed from {self.keeper.directory / state['checkpoint']} (step {state['step']})"
+        )
+        return True
+
+    def _scalars(self, scalars: dict[str, float], step: int) -> None:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.output_dir / "tensorboard"))
+        with self._writer.as_default(step=step):
+            for name, value in scalars.items():
+                tf.summary.scalar(name, value)
+
+    def _epoch(self, epoch: int, skip: int) -> dict[str, float]:
+        config = self.config
+        batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
+        progress = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose)
+        progress.update(skip)
+        sums = {"loss": 0.0, "acc": 0.0}
+        count = 0
+        for images, labels in self.strategy.experimental_distribute_dataset(batches):
+            step = int(self.step.numpy())
+            lr = learning_rate(config, step, self.steps_per_epoch)
+            self.optimizer.learning_rate.assign(lr)
+            ce, acc = self.train_step(images, labels)
+            self.step.assign_add(1)
+            values = {"loss": float(ce), "acc": float(acc)}
+            for name, value in values.items():
+                sums[name] += value
+            count += 1
+            progress.update(step + 1 - epoch * self.steps_per_epoch, list(values.items()))
+            if (step + 1) % config.log_every == 0:
+                self._scalars(
+                    {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr},
+                    step + 1,
+                )
+            if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
+                self.save()
+        return {name: total / max(count, 1) for name, total in sums.items()}
+
+    def run(self) -> dict[str, Any]:
+        """Trains (or finishes training) and writes the outputs; returns the summary."""
+        start = int(self.step.numpy())
+        first_epoch = start // self.steps_per_epoch
+        for epoch in range(first_epoch, self.config.epochs):
+            skip = start - epoch * self.steps_per_epoch if epoch == first_epoch else 0
+            if self.verbose:
+                self.log(f"epoch {epoch + 1}/{self.config.epochs}")
+            began = time.monotonic()
+            means = self._epoch(epoch, skip)
+            held_out = self.pipeline.valid_batches()
+            which = "valid" if held_out is not None else "test"
+            metrics = self.evaluate(
+                held_out if held_out is not None else self.pipeline.test_batches()
+            )
+            record = {
+                "epoch": epoch + 1,
+                "step": int(self.step.numpy()),
+                "train_loss": means["loss"],
+                "train_accuracy": means["acc"],
+                f"{which}_accuracy": metrics["accuracy"] if metrics else None,
+                "seconds": time.monotonic() - began,
+            }
+            self.history.append(record)
+            if metrics:
+                self._scalars({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
+            self.log(
+                f"epoch {epoch + 1}/{self.config.epochs}: train loss {means['loss']:.3f} acc "
+                f"{means['acc']:.3f}"
+                + (f", {which} acc {metrics['accuracy']:.3f}" if metrics else "")
+                + f", {record['seconds']:.0f} s"
+            )
+            self.save()
+        if self._writer is not None:
+            self._writer.flush()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Evaluates on the test split and writes arch.json, the weights and the summary."""
+        test = self.evaluate(self.pipeline.test_batches())
+        cost = net_cost(self.spec)
+        summary = {
+            "format": SUMMARY_FORMAT,
+            "schema_version": 1,
+            "arch": self.config.arch,
+            "network": self.spec.name,
+            "dataset": self.pipeline.source.name,
+            "resolution": self.spec.resolution,
+            "params": cost.params,
+            "macs": cost.macs,
+            "epochs": self.config.epochs,
+            "steps": int(self.step.numpy()),
+            "test_accuracy": test["accuracy"] if test else None,
+            "test_loss": test["loss"] if test else None,
+            "test_examples": test["count"] if test else 0,
+            "history": self.history,
+        }
+        spec_json.save_spec(self.spec, self.output_dir / ARCH_FILE)
+        save_weights_atomic(self.model, self.output_dir / WEIGHTS_FILE)
+        write_text_atomic(self.output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        return summary

@@ -1,11 +1,14 @@
-"""Process-wide TensorFlow settings and distribution strategies of the commands.
+"""What the commands share at run time: process settings, strategies, progress output.
 
-Called from `__main__` modules only, before TensorFlow runs anything: these
-settings belong to a process, not to a library call.
+`configure_tensorflow` and `make_strategy` are called from `__main__` modules
+only, before TensorFlow runs anything: those settings belong to a process,
+not to a library call. `print_line` and `ScalarLog` are how the search and
+training loops report progress.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -53,3 +56,32 @@ def make_strategy(name: str) -> Any:
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def print_line(text: str) -> None:
+    """Prints a progress line at once, also when stdout is a pipe (`make demo | tee`)."""
+    print(text, flush=True)
+
+
+class ScalarLog:
+    """TensorBoard scalars of a run, in `directory`, created on the first write."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._writer: Any = None
+
+    def write(self, scalars: dict[str, float | None], step: int) -> None:
+        """Writes the scalars that have a value at `step`."""
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.directory))
+        with self._writer.as_default(step=step):
+            for name, value in scalars.items():
+                if value is not None:
+                    tf.summary.scalar(name, value)
+
+    def flush(self) -> None:
+        """Makes everything written visible to TensorBoard."""
+        if self._writer is not None:
+            self._writer.flush()

@@ -35,6 +35,7 @@ from tfnas.latency.objectives import expected_latency, make_arch_objective, make
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
 from tfnas.registry import SPACES
+from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
 from tfnas.search.config import SearchConfig
 from tfnas.search_steps import SearchSteps, accuracy_reward, cross_entropy_only
@@ -44,11 +45,6 @@ from tfnas.supernet import ArchParameters, Supernet, derive
 STATE_FORMAT = "tfnas.search_state"
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
-
-
-def print_line(text: str) -> None:
-    """Prints a line at once, also when stdout is a pipe (`make demo | tee`)."""
-    print(text, flush=True)
 
 
 def build_space(config: SearchConfig, num_classes: int) -> SearchSpace:
@@ -189,7 +185,7 @@ class SearchRun:
         )
         self.keeper = CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT)
         self.history: list[dict[str, Any]] = []
-        self._writer: Any = None
+        self.scalars = ScalarLog(self.output_dir / TENSORBOARD_DIR)
 
     # -- state ---------------------------------------------------------------
 
@@ -264,7 +260,7 @@ class SearchRun:
             )
             if (step + 1) % config.log_every == 0:
                 scalars["latency/expected"] = latency
-                self._scalars(scalars, step + 1)
+                self.scalars.write(scalars, step + 1)
             if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
                 self.save()
         return means.result()
@@ -303,7 +299,7 @@ class SearchRun:
             "seconds": seconds,
         }
         self.history.append(record)
-        self._scalars(
+        self.scalars.write(
             {
                 "valid/accuracy": record["valid_accuracy"],
                 "latency/derived": record["derived_latency"],
@@ -321,14 +317,6 @@ class SearchRun:
         outputs.write_arch_log(self.output_dir, self.space, self.history)
         self.save()
 
-    def _scalars(self, scalars: dict[str, float | None], step: int) -> None:
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.output_dir / TENSORBOARD_DIR))
-        with self._writer.as_default(step=step):
-            for name, value in scalars.items():
-                if value is not None:
-                    tf.summary.scalar(name, value)
-
     def run(self) -> dict[str, Any]:
         """Runs (or finishes) the search and writes the outputs; returns the summary."""
         start = int(self.step.numpy())
@@ -344,8 +332,7 @@ class SearchRun:
             began = time.monotonic()
             means = self._weight_and_arch_steps(epoch, skip)
             self._end_of_epoch(epoch, means, time.monotonic() - began)
-        if self._writer is not None:
-            self._writer.flush()
+        self.scalars.flush()
         return self.finish()
 
     def finish(self) -> dict[str, Any]:

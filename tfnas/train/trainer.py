@@ -37,6 +37,7 @@ from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.runtime import ScalarLog, print_line
 from tfnas.search_steps import accuracy, cross_entropy
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
@@ -48,11 +49,6 @@ WEIGHTS_FILE = "model.weights.h5"
 SUMMARY_FILE = "train_summary.json"
 # Batch-norm scales and offsets and biases get no weight decay.
 NO_DECAY = ["gamma", "beta", "bias"]
-
-
-def print_line(text: str) -> None:
-    """Prints a line at once, also when stdout is a pipe."""
-    print(text, flush=True)
 
 
 def prepare_spec(spec: NetSpec, num_classes: int, dropout: float, resolution: int) -> NetSpec:
@@ -140,7 +136,7 @@ class Trainer:
         )
         self.keeper = CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT)
         self.history: list[dict[str, Any]] = []
-        self._writer: Any = None
+        self.scalars = ScalarLog(self.output_dir / "tensorboard")
         self.train_step = tf.function(self._train_step)
         self.eval_step = tf.function(self._eval_step)
 
@@ -205,13 +201,6 @@ class Trainer:
         )
         return True
 
-    def _scalars(self, scalars: dict[str, float], step: int) -> None:
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.output_dir / "tensorboard"))
-        with self._writer.as_default(step=step):
-            for name, value in scalars.items():
-                tf.summary.scalar(name, value)
-
     def _epoch(self, epoch: int, skip: int) -> dict[str, float]:
         config = self.config
         batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
@@ -231,7 +220,7 @@ class Trainer:
             count += 1
             progress.update(step + 1 - epoch * self.steps_per_epoch, list(values.items()))
             if (step + 1) % config.log_every == 0:
-                self._scalars(
+                self.scalars.write(
                     {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr},
                     step + 1,
                 )
@@ -264,7 +253,7 @@ class Trainer:
             }
             self.history.append(record)
             if metrics:
-                self._scalars({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
+                self.scalars.write({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
             self.log(
                 f"epoch {epoch + 1}/{self.config.epochs}: train loss {means['loss']:.3f} acc "
                 f"{means['acc']:.3f}"
@@ -272,8 +261,7 @@ class Trainer:
                 + f", {record['seconds']:.0f} s"
             )
             self.save()
-        if self._writer is not None:
-            self._writer.flush()
+        self.scalars.flush()
         return self.finish()
 
     def finish(self) -> dict[str, Any]:

@@ -19,8 +19,8 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 # The main job end to end on the embedded demo data: a search for the Pixel 1
-# latency model, then the searched network trained from scratch. Each run of
-# `make demo` starts over in runs/demo/ (search/ and train/).
+# latency model, the searched network trained from scratch, then exported as a
+# SavedModel and TFLite files. Each `make demo` starts over in runs/demo/.
 DEMO_DIR := runs/demo
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(PY) -m tfnas.search --experiment=demo --target=mobile --output_dir=$(DEMO_DIR)/search
 	$(PY) -m tfnas.train --experiment=demo --arch=$(DEMO_DIR)/search/arch.json \
 		--output_dir=$(DEMO_DIR)/train
+	$(PY) -m deploy.export --model_dir=$(DEMO_DIR)/train --output_dir=$(DEMO_DIR)/export
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

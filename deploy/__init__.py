@@ -1,4 +1,5 @@
-"""Deployment: SavedModel export, TFLite conversion and quantization, QAT.
+"""Deployment: serving models, SavedModel export, TFLite conversion and quantization.
 
-Not built yet: issue 6 (retrain and deploy) fills this package.
+`convert` holds the pure conversions; `python -m deploy.export` writes them
+for a `tfnas.train` output. Quantization-aware training is still to come.
 """

@@ -76,16 +76,21 @@ def normalize(image: tf.Tensor) -> tf.Tensor:
     return (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
 
 
-def eval_transform(image: tf.Tensor, resolution: int) -> tf.Tensor:
-    """Deterministic preprocessing: the central crop, resized to `resolution`."""
+def center_crop(image: tf.Tensor, resolution: int) -> tf.Tensor:
+    """The central crop resized to `resolution`, values still 0..255 (what a client sends)."""
+    if image.shape[0] == resolution and image.shape[1] == resolution:
+        return tf.cast(image, tf.float32)
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
-    if image.shape[0] == resolution and image.shape[1] == resolution:
-        return normalize(image)
     side = tf.cast(tf.cast(tf.minimum(height, width), tf.float32) * CROP_FRACTION, tf.int32)
     top, left = (height - side) // 2, (width - side) // 2
     crop = image[top : top + side, left : left + side]
-    return normalize(tf.image.resize(crop, (resolution, resolution), antialias=True))
+    return tf.image.resize(crop, (resolution, resolution), antialias=True)
+
+
+def eval_transform(image: tf.Tensor, resolution: int) -> tf.Tensor:
+    """Deterministic preprocessing: the central crop, resized to `resolution`, normalized."""
+    return normalize(center_crop(image, resolution))
 
 
 def train_transform(image: tf.Tensor, seed: tf.Tensor, resolution: int, augment: str) -> tf.Tensor:

@@ -1,0 +1,228 @@
+"""`python -m deploy.export`: SavedModel and TFLite files from a `tfnas.train` output.
+
+    python -m deploy.export --model_dir=runs/demo/train --output_dir=runs/demo/export
+        [--formats=saved_model,float32,float16,dynamic,int8] [--check_images=256]
+
+Writes into OUTPUT_DIR, as selected:
+
+- `saved_model/`: signature `serving_default`, input `images` (float32, shape
+  (N, R, R, 3), RGB values in 0..255; the model normalizes them), outputs
+  `logits` and `probabilities` (float32, (N, classes));
+- `model_float32.tflite`, `model_float16.tflite`, `model_dynamic.tflite`,
+  `model_int8.tflite` (full-integer kernels calibrated on training images,
+  float input and output, the same signature);
+- `export_report.json`, also printed as a table: file sizes and agreement with
+  the Keras model on held-out images (max abs difference of the logits;
+  top-1 agreement and accuracy change).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8")
+REPRESENTATIVE_IMAGES = 200
+REPORT_FILE = "export_report.json"
+
+
+class ExportError(ValueError):
+    """A model folder or an option that cannot be exported; the message says what to do."""
+
+
+def _required(model_dir: Path, name: str) -> Path:
+    path = model_dir / name
+    if not path.exists():
+        raise ExportError(
+            f"{path} is missing: --model_dir must be the output folder of a finished "
+            "`python -m tfnas.train` run (config.json, arch.json, model.weights.h5)"
+        )
+    return path
+
+
+def load_trained(model_dir: str | Path) -> tuple[Any, Any, Any]:
+    """(train config, network spec, Keras model with the trained weights) of a train output."""
+    from tfnas.builder import build_net
+    from tfnas.spec_json import load_spec
+    from tfnas.train.config import load_config
+
+    model_dir = Path(model_dir)
+    config = load_config(str(_required(model_dir, "config.json")))
+    spec = load_spec(_required(model_dir, "arch.json"))
+    model = build_net(spec)
+    model.load_weights(str(_required(model_dir, "model.weights.h5")))
+    return config, spec, model
+
+
+def client_images(config: Any, count: int, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` images of a split as a client would send them (0..255), with labels.
+
+    `split` is `test` (held out from training; the training split when the
+    data has no test split) or `train` (for int8 calibration).
+    """
+    import tensorflow as tf
+
+    from tfnas.datasets.pipeline import center_crop
+    from tfnas.datasets.sources import load_source
+
+    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    data = source.test if split == "test" and source.test is not None else source.train
+    images, labels = [], []
+    for image, label in data.take(count):
+        images.append(center_crop(source.decode(image), config.resolution).numpy())
+        labels.append(int(label))
+    del tf
+    return np.stack(images).astype(np.float32), np.array(labels)
+
+
+def batches_of(images: np.ndarray, size: int = 20) -> Callable[[], Iterator[np.ndarray]]:
+    """A function yielding `images` in batches (what int8 calibration reads)."""
+
+    def batches() -> Iterator[np.ndarray]:
+        for start in range(0, len(images), size):
+            yield images[start : start + size]
+
+    return batches
+
+
+def _agreement(reference: np.ndarray, got: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    top1 = reference.argmax(1)
+    return {
+        "max_abs_diff": float(np.abs(got - reference).max()),
+        "top1_agreement": float((got.argmax(1) == top1).mean()),
+        "accuracy": float((got.argmax(1) == labels).mean()),
+        "accuracy_change": float((got.argmax(1) == labels).mean() - (top1 == labels).mean()),
+    }
+
+
+def export(
+    model_dir: str | Path, output_dir: str | Path, formats: Sequence[str], check_images: int
+) -> dict[str, Any]:
+    """Writes the selected formats and the report; returns the report."""
+    import tensorflow as tf
+
+    from deploy.convert import export_saved_model, run_tflite, serving_model, to_tflite
+    from tfnas.atomic import write_bytes_atomic, write_text_atomic
+
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ExportError(f"--formats={','.join(formats)}: expected some of {', '.join(FORMATS)}")
+    config, spec, model = load_trained(model_dir)
+    serving = serving_model(model)
+    images, labels = client_images(config, check_images, "test")
+    reference = serving(images, training=False)["logits"].numpy()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "model_dir": str(model_dir),
+        "network": spec.name,
+        "input": {
+            "name": "images",
+            "dtype": "float32",
+            "shape": [None, *serving.input_shape[1:]],
+            "values": "RGB 0..255; normalized inside the model",
+        },
+        "check_images": len(images),
+        "keras_accuracy": float((reference.argmax(1) == labels).mean()),
+        # Float differences scale with the logits: reordered float32 sums.
+        "max_abs_logit": float(np.abs(reference).max()),
+        "formats": {},
+    }
+    for fmt in formats:
+        began = time.monotonic()
+        if fmt == "saved_model":
+            target = output_dir / "saved_model"
+            staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))
+            try:
+                export_saved_model(serving, staging / "saved_model")
+                shutil.rmtree(target, ignore_errors=True)
+                (staging / "saved_model").rename(target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            signature = tf.saved_model.load(str(target)).signatures["serving_default"]
+            got = signature(images=tf.constant(images))["logits"].numpy()
+            size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+        else:
+            representative = None
+            if fmt == "int8":
+                calibration, _ = client_images(config, REPRESENTATIVE_IMAGES, "train")
+                representative = batches_of(calibration)
+            flatbuffer = to_tflite(serving, fmt, representative)
+            target = write_bytes_atomic(output_dir / f"model_{fmt}.tflite", flatbuffer)
+            got = run_tflite(flatbuffer, images)["logits"]
+            size = len(flatbuffer)
+        report["formats"][fmt] = {
+            "path": str(target),
+            "bytes": size,
+            "seconds": time.monotonic() - began,
+            **_agreement(reference, got, labels),
+        }
+    write_text_atomic(output_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def report_table(report: dict[str, Any]) -> str:
+    """The report as a Markdown table."""
+    lines = [
+        f"{report['network']}: {report['check_images']} held-out images, Keras top-1 "
+        f"{report['keras_accuracy']:.3f}, largest |logit| {report['max_abs_logit']:.3g}",
+        "",
+        "| format | size | max abs diff (logits) | top-1 agreement | accuracy change |",
+        "|---|---|---|---|---|",
+    ]
+    for fmt, row in report["formats"].items():
+        lines.append(
+            f"| {fmt} | {row['bytes'] / 1024:.0f} KiB | {row['max_abs_diff']:.2e} | "
+            f"{100 * row['top1_agreement']:.1f}% | {100 * row['accuracy_change']:+.1f} pt |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Runs the export; returns the exit status."""
+    from absl import flags, logging
+
+    from tfnas.datasets.sources import DataError
+    from tfnas.errors import SpecError
+    from tfnas.run_config import ConfigError
+
+    flag_values = flags.FLAGS
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
+        return 2
+    logging.set_verbosity(logging.WARNING)
+    try:
+        if not flag_values.model_dir or not flag_values.output_dir:
+            raise ExportError("--model_dir and --output_dir are required")
+        if flag_values.check_images < 1:
+            raise ExportError(f"--check_images={flag_values.check_images}: expected >= 1")
+        report = export(
+            flag_values.model_dir,
+            flag_values.output_dir,
+            flag_values.formats,
+            flag_values.check_images,
+        )
+    except (ExportError, ConfigError, DataError, SpecError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report_table(report))
+    print(f"\nwrote {flag_values.output_dir}/ ({REPORT_FILE})")
+    return 0
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("model_dir", None, "Output folder of python -m tfnas.train.")
+    flags.DEFINE_string("output_dir", None, "Where the exported files go.")
+    flags.DEFINE_list("formats", list(FORMATS), f"Some of {', '.join(FORMATS)}.")
+    flags.DEFINE_integer("check_images", 256, "Held-out images to compare formats on.")
+    app.run(lambda argv: sys.exit(main(argv)))

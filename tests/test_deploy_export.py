@@ -1,0 +1,97 @@
+"""`python -m deploy.export` on a `tfnas.train` output: files, report, errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=ENV,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("train") / "run"
+    result = run(
+        "tfnas.train",
+        "--experiment=demo",
+        "--arch=mobilenet_v2",
+        "--epochs=2",
+        "--steps_per_epoch=20",
+        "--verbose=0",
+        f"--output_dir={out}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_export_writes_the_selected_formats_and_a_report(model_dir, tmp_path):
+    out = tmp_path / "export"
+    result = run(
+        "deploy.export",
+        f"--model_dir={model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,float32,int8",
+        "--check_images=64",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| float32 |" in result.stdout and "top-1 agreement" in result.stdout
+    report = json.loads((out / "export_report.json").read_text())
+    assert sorted(report["formats"]) == ["float32", "int8", "saved_model"]
+    assert report["input"]["name"] == "images" and report["check_images"] == 64
+    scale = max(1.0, report["max_abs_logit"])  # float32 rounding grows with the logits
+    assert report["formats"]["float32"]["max_abs_diff"] < 1e-5 * scale
+    assert report["formats"]["saved_model"]["max_abs_diff"] < 1e-5 * scale
+    assert (out / "saved_model" / "saved_model.pb").exists()
+    assert (out / "model_int8.tflite").stat().st_size < (
+        out / "model_float32.tflite"
+    ).stat().st_size
+    assert not list(out.glob(".*"))  # no temporary leftovers
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--formats=float64",), "--formats=float64: expected some of saved_model"),
+        (("--check_images=0",), "--check_images=0: expected >= 1"),
+    ],
+)
+def test_bad_options_give_one_error_line(model_dir, tmp_path, args, message):
+    result = run("deploy.export", f"--model_dir={model_dir}", f"--output_dir={tmp_path}", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+
+
+def test_a_folder_that_is_not_a_finished_training_is_refused(tmp_path):
+    result = run("deploy.export", f"--model_dir={tmp_path}", f"--output_dir={tmp_path / 'x'}")
+    assert result.returncode == 2
+    assert "config.json is missing: --model_dir must be the output folder of a finished" in (
+        result.stderr
+    )
+
+
+def test_an_arch_file_of_another_schema_version_is_named(model_dir, tmp_path):
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in ("config.json", "model.weights.h5"):
+        (copy / name).write_bytes((model_dir / name).read_bytes())
+    arch = json.loads((model_dir / "arch.json").read_text())
+    (copy / "arch.json").write_text(json.dumps(arch | {"schema_version": 99}))
+    result = run("deploy.export", f"--model_dir={copy}", f"--output_dir={tmp_path / 'x'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "schema_version" in result.stderr and "arch.json" in result.stderr

@@ -239,6 +239,7 @@ class SearchRun:
         )
         progress.update(skip)
         means = _Mean()
+        latency = self.expected_latency()  # changes only when an arch step moves alpha
         for images, labels in self._distribute(batches):
             step = int(self.step.numpy())
             lr = cosine_learning_rate(config, step, self.steps_per_epoch)
@@ -254,7 +255,7 @@ class SearchRun:
                 self.arch_steps.assign_add(1)
                 means.add(arch_loss=float(arch_out["loss"]), arch_acc=float(arch_out["accuracy"]))
                 scalars.update({"arch/loss": float(arch_out["loss"])})
-            latency = self.expected_latency()
+                latency = self.expected_latency()
             progress.update(
                 step + 1 - epoch * self.steps_per_epoch, [*values.items(), ("lat", latency)]
             )

@@ -188,18 +188,13 @@ def report_table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     """Runs the export; returns the exit status."""
-    from absl import flags, logging
+    from absl import flags
 
-    from tfnas.datasets.sources import DataError
-    from tfnas.errors import SpecError
-    from tfnas.run_config import ConfigError
+    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
-        return 2
-    logging.set_verbosity(logging.WARNING)
-    try:
+
+    def body() -> int:
         if not flag_values.model_dir or not flag_values.output_dir:
             raise ExportError("--model_dir and --output_dir are required")
         if flag_values.check_images < 1:
@@ -210,12 +205,11 @@ def main(argv: list[str]) -> int:
             flag_values.formats,
             flag_values.check_images,
         )
-    except (ExportError, ConfigError, DataError, SpecError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(report_table(report))
-    print(f"\nwrote {flag_values.output_dir}/ ({REPORT_FILE})")
-    return 0
+        print(report_table(report))
+        print(f"\nwrote {flag_values.output_dir}/ ({REPORT_FILE})")
+        return 0
+
+    return run_command(argv, body, errors=(ExportError,))
 
 
 if __name__ == "__main__":

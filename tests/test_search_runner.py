@@ -40,3 +40,11 @@ def test_a_target_the_loss_cannot_use_is_an_objective_error():
     latency = space_latency(load_target("mobile"), demo())
     with pytest.raises(ObjectiveError, match="mul_log divides by log"):
         make_objectives(resolve("demo", loss="mul_log", target_latency=0.8), latency)
+
+
+def test_epochs_from_resumes_inside_the_epoch_a_step_falls_in():
+    from tfnas.runtime import epochs_from
+
+    assert list(epochs_from(0, 10, 3)) == [(0, 0), (1, 0), (2, 0)]
+    assert list(epochs_from(14, 10, 3)) == [(1, 4), (2, 0)]
+    assert list(epochs_from(30, 10, 3)) == []  # finished: nothing left to run

@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -171,3 +171,25 @@ def resolve_run(
             + "; ".join(changed)
         )
     return saved, out
+
+
+def given_overrides(
+    flag_values: Any,
+    fields: Sequence[str],
+    parsers: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> dict[str, Any]:
+    """Config fields set on the command line (flags whose default None was replaced), parsed.
+
+    Args:
+        flag_values: absl's `FLAGS`.
+        fields: The config's field names; each may have a flag of the same name.
+        parsers: Field -> function turning the flag's value into the field's.
+    """
+    parsers = parsers or {}
+    overrides = {}
+    for name in fields:
+        if name == "experiment" or name not in flag_values or flag_values[name].value is None:
+            continue
+        value = flag_values[name].value
+        overrides[name] = parsers[name](value) if name in parsers else value
+    return overrides

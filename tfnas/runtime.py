@@ -8,6 +8,7 @@ training loops report progress.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,56 @@ class ScalarLog:
         """Makes everything written visible to TensorBoard."""
         if self._writer is not None:
             self._writer.flush()
+
+
+def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ...] = ()) -> int:
+    """The frame of every command's `main`: one `error:` line and exit 2 for a user's mistake.
+
+    Args:
+        argv: absl's remaining arguments; a command takes none.
+        body: Runs the command; returns its exit status.
+        errors: Exceptions, besides the config, data and spec errors, that
+            are the user's to fix (printed without a traceback).
+    """
+    import sys
+
+    from absl import logging
+
+    from tfnas.datasets.sources import DataError
+    from tfnas.errors import SpecError
+    from tfnas.run_config import ConfigError
+
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
+        return 2
+    logging.set_verbosity(logging.WARNING)  # TensorFlow logs each checkpoint write at INFO
+    try:
+        return body()
+    except (ConfigError, DataError, SpecError, *errors) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def epochs_from(step: int, steps_per_epoch: int, epochs: int) -> Iterator[tuple[int, int]]:
+    """(epoch, batches of it already done) for every epoch a run at `step` still has to do."""
+    first = step // steps_per_epoch
+    for epoch in range(first, epochs):
+        yield epoch, step - epoch * steps_per_epoch if epoch == first else 0
+
+
+class RunningMeans:
+    """Means of a few scalars over an epoch, each over the steps that reported it."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, **values: float) -> None:
+        """Adds one step's values."""
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def result(self) -> dict[str, float]:
+        """The means so far."""
+        return {name: self.sums[name] / self.counts[name] for name in self.sums}

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfnas import run_config
 from tfnas.search.config import (
@@ -117,17 +117,8 @@ def _parse_loss_params(items: list[str]) -> dict[str, float]:
 
 def given_overrides() -> dict[str, Any]:
     """Config fields set on the command line, parsed."""
-    overrides: dict[str, Any] = {}
-    for name in FIELDS:
-        if name == "experiment" or name not in FLAGS or FLAGS[name].value is None:
-            continue
-        value = FLAGS[name].value
-        if name == "target_latency":
-            value = _parse_target_latency(value)
-        elif name == "loss_params":
-            value = _parse_loss_params(value)
-        overrides[name] = value
-    return overrides
+    parsers = {"target_latency": _parse_target_latency, "loss_params": _parse_loss_params}
+    return run_config.given_overrides(FLAGS, FIELDS, parsers)
 
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
@@ -146,22 +137,15 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
 
 def main(argv: list[str]) -> int:
     """Runs the search; returns the exit status."""
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
-        return 2
-    # TensorFlow logs every checkpoint write at INFO through absl.
-    logging.set_verbosity(logging.WARNING)
-    from tfnas.datasets.sources import DataError
-    from tfnas.errors import SpecError
+    from tfnas.runtime import run_command
 
-    try:
+    def body() -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
         if FLAGS.cpu_devices < 1:
             raise ConfigError(f"--cpu_devices={FLAGS.cpu_devices}: expected an integer >= 1")
         return _search(config, output_dir)
-    except (ConfigError, DataError, SpecError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_command(argv, body)
 
 
 def _search(config: SearchConfig, output_dir: Path) -> int:

@@ -16,7 +16,6 @@ step counters, so a run resumed from it continues exactly where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from tfnas.latency.objectives import expected_latency, make_arch_objective, make
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
 from tfnas.registry import SPACES
-from tfnas.runtime import ScalarLog, print_line
+from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search import outputs
 from tfnas.search.config import SearchConfig
 from tfnas.search_steps import SearchSteps, accuracy_reward, cross_entropy_only
@@ -90,22 +89,6 @@ def make_objectives(config: SearchConfig, latency: SpaceLatency) -> tuple[Any, A
         return objective, accuracy_reward
     except ValueError as error:
         raise ObjectiveError(f"--target_latency / --loss: {error}") from None
-
-
-@dataclasses.dataclass
-class _Mean:
-    """Running means of a few scalars over an epoch."""
-
-    sums: dict[str, float] = dataclasses.field(default_factory=dict)
-    counts: dict[str, int] = dataclasses.field(default_factory=dict)
-
-    def add(self, **values: float) -> None:
-        for name, value in values.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def result(self) -> dict[str, float]:
-        return {name: self.sums[name] / self.counts[name] for name in self.sums}
 
 
 class SearchRun:
@@ -185,6 +168,7 @@ class SearchRun:
         )
         self.keeper = CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT)
         self.history: list[dict[str, Any]] = []
+        self._valid: Any = None  # created at the first arch step of this process
         self.scalars = ScalarLog(self.output_dir / TENSORBOARD_DIR)
 
     # -- state ---------------------------------------------------------------
@@ -231,14 +215,12 @@ class SearchRun:
         arch_on = not warmup and epoch - config.warmup_epochs >= config.arch_start_epoch
         uniform = tf.constant(warmup)
         batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
-        valid = None
-        if arch_on:
-            valid = iter(self._distribute(self.pipeline.valid_stream(int(self.arch_steps.numpy()))))
+        valid = self._valid_stream() if arch_on else None
         progress = keras.utils.Progbar(
             self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["lat"]
         )
         progress.update(skip)
-        means = _Mean()
+        means = RunningMeans()
         latency = self.expected_latency()  # changes only when an arch step moves alpha
         for images, labels in self._distribute(batches):
             step = int(self.step.numpy())
@@ -265,6 +247,13 @@ class SearchRun:
             if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
                 self.save()
         return means.result()
+
+    def _valid_stream(self) -> Any:
+        """The arch steps' valid batches: one stream per process, from where the run is."""
+        if self._valid is None:
+            skip = int(self.arch_steps.numpy())
+            self._valid = iter(self._distribute(self.pipeline.valid_stream(skip)))
+        return self._valid
 
     def evaluate(self, batches: tf.data.Dataset | None, choices: list[int]) -> float | None:
         """Accuracy of the network `choices` with the supernet's weights.
@@ -321,12 +310,7 @@ class SearchRun:
     def run(self) -> dict[str, Any]:
         """Runs (or finishes) the search and writes the outputs; returns the summary."""
         start = int(self.step.numpy())
-        for epoch in range(start // self.steps_per_epoch, self.config.total_epochs):
-            skip = (
-                start - epoch * self.steps_per_epoch
-                if epoch == start // self.steps_per_epoch
-                else 0
-            )
+        for epoch, skip in epochs_from(start, self.steps_per_epoch, self.config.total_epochs):
             if self.verbose:
                 phase = "warmup" if epoch < self.config.warmup_epochs else "search"
                 self.log(f"epoch {epoch + 1}/{self.config.total_epochs} ({phase})")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfnas import run_config
 from tfnas.run_config import ConfigError, save_config
@@ -60,15 +60,6 @@ flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a lit
 FLAGS = flags.FLAGS
 
 
-def given_overrides() -> dict[str, Any]:
-    """Config fields set on the command line."""
-    return {
-        name: FLAGS[name].value
-        for name in FIELDS
-        if name != "experiment" and name in FLAGS and FLAGS[name].value is not None
-    }
-
-
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
     """The config and output folder of this invocation (new run or resume)."""
     return run_config.resolve_run(
@@ -77,7 +68,7 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
         output_dir,
         FLAGS.experiment,
         FLAGS["experiment"].present,
-        given_overrides(),
+        run_config.given_overrides(FLAGS, FIELDS),
         resolve,
         load_config,
     )
@@ -85,21 +76,15 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
 
 def main(argv: list[str]) -> int:
     """Runs the training; returns the exit status."""
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
-        return 2
-    logging.set_verbosity(logging.WARNING)  # TensorFlow logs each checkpoint write at INFO
-    from tfnas.datasets.sources import DataError
-    from tfnas.errors import SpecError
+    from tfnas.runtime import run_command
 
-    try:
+    def body() -> int:
         if FLAGS.cpu_devices < 1:
             raise ConfigError(f"--cpu_devices={FLAGS.cpu_devices}: expected an integer >= 1")
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
         return _train(config, output_dir)
-    except (ConfigError, DataError, SpecError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_command(argv, body)
 
 
 def _train(config: TrainConfig, output_dir: Path) -> int:

@@ -37,7 +37,7 @@ from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.runtime import ScalarLog, print_line
+from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search_steps import accuracy, cross_entropy
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
@@ -206,8 +206,7 @@ class Trainer:
         batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
         progress = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose)
         progress.update(skip)
-        sums = {"loss": 0.0, "acc": 0.0}
-        count = 0
+        means = RunningMeans()
         for images, labels in self.strategy.experimental_distribute_dataset(batches):
             step = int(self.step.numpy())
             lr = learning_rate(config, step, self.steps_per_epoch)
@@ -215,9 +214,7 @@ class Trainer:
             ce, acc = self.train_step(images, labels)
             self.step.assign_add(1)
             values = {"loss": float(ce), "acc": float(acc)}
-            for name, value in values.items():
-                sums[name] += value
-            count += 1
+            means.add(**values)
             progress.update(step + 1 - epoch * self.steps_per_epoch, list(values.items()))
             if (step + 1) % config.log_every == 0:
                 self.scalars.write(
@@ -226,14 +223,13 @@ class Trainer:
                 )
             if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
                 self.save()
-        return {name: total / max(count, 1) for name, total in sums.items()}
+        return means.result()
 
     def run(self) -> dict[str, Any]:
         """Trains (or finishes training) and writes the outputs; returns the summary."""
-        start = int(self.step.numpy())
-        first_epoch = start // self.steps_per_epoch
-        for epoch in range(first_epoch, self.config.epochs):
-            skip = start - epoch * self.steps_per_epoch if epoch == first_epoch else 0
+        for epoch, skip in epochs_from(
+            int(self.step.numpy()), self.steps_per_epoch, self.config.epochs
+        ):
             if self.verbose:
                 self.log(f"epoch {epoch + 1}/{self.config.epochs}")
             began = time.monotonic()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def to_tflite(
     """A TFLite flatbuffer of `serving`, converted with `from_keras_model`.
 
     Args:
-        serving: The serving model (`serving_model`).
+        serving: The serving model (`serving_model`, or `deploy.qat`'s tf_keras one).
         kind: `float32`; `float16` (weights stored as float16); `dynamic`
             (int8 weights, float activations); `int8` (full-integer kernels,
             float input and output, activations calibrated on `representative`).
@@ -89,7 +90,7 @@ def to_tflite(
     """
     if kind not in TFLITE_KINDS:
         raise ValueError(f"unknown TFLite kind {kind!r}; choose from {', '.join(TFLITE_KINDS)}")
-    if not isinstance(serving, keras.Model):
+    if not _is_keras_model(serving):
         # Other routes (a tf.saved_model.save folder, concrete functions) lose the weights.
         raise TypeError(
             f"to_tflite converts Keras models only, got {type(serving).__name__}; build the "
@@ -109,6 +110,14 @@ def to_tflite(
     # Keras prints the signature of the SavedModel it exports on the way; keep stdout clean.
     with contextlib.redirect_stdout(io.StringIO()):
         return converter.convert()
+
+
+def _is_keras_model(model: object) -> bool:
+    """A Keras 3 model, or a tf_keras one (QAT's), without importing tf_keras here."""
+    if isinstance(model, keras.Model):
+        return True
+    tf_keras = sys.modules.get("tf_keras")
+    return tf_keras is not None and isinstance(model, tf_keras.Model)
 
 
 def _checked(

@@ -1,7 +1,7 @@
 """`python -m deploy.export`: SavedModel and TFLite files from a `tfnas.train` output.
 
     python -m deploy.export --model_dir=runs/demo/train --output_dir=runs/demo/export
-        [--formats=saved_model,float32,float16,dynamic,int8] [--check_images=256]
+        [--formats=saved_model,float32,float16,dynamic,int8,qat] [--check_images=256]
 
 Writes into OUTPUT_DIR, as selected:
 
@@ -11,6 +11,10 @@ Writes into OUTPUT_DIR, as selected:
 - `model_float32.tflite`, `model_float16.tflite`, `model_dynamic.tflite`,
   `model_int8.tflite` (full-integer kernels calibrated on training images,
   float input and output, the same signature);
+- `model_qat_int8.tflite` (`qat`): the same int8 format after
+  quantization-aware fine-tuning, by `python -m deploy.qat` in a child
+  process, so that tensorflow-model-optimization never loads here (it would
+  switch `tf.keras` to Keras 2);
 - `export_report.json`, also printed as a table: file sizes and agreement with
   the Keras model on held-out images (max abs difference of the logits;
   top-1 agreement and accuracy change).
@@ -19,6 +23,7 @@ Writes into OUTPUT_DIR, as selected:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -29,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8")
+FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8", "qat")
 REPRESENTATIVE_IMAGES = 200
 REPORT_FILE = "export_report.json"
 
@@ -138,6 +143,10 @@ def export(
     }
     for fmt in formats:
         began = time.monotonic()
+        if fmt == "qat":
+            row = _qat_in_child_process(Path(model_dir), output_dir, len(images))
+            report["formats"][fmt] = {"seconds": time.monotonic() - began, **row}
+            continue
         if fmt == "saved_model":
             target = output_dir / "saved_model"
             staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))
@@ -167,6 +176,35 @@ def export(
         }
     write_text_atomic(output_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _qat_in_child_process(model_dir: Path, output_dir: Path, check_images: int) -> dict[str, Any]:
+    """Runs `python -m deploy.qat` (its progress shows) and returns its report's figures."""
+    import subprocess
+
+    from deploy.qat import REPORT_FILE as QAT_REPORT
+
+    command = [
+        sys.executable,
+        "-m",
+        "deploy.qat",
+        f"--model_dir={model_dir}",
+        f"--output_dir={output_dir}",
+        f"--check_images={check_images}",
+        "--verbose=2",
+    ]
+    # The child imports deploy and tfnas from the same tree as this process.
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = os.environ | {"PYTHONPATH": path}
+    result = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=env)
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        detail = errors[-1][len("error: ") :] if errors else result.stderr.strip()[-2000:]
+        raise ExportError(f"QAT failed ({' '.join(command[1:])}): {detail}")
+    qat = json.loads((output_dir / QAT_REPORT).read_text())
+    keys = ("path", "bytes", "max_abs_diff", "top1_agreement", "accuracy", "accuracy_change")
+    return {key: qat[key] for key in keys}
 
 
 def report_table(report: dict[str, Any]) -> str:

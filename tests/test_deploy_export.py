@@ -23,20 +23,9 @@ def run(module: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("train") / "run"
-    result = run(
-        "tfnas.train",
-        "--experiment=demo",
-        "--arch=mobilenet_v2",
-        "--epochs=2",
-        "--steps_per_epoch=20",
-        "--verbose=0",
-        f"--output_dir={out}",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+@pytest.fixture
+def model_dir(trained_demo_model) -> Path:
+    return trained_demo_model
 
 
 def test_export_writes_the_selected_formats_and_a_report(model_dir, tmp_path):
@@ -56,6 +45,7 @@ def test_export_writes_the_selected_formats_and_a_report(model_dir, tmp_path):
     scale = max(1.0, report["max_abs_logit"])  # float32 rounding grows with the logits
     assert report["formats"]["float32"]["max_abs_diff"] < 1e-5 * scale
     assert report["formats"]["saved_model"]["max_abs_diff"] < 1e-5 * scale
+    assert report["formats"]["int8"]["top1_agreement"] >= 0.95
     assert (out / "saved_model" / "saved_model.pb").exists()
     assert (out / "model_int8.tflite").stat().st_size < (
         out / "model_float32.tflite"

@@ -1,0 +1,133 @@
+"""Quantization-aware training: the tf_keras twin, the int8 result, and tfmot kept out of
+the exporting process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deploy.export import ExportError, _qat_in_child_process, export
+from deploy.qat import QatError, copy_weights_by_name, tf_keras_twin
+from tfnas.builder import build_net
+from tfnas.nets import mobilenet_v2
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+TFMOT = "tensorflow_model_optimization"
+
+
+def small_spec():
+    return mobilenet_v2(num_classes=10, resolution=32, width_mult=0.35)
+
+
+def test_the_tf_keras_twin_computes_what_the_keras_3_model_computes():
+    spec = small_spec()
+    model = build_net(spec)
+    # Non-trivial batch-norm statistics, so that copying them matters.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.random.default_rng(0).normal(size=layer.moving_mean.shape))
+    twin = tf_keras_twin(spec, model)
+    images = np.random.default_rng(1).normal(size=(4, 32, 32, 3)).astype(np.float32)
+    want = model(images, training=False).numpy()
+    got = twin(images, training=False).numpy()
+    assert type(twin).__module__.startswith("tf_keras")
+    np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_copying_weights_names_the_layer_that_does_not_fit():
+    source = build_net(small_spec())
+    other = build_net(mobilenet_v2(num_classes=7, resolution=32, width_mult=0.35))
+    with pytest.raises(QatError, match="layer 'classifier': weights of shapes"):
+        copy_weights_by_name(source, other)
+
+
+def test_importing_the_deploy_modules_does_not_load_tfmot():
+    code = (
+        "import os, sys, deploy.qat, deploy.export, deploy.convert\n"
+        f"assert {TFMOT!r} not in sys.modules\n"
+        "assert 'TF_USE_LEGACY_KERAS' not in os.environ\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=ENV
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def int8_kernel_inputs(path: Path) -> set[str]:
+    """The dtypes of the inputs of every convolution and dense op of a flatbuffer."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    kernels = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+    return {
+        np.dtype(tensors[i]["dtype"]).name
+        for op in interpreter._get_ops_details()
+        if op["op_name"] in kernels
+        for i in op["inputs"][:2]
+    }
+
+
+def test_qat_int8_keeps_the_float_accuracy_and_leaves_this_process_on_keras_3(
+    trained_demo_model, tmp_path
+):
+    assert "TF_USE_LEGACY_KERAS" not in os.environ  # holds before, must hold after
+    # The whole demo test split (1000 images); export runs QAT in a child process.
+    report = export(trained_demo_model, tmp_path, ["qat"], check_images=1000)
+    qat = report["formats"]["qat"]
+    assert report["check_images"] == 1000
+    # Within 1 point of the float network (a gain is no failure).
+    assert qat["accuracy_change"] >= -0.01, qat
+    assert qat["top1_agreement"] >= 0.95
+    assert int8_kernel_inputs(Path(qat["path"])) == {"int8"}
+    child = json.loads((tmp_path / "qat_report.json").read_text())
+    assert child["fine_tune"]["steps"] > 0 and child["check_images"] == 1000
+    assert abs(child["float_accuracy"] - report["keras_accuracy"]) < 1e-9
+
+    # This process never loaded tfmot and still trains with Keras 3.
+    assert TFMOT not in sys.modules
+    assert "TF_USE_LEGACY_KERAS" not in os.environ
+    assert tf.keras.Model is keras.Model
+    model = build_net(small_spec())
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(np.zeros((4, 32, 32, 3)), np.zeros(4), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_a_failing_qat_child_surfaces_its_error(tmp_path):
+    with pytest.raises(ExportError, match="QAT failed .*config.json is missing"):
+        _qat_in_child_process(tmp_path, tmp_path / "out", 8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--epochs=0",), "--epochs=0: expected an integer >= 1"),
+        (("--learning_rate=-1",), "--learning_rate=-1.0: expected >= 0"),
+    ],
+)
+def test_bad_options_give_one_error_line(tmp_path, args, message):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy.qat",
+            f"--model_dir={tmp_path}",
+            f"--output_dir={tmp_path / 'out'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=ENV,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]

@@ -19,8 +19,10 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 # The main job end to end on the embedded demo data: a search for the Pixel 1
-# latency model, the searched network trained from scratch, then exported as a
-# SavedModel and TFLite files. Each `make demo` starts over in runs/demo/.
+# latency model, the searched network trained from scratch, exported as a
+# SavedModel and TFLite files (float, int8, int8 after quantization-aware
+# training), and the TFLite models timed on this machine. Each `make demo`
+# starts over in runs/demo/.
 DEMO_DIR := runs/demo
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
@@ -29,6 +31,8 @@ demo: $(STAMP)
 	$(PY) -m tfnas.train --experiment=demo --arch=$(DEMO_DIR)/search/arch.json \
 		--output_dir=$(DEMO_DIR)/train
 	$(PY) -m deploy.export --model_dir=$(DEMO_DIR)/train --output_dir=$(DEMO_DIR)/export
+	$(PY) -m tflite_bench.measure $(DEMO_DIR)/export/model_float32.tflite --device=host
+	$(PY) -m tflite_bench.measure $(DEMO_DIR)/export/model_int8.tflite --device=host
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -2,11 +2,10 @@
 network trained on the demo data that the deploy tests export and quantize."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,21 +42,13 @@ def trained_demo_model(tmp_path_factory) -> Path:
     longer moves with a little more training.
     """
     out = tmp_path_factory.mktemp("trained") / "mobilenet_v2"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tfnas.train",
-            "--experiment=demo",
-            "--arch=mobilenet_v2",
-            "--epochs=5",
-            "--verbose=0",
-            f"--output_dir={out}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+    result = run_module(
+        "tfnas.train",
+        "--experiment=demo",
+        "--arch=mobilenet_v2",
+        "--epochs=5",
+        "--verbose=0",
+        f"--output_dir={out}",
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]

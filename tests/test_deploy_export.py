@@ -1,26 +1,11 @@
 """`python -m deploy.export` on a `tfnas.train` output: files, report, errors."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=ENV,
-        timeout=600,
-    )
+from commands import error_lines
+from commands import run_module as run
 
 
 @pytest.fixture
@@ -63,7 +48,7 @@ def test_export_writes_the_selected_formats_and_a_report(model_dir, tmp_path):
 def test_bad_options_give_one_error_line(model_dir, tmp_path, args, message):
     result = run("deploy.export", f"--model_dir={model_dir}", f"--output_dir={tmp_path}", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    errors = error_lines(result)
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
 
 

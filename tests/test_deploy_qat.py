@@ -11,14 +11,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from commands import QUIET, REPO_ROOT, error_lines, run_module
 
 from deploy.export import ExportError, _qat_in_child_process, export
 from deploy.qat import QatError, copy_weights_by_name, tf_keras_twin
+from tflite_bench.key_models import kernel_input_types
 from tfnas.builder import build_net
 from tfnas.nets import mobilenet_v2
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
 TFMOT = "tensorflow_model_optimization"
 
 
@@ -55,24 +55,9 @@ def test_importing_the_deploy_modules_does_not_load_tfmot():
         "assert 'TF_USE_LEGACY_KERAS' not in os.environ\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=ENV
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=QUIET
     )
     assert result.returncode == 0, result.stderr[-2000:]
-
-
-def int8_kernel_inputs(path: Path) -> set[str]:
-    """The dtypes of the inputs of every convolution and dense op of a flatbuffer."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    kernels = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-    return {
-        np.dtype(tensors[i]["dtype"]).name
-        for op in interpreter._get_ops_details()
-        if op["op_name"] in kernels
-        for i in op["inputs"][:2]
-    }
 
 
 def test_qat_int8_keeps_the_float_accuracy_and_leaves_this_process_on_keras_3(
@@ -86,7 +71,7 @@ def test_qat_int8_keeps_the_float_accuracy_and_leaves_this_process_on_keras_3(
     # Within 1 point of the float network (a gain is no failure).
     assert qat["accuracy_change"] >= -0.01, qat
     assert qat["top1_agreement"] >= 0.95
-    assert int8_kernel_inputs(Path(qat["path"])) == {"int8"}
+    assert kernel_input_types(Path(qat["path"]).read_bytes()) == {"int8"}
     child = json.loads((tmp_path / "qat_report.json").read_text())
     assert child["fine_tune"]["steps"] > 0 and child["check_images"] == 1000
     assert abs(child["float_accuracy"] - report["keras_accuracy"]) < 1e-9
@@ -114,20 +99,9 @@ def test_a_failing_qat_child_surfaces_its_error(tmp_path):
     ],
 )
 def test_bad_options_give_one_error_line(tmp_path, args, message):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deploy.qat",
-            f"--model_dir={tmp_path}",
-            f"--output_dir={tmp_path / 'out'}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=ENV,
+    result = run_module(
+        "deploy.qat", f"--model_dir={tmp_path}", f"--output_dir={tmp_path / 'out'}", *args
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    errors = error_lines(result)
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]

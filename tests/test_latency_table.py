@@ -69,7 +69,8 @@ def test_once_for_all_yaml_with_std_and_its_extra_kinds(tmp_path):
         ({"mean": 1.0, "std": -0.1, "count": 3}, "std: expected a spread >= 0"),
         ({"mean": 1.0, "std": 0.1, "count": 0}, "count: expected a positive integer"),
         ({"mean": "fast", "std": 0.1, "count": 3}, "mean: expected a number"),
-        ({"mean": 1.0, "std": 0.1, "count": 3, "median": 1.0}, "unknown field(s) median"),
+        ({"mean": 1.0, "std": 0.1, "count": 3, "p99": 1.0}, "unknown field(s) p99"),
+        ({"mean": 1.0, "std": 0.1, "count": 3, "median": 0.0}, "median: expected a latency > 0"),
     ],
 )
 def test_bad_json_entries_name_the_file_and_entry(tmp_path, entry, message):
@@ -81,6 +82,41 @@ def test_bad_json_entries_name_the_file_and_entry(tmp_path, entry, message):
         load_table(path)
     text = str(error.value)
     assert text.startswith(f"{path}: entries['{BLOCK}']") and message in text
+
+
+def test_measuring_tools_metadata_round_trips(tmp_path):
+    entries = dict(small_table().entries)
+    key = next(iter(entries))
+    entries[key] = Measurement(1.0, 0.1, 30, median=0.9)
+    metadata = TableMetadata(
+        device="phone",
+        precision="int8",
+        device_info={"model": "Pixel 1", "cpu_governor": "performance"},
+        history=({"date": "2026-01-01", "entries": 3, "replaced": 1},),
+        calibration={"scale": 1.1, "offset_ms": -0.2, "archs": 30},
+    )
+    path = save_table(LatencyTable(metadata, entries), tmp_path / "t.json")
+    loaded = load_table(path)
+    assert loaded.metadata == metadata and loaded.get(key).median == 0.9
+    assert loaded.get(key).typical == 0.9 and Measurement(1.0, 0.1, 3).typical == 1.0
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"calibration": {"scale": 0.0, "offset_ms": 0.0}}, "metadata.calibration.scale"),
+        ({"calibration": {"scale": 1.0}}, "metadata.calibration.offset_ms: expected a number"),
+        ({"device_info": {"cores": 4}}, "metadata.device_info.cores: expected a string"),
+        ({"history": "yesterday"}, "metadata.history: expected"),
+    ],
+)
+def test_bad_metadata_is_named(tmp_path, metadata, message):
+    data = table_to_dict(small_table())
+    data["metadata"].update(metadata)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match=message):
+        load_table(path)
 
 
 def test_unknown_key_format_names_the_key(tmp_path):

@@ -1,4 +1,9 @@
-"""Latency measurement on the host and on Android over adb; latency-table building.
+"""Latency measurement on the host and on Android over adb; building and validating tables.
 
-Not built yet: issue 7 (tflite_bench) fills this package.
+- `key_models`: the TFLite model of each latency-table key, and whole networks;
+- `runners`: the host runner (LiteRT in-process) and `open_runner`;
+- `adb`: the adb client and the runner around TFLite's `benchmark_model`;
+- `benchmark_output`: parsing `benchmark_model`'s result lines;
+- commands: `measure` (one model), `build_table` (every key of a space),
+  `validate` (table sums against whole networks).
 """

@@ -177,3 +177,30 @@ def _all_ops(grid: Any, blocks: Sequence[ChoiceBlock]) -> tuple[list[Any], list[
     widest = max(range(len(blocks)), key=lambda b: len(blocks[b].candidates))
     columns = len(grid[0])
     return grid[widest // columns][widest % columns].get_legend_handles_labels()
+
+
+def plot_predicted_vs_measured(
+    predicted: Sequence[float],
+    measured: Sequence[float],
+    path: str | os.PathLike[str],
+    title: str,
+    unit: str = "ms",
+) -> Path:
+    """A scatter plot of predicted against measured latency, with the y = x line and ±10%."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    low = 0.9 * min(*predicted, *measured)
+    high = 1.1 * max(*predicted, *measured)
+    line = [low, high]
+    axes.plot(line, line, color="black", linewidth=1, label="y = x")
+    axes.fill_between(
+        line, [0.9 * v for v in line], [1.1 * v for v in line], color="0.9", label="±10%"
+    )
+    axes.scatter(measured, predicted, s=18, color="tab:blue", zorder=3)
+    axes.set_xlim(low, high)
+    axes.set_ylim(low, high)
+    axes.set_xlabel(f"measured end to end ({unit})")
+    axes.set_ylabel(f"predicted: sum of table entries ({unit})")
+    axes.set_title(title, fontsize=10)
+    axes.legend(loc="upper left")
+    axes.grid(alpha=0.3)
+    return _save(figure, path)

@@ -111,7 +111,7 @@ def _design(tables: Sequence[LatencyTable]) -> tuple[list[LayerKey], np.ndarray,
     if not keys:
         raise ValueError("cannot fit a cost model to empty tables")
     x = np.array([features(key) for key in keys])
-    y = np.array([table.entries[key].mean for table in tables for key in table])
+    y = np.array([table.entries[key].typical for table in tables for key in table])
     return keys, x, y
 
 
@@ -139,7 +139,7 @@ def evaluate(model: CostModel, table: LatencyTable) -> ErrorSummary:
     keys = list(table)
     coefficients = np.array(list(model.coefficients.values()))
     predicted = np.array([np.dot(features(k), coefficients) for k in keys])
-    measured = np.array([table.entries[k].mean for k in keys])
+    measured = np.array([table.entries[k].typical for k in keys])
     return ErrorSummary.of(keys, predicted, measured)
 
 

@@ -19,6 +19,8 @@ from tfnas.latency.keys import LayerKey, spec_parts
 from tfnas.latency.table import LatencyTable
 from tfnas.spec import NetSpec, SearchSpace
 
+STEM = "Conv"  # the stem's key kind: once in every network
+
 Source = Literal["measured", "predicted", "exact"]
 
 
@@ -72,14 +74,28 @@ class TableModel:
         """
         measured = self.table.get(key) if self.table is not None else None
         if measured is not None:
-            return LayerLatency(measured.mean, "measured")
+            return LayerLatency(self._calibrated(key, measured.typical), "measured")
         if self.cost_model is None:
             raise MissingLatencyError(
                 f"target {self.name!r} has no entry for {key} and no cost model to predict "
-                "it; measure it (python -m tflite_bench.host) or use a table with enough "
-                "entries to fit a cost model"
+                "it; measure it (python -m tflite_bench.build_table) or use a table with "
+                "enough entries to fit a cost model"
             )
-        return LayerLatency(self.cost_model.predict(key), "predicted")
+        return LayerLatency(self._calibrated(key, self.cost_model.predict(key)), "predicted")
+
+    def _calibrated(self, key: LayerKey, value: float) -> float:
+        """`value` under the table's calibration of network sums, if it has one.
+
+        A calibration maps a network's sum of entries S to scale * S + offset.
+        Scaling every entry and adding the offset to the stem (`Conv`, once in
+        every network) gives exactly that for whole networks, and keeps
+        expected latency a weighted sum of entries.
+        """
+        calibration = self.table.metadata.calibration if self.table is not None else None
+        if calibration is None:
+            return value
+        offset = calibration["offset_ms"] if key.kind == STEM else 0.0
+        return calibration["scale"] * value + offset
 
 
 @dataclasses.dataclass(frozen=True)

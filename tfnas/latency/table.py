@@ -45,25 +45,40 @@ class Measurement:
         mean: Mean latency in milliseconds, > 0.
         std: Standard deviation in milliseconds, >= 0.
         count: How many runs the figures summarize, >= 1.
+        median: Median latency in milliseconds, when the measuring tool gave one.
     """
 
     mean: float
     std: float
     count: int
+    median: float | None = None
 
     def __post_init__(self) -> None:
-        for field in ("mean", "std"):
+        for field in ("mean", "std", "median"):
             value = getattr(self, field)
+            if field == "median" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SpecError(f"expected a number, got {value!r}", field)
             if not math.isfinite(value):
                 raise SpecError(f"expected a finite number, got {value!r}", field)
         if not self.mean > 0:
             raise SpecError(f"expected a latency > 0 ms, got {self.mean!r}", "mean")
+        if self.median is not None and not self.median > 0:
+            raise SpecError(f"expected a latency > 0 ms, got {self.median!r}", "median")
         if self.std < 0:
             raise SpecError(f"expected a spread >= 0, got {self.std!r}", "std")
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
             raise SpecError(f"expected a positive integer, got {self.count!r}", "count")
+
+    @property
+    def typical(self) -> float:
+        """The figure a latency model uses: the median when measured, else the mean.
+
+        On a shared machine, preemption adds rare long runs that move the mean
+        and not the median; published tables give means only.
+        """
+        return self.median if self.median is not None else self.mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +94,14 @@ class TableMetadata:
         date: When it was measured (ISO date), or `unknown`.
         tool: What measured it (`tflite_bench 0.1`, `imported`).
         source: Free text: where the numbers came from (a file, a paper).
+        precision: What the models measured were (`float32`, `int8`), or `unknown`.
+        device_info: What the measuring tool recorded about the device (phone
+            model, SoC, Android version, CPU governor, cores used; CPU model).
+        history: Earlier measurement rounds this table replaced, oldest first:
+            their date, tool, device and how many entries each round measured.
+        calibration: A linear map from the sum of a network's entries to its
+            measured end-to-end latency (`scale`, `offset_ms`, and how it was
+            fitted), set by `python -m tflite_bench.validate --calibrate`; or None.
     """
 
     device: str = "unknown"
@@ -89,6 +112,19 @@ class TableMetadata:
     date: str = "unknown"
     tool: str = "unknown"
     source: str = ""
+    precision: str = "unknown"
+    device_info: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    history: tuple[Mapping[str, Any], ...] = ()
+    calibration: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.calibration is not None:
+            scale = self.calibration.get("scale")
+            offset = self.calibration.get("offset_ms")
+            if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+                raise SpecError(f"expected a number > 0, got {scale!r}", "calibration.scale")
+            if isinstance(offset, bool) or not isinstance(offset, int | float):
+                raise SpecError(f"expected a number, got {offset!r}", "calibration.offset_ms")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,13 +155,23 @@ class LatencyTable:
 
 def table_to_dict(table: LatencyTable) -> dict[str, Any]:
     """The JSON-ready form of a table (entries sorted by key string)."""
-    entries = {str(k): dataclasses.asdict(m) for k, m in table.entries.items()}
+    entries = {str(k): _measurement_dict(m) for k, m in table.entries.items()}
+    metadata = dataclasses.asdict(table.metadata)
+    metadata["device_info"] = dict(table.metadata.device_info)
+    metadata["history"] = [dict(round_) for round_ in table.metadata.history]
     return {
         "format": TABLE_FORMAT,
         "schema_version": SCHEMA_VERSION,
-        "metadata": dataclasses.asdict(table.metadata),
+        "metadata": metadata,
         "entries": dict(sorted(entries.items())),
     }
+
+
+def _measurement_dict(measurement: Measurement) -> dict[str, Any]:
+    values = dataclasses.asdict(measurement)
+    if values["median"] is None:
+        del values["median"]  # tables from tools without medians stay as they were
+    return values
 
 
 def table_from_dict(data: Any) -> LatencyTable:
@@ -144,18 +190,25 @@ def table_from_dict(data: Any) -> LatencyTable:
     )
     meta = fields.sub("metadata")
     defaults = TableMetadata()
-    metadata = TableMetadata(
-        **{
-            f.name: meta.get(
-                f.name,
-                int if f.name == "threads" else str,
-                getattr(defaults, f.name),
-                nullable=f.name == "threads",
-            )
-            for f in dataclasses.fields(TableMetadata)
-        }
-    )
+    kinds = {"threads": int, "device_info": dict, "history": list, "calibration": dict}
+    values = {
+        f.name: meta.get(
+            f.name,
+            kinds.get(f.name, str),
+            getattr(defaults, f.name),
+            nullable=f.name in ("threads", "calibration"),
+        )
+        for f in dataclasses.fields(TableMetadata)
+    }
     meta.done()
+    for name, value in values["device_info"].items():
+        if not isinstance(value, str):
+            raise SpecError(f"expected a string, got {value!r}", f"metadata.device_info.{name}")
+    values["history"] = tuple(values["history"])
+    try:
+        metadata = TableMetadata(**values)
+    except SpecError as error:
+        raise error.within("metadata") from None
     raw_entries = fields.get("entries", dict)
     fields.done()
     entries = {}
@@ -166,6 +219,7 @@ def table_from_dict(data: Any) -> LatencyTable:
             "mean": entry.get("mean", float),
             "std": entry.get("std", float),
             "count": entry.get("count", int),
+            "median": entry.get("median", float, None, nullable=True),
         }
         entry.done()
         key, measurement = _entry(text, values, where)

@@ -1,0 +1,29 @@
+"""Running the project's commands as a user would: `python -m MODULE ARGS` from the repo root."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# TensorFlow's C++ start-up lines would bury the command's own output.
+QUIET = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Runs `python -m module args` in the repository root; output is captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=QUIET if env is None else env,
+        timeout=timeout,
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """The `error:` lines a command printed to stderr."""
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]

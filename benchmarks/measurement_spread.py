@@ -10,12 +10,14 @@ Each model is measured with three runner settings, to show what each part of
 the runner buys:
 
 - `tflite_bench`: the runner's defaults (10 warmup runs, at least 50 runs and
-  0.5 s, pinned to one core, median);
+  1 s, pinned to one core, median);
 - `unpinned`: the same without pinning;
+- `half_second`: the defaults with 0.5 s instead of 1 s;
 - `naive`: no warmup, 10 runs, the mean, unpinned.
 
 Prints and writes `measurement_spread.json` and `measurement_spread.md`: per
-model and setting, the spread of the repeated figures, (max - min) / median.
+model and setting, the coefficient of variation of the repeated figures
+(standard deviation / mean) and their range, (max - min) / median.
 The README quotes the Markdown.
 """
 
@@ -30,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 SETTINGS = {
-    "tflite_bench": {"warmup_runs": 10, "num_runs": 50, "min_seconds": 0.5, "pin": True},
-    "unpinned": {"warmup_runs": 10, "num_runs": 50, "min_seconds": 0.5, "pin": False},
+    "tflite_bench": {"warmup_runs": 10, "num_runs": 50, "min_seconds": 1.0, "pin": True},
+    "unpinned": {"warmup_runs": 10, "num_runs": 50, "min_seconds": 1.0, "pin": False},
+    "half_second": {"warmup_runs": 10, "num_runs": 50, "min_seconds": 0.5, "pin": True},
     "naive": {"warmup_runs": 0, "num_runs": 10, "min_seconds": 0.0, "pin": False},
 }
 
@@ -58,6 +61,11 @@ def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / statistics.median(values)
 
 
+def variation(values: list[float]) -> float:
+    """Coefficient of variation: standard deviation / mean."""
+    return statistics.pstdev(values) / statistics.fmean(values)
+
+
 def measure(flatbuffers: dict[str, bytes], repeats: int) -> list[dict[str, Any]]:
     """Every model under every setting, `repeats` times."""
     from tflite_bench.runners import HostRunner
@@ -78,10 +86,11 @@ def measure(flatbuffers: dict[str, bytes], repeats: int) -> list[dict[str, Any]]
                 "values_ms": figures,
                 "median_ms": statistics.median(figures),
                 "spread": spread(figures),
+                "cv": variation(figures),
             }
             print(
                 f"{name:70s} {setting:13s} median {row['median_ms']:8.3f} ms, "
-                f"spread {100 * row['spread']:5.1f}%",
+                f"cv {100 * row['cv']:4.1f}%, range {100 * row['spread']:5.1f}%",
                 flush=True,
             )
             rows.append(row)
@@ -92,10 +101,11 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as the README's table."""
     lines = [
         f"{results['repeats']} repeated measurements per model, each with a fresh interpreter; "
-        f"{results['machine']}. Spread = (max - min) / median of the repeated figures.",
+        f"{results['machine']}. Each cell: coefficient of variation (std / mean) of the "
+        "repeated figures, and in brackets their range, (max - min) / median.",
         "",
-        "| model | median | spread, tflite_bench | spread, unpinned | spread, naive |",
-        "|---|---|---|---|---|",
+        "| model | median | " + " | ".join(SETTINGS) + " |",
+        "|---|---|" + "---|" * len(SETTINGS),
     ]
     by_model: dict[str, dict[str, Any]] = {}
     for row in results["rows"]:
@@ -103,7 +113,9 @@ def markdown(results: dict[str, Any]) -> str:
     for model, rows in by_model.items():
         lines.append(
             f"| {model} | {rows['tflite_bench']['median_ms']:.3f} ms | "
-            + " | ".join(f"{100 * rows[s]['spread']:.1f}%" for s in SETTINGS)
+            + " | ".join(
+                f"{100 * rows[s]['cv']:.1f}% ({100 * rows[s]['spread']:.1f}%)" for s in SETTINGS
+            )
             + " |"
         )
     return "\n".join(lines) + "\n"

@@ -1,5 +1,7 @@
 """Latency of networks and spaces on each target; measured first, predicted otherwise."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from tfnas.costs import net_cost
 from tfnas.errors import SpecError
 from tfnas.latency.cost_model import CostModel
 from tfnas.latency.features import FEATURES
-from tfnas.latency.keys import parse_key
+from tfnas.latency.keys import parse_key, spec_parts
 from tfnas.latency.model import (
     MissingLatencyError,
     TableModel,
@@ -76,9 +78,20 @@ def test_flops_target_is_the_exact_mac_count():
         assert result.unit == "MMACs" and result.count("exact") > 0
 
 
-def test_cpu_target_uses_its_measured_table():
-    result = net_latency(load_target("cpu"), load_net("proxyless_mobile"))
+def test_cpu_target_uses_its_measured_table_and_its_calibration():
+    target = load_target("cpu")
+    result = net_latency(target, load_net("proxyless_mobile"))
     assert result.count("measured") > 0 and result.count("predicted") > 0
+    metadata = target.table.metadata
+    assert metadata.tool == "tflite_bench (host)" and metadata.precision == "float32"
+    calibration = metadata.calibration
+    raw = TableModel("raw", dataclasses.replace(target.table, metadata=TableMetadata()), None)
+    spec = load_net("proxyless_mobile").with_resolution(224)
+    network = spec_parts(spec)
+    measured_only = [part.keys[0] for part in network if part.keys[0] in target.table]
+    total = sum(raw.latency(key).value for key in measured_only)
+    calibrated = sum(target.latency(key).value for key in measured_only)
+    assert calibrated == pytest.approx(calibration["scale"] * total + calibration["offset_ms"])
 
 
 def test_unknown_target_lists_the_choices():

@@ -19,7 +19,7 @@ def define_device_flags() -> None:
     flags.DEFINE_integer("threads", 1, "Interpreter threads (--num_threads on adb).")
     flags.DEFINE_integer("warmup_runs", 10, "Untimed runs before timing.")
     flags.DEFINE_integer("num_runs", 50, "Timed runs (at least).")
-    flags.DEFINE_float("min_seconds", 0.5, "host: time each model for at least this long.")
+    flags.DEFINE_float("min_seconds", 1.0, "host: time each model for at least this long.")
     flags.DEFINE_string("adb", "adb", "adb: the adb executable.")
     flags.DEFINE_string(
         "benchmark_binary", None, "adb: path of TFLite's Android benchmark_model binary."

@@ -117,7 +117,7 @@ class HostRunner:
     threads: int = 1
     warmup_runs: int = 10
     num_runs: int = 50
-    min_seconds: float = 0.5
+    min_seconds: float = 1.0
     pin: bool = True
     device: str = dataclasses.field(init=False)
 

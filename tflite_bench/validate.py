@@ -6,7 +6,8 @@
 
 Samples `--archs` random architectures of the space (each choice block's op
 uniformly), measures each whole network end to end on the device, converted
-as deployment converts it, and compares with the table's prediction, the sum
+as deployment converts it (`--passes` times, in passes over all of them; the
+median counts), and compares with the table's prediction, the sum
 of the network's entries. Every key must be in the table: this checks the
 table, not a cost model. Prints the root mean square error, the mean and
 largest absolute percentage error and the share within ±10%; `--json` prints
@@ -16,7 +17,9 @@ fractions). `--plot` writes the scatter plot (predicted vs measured, y = x).
 `--calibrate` fits measured ≈ scale * sum + offset by least squares on these
 architectures and stores it in the table's metadata; targets built on the
 table then apply it (`tfnas.latency.model.TableModel`). The figures after
-calibration are in-sample, and reported as such.
+calibration are in-sample, and reported as such; a later run on a table that
+holds a calibration also reports the figures with it
+(`with_stored_calibration`), out of sample when `--seed` differs.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -121,29 +125,45 @@ def validate(
     count: int,
     seed: int = 0,
     precision: str = "float32",
+    passes: int = 3,
     log: Callable[[str], None] | None = None,
 ) -> list[Comparison]:
-    """Measures `count` random architectures of `space` and pairs them with the table's sums."""
+    """Measures `count` random architectures of `space` and pairs them with the table's sums.
+
+    Each architecture is measured `passes` times, in passes over all of them,
+    and its figure is the median: a burst of load on a shared machine (which
+    only ever slows a run) then spoils one pass of a network, not its figure.
+    """
     if precision not in KINDS:
         raise ValidationError(f"--precision={precision}: expected one of {', '.join(KINDS)}")
     if count < 1:
         raise ValidationError(f"--archs={count}: expected an integer >= 1")
+    if passes < 1:
+        raise ValidationError(f"--passes={passes}: expected an integer >= 1")
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     samples = sample_architectures(space, count, seed)
     sums = [table_sum(table, space, choices) for choices in samples]  # fails before measuring
-    comparisons = []
+    log(f"converting {count} networks")
+    flatbuffers = [to_tflite(net_model(space.select(choices)), precision) for choices in samples]
+    figures_ms: list[list[float]] = [[] for _ in samples]
     began = time.monotonic()
-    for done, (choices, predicted) in enumerate(zip(samples, sums, strict=True), 1):
-        spec = space.select(choices)
-        timing = runner.time(to_tflite(net_model(spec), precision), f"architecture {done}")
-        comparisons.append(Comparison(choices, predicted, timing.typical_ms))
-        error = (predicted - timing.typical_ms) / timing.typical_ms
-        left = (time.monotonic() - began) / done * (count - done)
-        log(
-            f"[{done}/{count}] measured {timing.typical_ms:8.2f} ms, table sum {predicted:8.2f} "
-            f"ms ({100 * error:+.1f}%)  ({left:.0f} s left)"
-        )
-    return comparisons
+    total = passes * count
+    for round_ in range(passes):
+        for index, flatbuffer in enumerate(flatbuffers):
+            timing = runner.time(flatbuffer, f"architecture {index + 1}")
+            figures_ms[index].append(timing.typical_ms)
+            done = round_ * count + index + 1
+            error = (sums[index] - timing.typical_ms) / timing.typical_ms
+            left = (time.monotonic() - began) / done * (total - done)
+            log(
+                f"[pass {round_ + 1}/{passes}, {index + 1}/{count}] measured "
+                f"{timing.typical_ms:8.2f} ms, table sum {sums[index]:8.2f} ms "
+                f"({100 * error:+.1f}%)  ({left:.0f} s left)"
+            )
+    return [
+        Comparison(choices, predicted, statistics.median(measured))
+        for choices, predicted, measured in zip(samples, sums, figures_ms, strict=True)
+    ]
 
 
 def report(
@@ -187,10 +207,17 @@ def main(argv: list[str]) -> int:
                 flag_values.archs,
                 flag_values.seed,
                 flag_values.precision,
+                flag_values.passes,
             )
         finally:
             runner.close()
         result = report(comparisons, table, space, flag_values.table)
+        stored = table.metadata.calibration
+        if stored is not None:
+            # Out of sample when these architectures are not the ones it was fitted on.
+            result["with_stored_calibration"] = figures(
+                comparisons, stored["scale"], stored["offset_ms"]
+            )
         if flag_values.calibrate:
             scale, offset = fit_calibration(comparisons)
             calibration = {
@@ -229,6 +256,12 @@ def main(argv: list[str]) -> int:
                 f"max {100 * result['max_ape']:.1f}%, {100 * result['within_10pct']:.0f}% "
                 "within ±10%"
             )
+            if stored is not None:
+                calibrated = result["with_stored_calibration"]
+                print(
+                    f"with the table's stored calibration: RMSE {calibrated['rmse_ms']:.3f} ms, "
+                    f"MAPE {100 * calibrated['mape']:.2f}%, max {100 * calibrated['max_ape']:.1f}%"
+                )
             if flag_values.calibrate:
                 after = result["calibrated_in_sample"]
                 print(
@@ -252,6 +285,7 @@ if __name__ == "__main__":
     flags.DEFINE_float("width_mult", 1.0, "Width multiplier of a registered space.")
     flags.DEFINE_integer("archs", 30, "Random architectures to measure.")
     flags.DEFINE_integer("seed", 0, "Seed of the sampled architectures.")
+    flags.DEFINE_integer("passes", 3, "Measurements of each network (median), in passes.")
     flags.DEFINE_enum("precision", "float32", list(KINDS), "How the networks are converted.")
     flags.DEFINE_string("plot", None, "Write the scatter plot PNG here.")
     flags.DEFINE_string("results", None, "Write the figures and every architecture as JSON here.")

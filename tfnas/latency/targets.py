@@ -5,8 +5,9 @@
   coefficients ship (`data/mobile.json`); it covers any width and resolution.
 - `cpu`: a host CPU like the one this project is developed on (2-core AMD
   EPYC VM), TFLite float32 on one thread: a table measured by
-  `python -m tflite_bench.host` (`data/cpu_table.json`) plus a cost model
-  fitted to it (`data/cpu.json`) for shapes the table lacks.
+  `python -m tflite_bench.build_table --device=host` (`data/cpu_table.json`,
+  read by its medians, with the calibration `tflite_bench.validate` stored)
+  plus a cost model fitted to it (`data/cpu.json`) for shapes the table lacks.
 - `flops`: millions of multiply-accumulates, exact.
 - a path: a latency table (project JSON or the authors' YAML), with a cost
   model fitted to it for missing keys when it has enough entries; or a cost

@@ -1,7 +1,9 @@
 """Shared fixtures: the read-only published reference data (`../shared/anchors`), and a
 network trained on the demo data that the deploy tests export and quantize."""
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,17 +41,26 @@ def trained_demo_model(tmp_path_factory) -> Path:
     """A `tfnas.train` output: mobilenet_v2 at 32 px trained to ~99% on the demo data (~2 min).
 
     Converged, so that quantization is judged on a network whose accuracy no
-    longer moves with a little more training.
+    longer moves with a little more training. Trained once per test run: the
+    pytest-xdist workers share it through their common temporary folder,
+    and the first to get the lock trains it.
     """
-    out = tmp_path_factory.mktemp("trained") / "mobilenet_v2"
-    result = run_module(
-        "tfnas.train",
-        "--experiment=demo",
-        "--arch=mobilenet_v2",
-        "--epochs=5",
-        "--verbose=0",
-        f"--output_dir={out}",
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this run
+    out = root / "trained_mobilenet_v2"
+    with open(root / "trained_mobilenet_v2.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "model.weights.h5").exists():
+            shutil.rmtree(out, ignore_errors=True)  # a failed attempt's leftovers
+            result = run_module(
+                "tfnas.train",
+                "--experiment=demo",
+                "--arch=mobilenet_v2",
+                "--epochs=5",
+                "--verbose=0",
+                f"--output_dir={out}",
+                timeout=900,
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
     return out

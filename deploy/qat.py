@@ -187,8 +187,7 @@ def run_qat(
     from deploy.convert import run_tflite, serving_model, to_tflite
     from deploy.export import REPRESENTATIVE_IMAGES, batches_of, client_images, load_trained
     from tfnas.atomic import write_bytes_atomic, write_text_atomic
-    from tfnas.datasets.pipeline import Pipeline
-    from tfnas.datasets.sources import load_source
+    from tfnas.datasets.pipeline import pipeline_for
     from tfnas.runtime import configure_tensorflow
 
     if epochs < 1:
@@ -203,16 +202,8 @@ def run_qat(
     configure_tensorflow(config.seed, config.deterministic)
     images, labels = client_images(config, check_images, "test")
     reference = serving_model(model)(images, training=False)["logits"].numpy()
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
-    pipeline = Pipeline(
-        source,
-        resolution=config.resolution,
-        batch_size=config.batch_size,
-        valid_batch_size=config.eval_batch_size,
-        valid_size=0,
-        augment=config.augment,
-        seed=config.seed,
-    )
+    # Fine-tuning draws from the whole training split: nothing is monitored on a held-out part.
+    pipeline = pipeline_for(config, config.eval_batch_size, valid_size=0)
     steps = min(steps_per_epoch or pipeline.steps_per_epoch, pipeline.steps_per_epoch)
     rate = learning_rate or LEARNING_RATE_FRACTION * config.learning_rate
     quantized = quantize(tf_keras_twin(spec, model))

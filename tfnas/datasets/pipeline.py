@@ -11,6 +11,7 @@ with exactly the ones an uninterrupted run would have seen.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -254,3 +255,34 @@ class Pipeline:
             .batch(self.valid_batch_size)
             .prefetch(AUTOTUNE)
         )
+
+
+def pipeline_for(config: Any, valid_batch_size: int, valid_size: int | None = None) -> Pipeline:
+    """The pipeline of a run config (search or training): its data source, sizes and seed.
+
+    Args:
+        config: A config with `dataset`, `data_dir`, `manual_dir`, `download`,
+            `resolution`, `batch_size`, `valid_size`, `augment` and `seed`.
+        valid_batch_size: Batch size of the held-out and test splits.
+        valid_size: Examples held out of train; default the config's.
+
+    Raises:
+        DataError: The data cannot be loaded.
+        ConfigError: The sizes do not fit the data (named, with the flag to change).
+    """
+    from tfnas.datasets.sources import load_source
+    from tfnas.run_config import ConfigError
+
+    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    try:
+        return Pipeline(
+            source,
+            resolution=config.resolution,
+            batch_size=config.batch_size,
+            valid_batch_size=valid_batch_size,
+            valid_size=config.valid_size if valid_size is None else valid_size,
+            augment=config.augment,
+            seed=config.seed,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None

@@ -149,27 +149,15 @@ def main(argv: list[str]) -> int:
 
 
 def _search(config: SearchConfig, output_dir: Path) -> int:
-    from tfnas.datasets.pipeline import Pipeline
-    from tfnas.datasets.sources import load_source
+    from tfnas.datasets.pipeline import pipeline_for
     from tfnas.latency.targets import load_target
     from tfnas.runtime import configure_tensorflow, make_strategy
 
     load_target(config.target)  # a bad target fails before the data loads
     configure_tensorflow(config.seed, config.deterministic, FLAGS.cpu_devices, grappler=False)
     started = time.monotonic()
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
-    try:
-        pipeline = Pipeline(
-            source,
-            resolution=config.resolution,
-            batch_size=config.batch_size,
-            valid_batch_size=config.valid_batch_size,
-            valid_size=config.valid_size,
-            augment=config.augment,
-            seed=config.seed,
-        )
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    pipeline = pipeline_for(config, config.valid_batch_size)
+    source = pipeline.source
     from tfnas.search.runner import ObjectiveError, SearchRun
 
     strategy = make_strategy(config.strategy)

@@ -88,8 +88,7 @@ def main(argv: list[str]) -> int:
 
 
 def _train(config: TrainConfig, output_dir: Path) -> int:
-    from tfnas.datasets.pipeline import Pipeline
-    from tfnas.datasets.sources import load_source
+    from tfnas.datasets.pipeline import pipeline_for
     from tfnas.load import load_net
     from tfnas.runtime import configure_tensorflow, make_strategy
     from tfnas.train.trainer import Trainer, prepare_spec
@@ -97,20 +96,9 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
     spec = load_net(config.arch)  # a bad arch fails before the data loads
     configure_tensorflow(config.seed, config.deterministic, FLAGS.cpu_devices)
     started = time.monotonic()
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    pipeline = pipeline_for(config, config.eval_batch_size)
+    source = pipeline.source
     spec = prepare_spec(spec, source.num_classes, config.dropout, config.resolution)
-    try:
-        pipeline = Pipeline(
-            source,
-            resolution=config.resolution,
-            batch_size=config.batch_size,
-            valid_batch_size=config.eval_batch_size,
-            valid_size=config.valid_size,
-            augment=config.augment,
-            seed=config.seed,
-        )
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
     strategy = make_strategy(config.strategy)
     trainer = Trainer(config, spec, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
     if FLAGS.resume:

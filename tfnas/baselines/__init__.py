@@ -1,0 +1,1 @@
+"""Baselines to compare ProxylessNAS with: keras-tuner over the same search space."""

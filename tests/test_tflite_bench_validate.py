@@ -11,6 +11,7 @@ from tflite_bench.runners import Timing
 from tflite_bench.validate import (
     Comparison,
     ValidationError,
+    calibrate_table,
     figures,
     fit_calibration,
     sample_architectures,
@@ -88,9 +89,7 @@ def test_a_slow_pass_does_not_move_a_networks_figure(table_path):
     assert runner.calls == 6 and [c.measured_ms for c in comparisons] == [1.0, 1.0]
 
 
-def test_the_command_reports_plots_and_stores_a_calibration_that_targets_apply(
-    table_path, tmp_path
-):
+def test_the_command_reports_plots_and_writes_its_results(table_path, tmp_path):
     plot, results = tmp_path / "scatter.png", tmp_path / "validate.json"
     result = run_module(
         "tflite_bench.validate",
@@ -98,7 +97,6 @@ def test_the_command_reports_plots_and_stores_a_calibration_that_targets_apply(
         *SPACE_FLAGS,
         *FAST,
         "--archs=3",
-        "--calibrate",
         f"--plot={plot}",
         f"--results={results}",
         "--json",
@@ -110,26 +108,39 @@ def test_the_command_reports_plots_and_stores_a_calibration_that_targets_apply(
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(json.loads(results.read_text())["architectures"]) == 3
 
-    table = load_table(table_path)
-    calibration = table.metadata.calibration
-    assert calibration == summary["calibration"] and calibration["archs"] == 3
-    # A target on the calibrated table predicts scale * sum + offset for whole networks.
+
+def test_a_stored_calibration_is_what_targets_apply_and_later_runs_report(table_path, tmp_path):
+    # Calibration is fitted to measurements; synthetic ones make the fit exact and the test
+    # independent of timing noise on tiny networks.
+    path = tmp_path / "calibrated.json"
+    path.write_bytes(table_path.read_bytes())
+    table = load_table(path)
     space = load_space("demo", 16, 0.5)
+    samples = sample_architectures(space, 4, seed=5)
+    comparisons = [
+        Comparison(c, table_sum(table, space, c), 1.5 * table_sum(table, space, c) + 0.25)
+        for c in samples
+    ]
+    calibration = calibrate_table(path, table, comparisons, space)
+    assert calibration["scale"] == pytest.approx(1.5)
+    assert calibration["offset_ms"] == pytest.approx(0.25) and calibration["archs"] == 4
+    calibrated = load_table(path)
+    assert calibrated.metadata.calibration == calibration
+    # A target on the calibrated table predicts scale * sum + offset for whole networks.
     choices = sample_architectures(space, 1, 7)[0]
-    raw = table_sum(table, space, choices)
-    model = TableModel("host", table, None)
-    predicted = net_latency(model, space.select(choices)).total
-    assert predicted == pytest.approx(calibration["scale"] * raw + calibration["offset_ms"])
-    # A later validation reports the figures with the stored calibration too.
-    again = run_module(
-        "tflite_bench.validate", f"--table={table_path}", *SPACE_FLAGS, *FAST, "--archs=2", "--json"
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "with_stored_calibration" in json.loads(again.stdout.strip().splitlines()[-1])
-    uncalibrated = LatencyTable(TableMetadata(), table.entries)
+    raw = table_sum(calibrated, space, choices)
+    predicted = net_latency(TableModel("host", calibrated, None), space.select(choices)).total
+    assert predicted == pytest.approx(1.5 * raw + 0.25)
+    uncalibrated = LatencyTable(TableMetadata(), calibrated.entries)
     assert net_latency(TableModel("raw", uncalibrated, None), space.select(choices)).total == (
         pytest.approx(raw)
     )
+    # A later validation reports the figures with the stored calibration too.
+    again = run_module(
+        "tflite_bench.validate", f"--table={path}", *SPACE_FLAGS, *FAST, "--archs=2", "--json"
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "with_stored_calibration" in json.loads(again.stdout.strip().splitlines()[-1])
 
 
 def test_bad_options_give_one_error_line(table_path):

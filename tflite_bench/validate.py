@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,24 @@ def validate(
     ]
 
 
+def calibrate_table(
+    path: str | Path, table: LatencyTable, comparisons: Sequence[Comparison], space: SearchSpace
+) -> dict[str, Any]:
+    """Fits the calibration to `comparisons` and stores it in the table at `path`; returns it."""
+    scale, offset = fit_calibration(comparisons)
+    calibration = {
+        "scale": scale,
+        "offset_ms": offset,
+        "archs": len(comparisons),
+        "space": space.name,
+        "resolution": space.resolution,
+        "date": today(),
+    }
+    calibrated = dataclasses.replace(table.metadata, calibration=calibration)
+    save_table(LatencyTable(calibrated, table.entries), path)
+    return calibration
+
+
 def report(
     comparisons: Sequence[Comparison], table: LatencyTable, space: SearchSpace, table_path: str
 ) -> dict[str, Any]:
@@ -219,17 +238,8 @@ def main(argv: list[str]) -> int:
                 comparisons, stored["scale"], stored["offset_ms"]
             )
         if flag_values.calibrate:
-            scale, offset = fit_calibration(comparisons)
-            calibration = {
-                "scale": scale,
-                "offset_ms": offset,
-                "archs": len(comparisons),
-                "space": space.name,
-                "resolution": space.resolution,
-                "date": today(),
-            }
-            calibrated = dataclasses.replace(table.metadata, calibration=calibration)
-            save_table(LatencyTable(calibrated, table.entries), flag_values.table)
+            calibration = calibrate_table(flag_values.table, table, comparisons, space)
+            scale, offset = calibration["scale"], calibration["offset_ms"]
             result["calibration"] = calibration
             result["calibrated_in_sample"] = figures(comparisons, scale, offset)
         if flag_values.plot:

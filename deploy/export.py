@@ -73,8 +73,6 @@ def client_images(config: Any, count: int, split: str) -> tuple[np.ndarray, np.n
     `split` is `test` (held out from training; the training split when the
     data has no test split) or `train` (for int8 calibration).
     """
-    import tensorflow as tf
-
     from tfnas.datasets.pipeline import center_crop
     from tfnas.datasets.sources import load_source
 
@@ -84,7 +82,6 @@ def client_images(config: Any, count: int, split: str) -> tuple[np.ndarray, np.n
     for image, label in data.take(count):
         images.append(center_crop(source.decode(image), config.resolution).numpy())
         labels.append(int(label))
-    del tf
     return np.stack(images).astype(np.float32), np.array(labels)
 
 

@@ -1,13 +1,12 @@
 """`python -m tfnas.latency fit|predict|import`, end to end in a subprocess."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_module
 from toy_search import synthetic_table
 
 from tfnas.costs import net_cost
@@ -19,14 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tfnas.latency", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=120,
-    )
+    return run_module("tfnas.latency", *args, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """The `python -m tfnas.net` command, run as a user runs it."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import run_module
 
 from tfnas import net as net_cli
 from tfnas.costs import net_cost
@@ -17,15 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "tfnas.net", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-    )
+    return run_module("tfnas.net", *args, timeout=120)
 
 
 def test_summary_json_of_a_registered_net():

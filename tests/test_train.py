@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_module
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 
 from tfnas.load import load_net
@@ -31,14 +32,7 @@ TINY = (
 
 
 def train(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tfnas.train", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=ENV,
-        timeout=600,
-    )
+    return run_module("tfnas.train", *args)
 
 
 def test_learning_rate_warms_up_linearly_then_follows_a_cosine():

@@ -135,14 +135,15 @@ def build_table(
     todo = [key for key in keys if key not in measured]
     if measured:
         log(f"resuming {partial}: {len(keys) - len(todo)} of {len(keys)} keys measured")
+    metadata = runner.metadata(precision)
     began = time.monotonic()
     for done, key in enumerate(todo, 1):
         timing = runner.time(flatbuffer_of(key, precision), str(key))
         measured[key] = timing.measurement()
-        save_table(LatencyTable(runner.metadata(precision), measured), partial)
+        save_table(LatencyTable(metadata, measured), partial)
         left = (time.monotonic() - began) / done * (len(todo) - done)
         log(f"[{done}/{len(todo)}] {timing.typical_ms:9.3f} ms  {key}  ({left:.0f} s left)")
-    table = LatencyTable(runner.metadata(precision), {key: measured[key] for key in keys})
+    table = LatencyTable(metadata, {key: measured[key] for key in keys})
     if out.exists():
         table = refreshed(load_table(out), table)
     save_table(table, out)

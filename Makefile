@@ -9,7 +9,7 @@ STAMP := $(VENV)/.requirements-installed
 # Quiet TensorFlow's C++ start-up chatter (no GPU here); errors still print.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-slow lint format clean
+.PHONY: demo compare test test-slow lint format clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ demo: $(STAMP)
 	$(PY) -m deploy.export --model_dir=$(DEMO_DIR)/train --output_dir=$(DEMO_DIR)/export
 	$(PY) -m tflite_bench.measure $(DEMO_DIR)/export/model_float32.tflite --device=host
 	$(PY) -m tflite_bench.measure $(DEMO_DIR)/export/model_int8.tflite --device=host
+
+# ProxylessNAS against keras-tuner's RandomSearch, BayesianOptimization and
+# Hyperband at an equal budget of training images, on the demo data; the table
+# and the Pareto plot the README quotes go to benchmarks/results/compare_demo/.
+compare: $(STAMP)
+	rm -rf runs/compare-demo
+	$(PY) -m tfnas.compare --experiment=demo --target=mobile --target_latency=1.0 \
+		--retrain_seeds=2 --output_dir=runs/compare-demo \
+		--report_dir=benchmarks/results/compare_demo
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

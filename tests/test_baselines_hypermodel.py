@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tfnas.baselines.hypermodel import (
+    ImageBudget,
     SpaceHyperModel,
     TrialFailedError,
     make_tuner,
@@ -32,7 +33,7 @@ def pipeline():
     )
 
 
-def hypermodel(pipeline, target, constraint="reject", train=None, kind=SpaceHyperModel):
+def hypermodel(pipeline, target, constraint="reject", train=None, kind=SpaceHyperModel, **options):
     space = demo()
     return kind(
         space,
@@ -41,7 +42,9 @@ def hypermodel(pipeline, target, constraint="reject", train=None, kind=SpaceHype
         train or (lambda: pipeline.train_epoch(0)),
         pipeline.valid_batches,
         steps=2,
+        batch_size=32,
         constraint=constraint,
+        **options,
     )
 
 
@@ -54,7 +57,7 @@ def random_hp(model, rng):
 
 
 def test_every_sampled_config_builds_a_network_the_latency_model_scores(pipeline):
-    model = hypermodel(pipeline, 1.0)
+    model = hypermodel(pipeline, 1e3)
     target = load_target("mobile")
     rng = np.random.default_rng(0)
     for _ in range(8):
@@ -71,7 +74,9 @@ def test_a_candidate_over_the_limit_is_rejected_without_training(pipeline):
 
     model = hypermodel(pipeline, 1e-6, train=no_training)
     hp = random_hp(model, np.random.default_rng(1))
-    result = model.fit(hp, model.build(hp))
+    stand_in = model.build(hp)
+    assert stand_in.name == "rejected" and stand_in.count_params() == 2  # not the network
+    result = model.fit(hp, stand_in)
     assert result["score"] == 0.0 and result["trained_steps"] == 0
     assert result["latency"] > 1e-6
 
@@ -105,8 +110,49 @@ def test_a_failing_trial_is_an_error_not_an_empty_result(pipeline, tmp_path):
         run_tuner(tuner)
 
 
+def test_the_image_budget_grants_whole_steps_until_it_is_spent():
+    budget = ImageBudget(100)
+    assert budget.grant_steps(2, 32) == 2 and budget.spent == 64
+    assert not budget.exhausted(32)
+    assert budget.grant_steps(5, 32) == 1 and budget.spent == 96  # 4 images left: no step
+    assert budget.grant_steps(1, 32) == 0 and budget.spent == 96
+    assert budget.exhausted(32) and not budget.exhausted(4)
+    with pytest.raises(ValueError, match="image budget 0: expected an integer >= 1"):
+        ImageBudget(0)
+
+
+def test_a_budgeted_random_search_stops_when_its_images_are_spent(pipeline, tmp_path):
+    # Two full trials of 2 steps, then one of 1 step; the 20 images left pay for no step.
+    budget = ImageBudget(5 * 32 + 20)
+    model = hypermodel(pipeline, 1e3, budget=budget)
+    rows = run_tuner(make_tuner("random", model, max_trials=50, directory=tmp_path))
+    assert sorted(row["trained_steps"] for row in rows) == [1, 2, 2]
+    assert sum(row["trained_images"] for row in rows) == budget.spent == 5 * 32
+
+
+def test_hyperband_continues_a_promoted_trial_from_its_weights_within_the_budget(
+    pipeline, tmp_path
+):
+    # Hyperband (3 epochs, factor 3) first trains 3 trials for 1 epoch (1 step
+    # each here), then promotes the best to 3 epochs: 2 more steps from its
+    # saved weights. The budget ends there.
+    budget = ImageBudget(5 * 32)
+    model = hypermodel(pipeline, 1e3, budget=budget)
+    model.steps = 1
+    tuner = make_tuner("hyperband", model, max_trials=50, directory=tmp_path, hyperband_epochs=3)
+    rows = run_tuner(tuner)
+    promoted = [
+        t for t in tuner.oracle.trials.values() if "tuner/trial_id" in t.hyperparameters.values
+    ]
+    assert len(rows) == 4 and len(promoted) == 1
+    assert promoted[0].metrics.get_last_value("trained_steps") == 2
+    assert budget.spent == budget.limit
+
+
 def test_bad_settings_are_named(pipeline):
     with pytest.raises(ValueError, match="constraint 'soft': expected one of reject, mnas"):
         hypermodel(pipeline, 1.0, constraint="soft")
     with pytest.raises(ValueError, match="tuner 'grid': expected one of random"):
         make_tuner("grid", hypermodel(pipeline, 1.0), 1, "/tmp")
+    with pytest.raises(ValueError, match="hyperband epochs 1: expected an integer >= 2"):
+        make_tuner("hyperband", hypermodel(pipeline, 1.0), 1, "/tmp", hyperband_epochs=1)

@@ -1,4 +1,4 @@
-"""`python -m tflite_bench.measure MODEL.tflite` on the host."""
+"""`python -m tflite_bench.measure MODEL.tflite ...` on the host, and combining passes."""
 
 import json
 from pathlib import Path
@@ -7,8 +7,8 @@ import pytest
 from commands import run_module
 
 from tflite_bench import key_models
-from tflite_bench.measure import MeasureError, measure_file
-from tflite_bench.runners import HostRunner
+from tflite_bench.measure import MeasureError, combine_passes, measure_file, measure_files
+from tflite_bench.runners import HostRunner, Timing
 from tfnas.latency.keys import parse_key
 
 
@@ -47,7 +47,29 @@ def test_files_that_are_not_models_are_refused(tmp_path):
     with pytest.raises(MeasureError, match="no such file"):
         measure_file(HostRunner(), tmp_path / "absent.tflite")
     result = measure()
-    assert result.returncode == 2 and "give exactly one MODEL.tflite" in result.stderr
+    assert result.returncode == 2 and "give at least one MODEL.tflite" in result.stderr
     result = measure(str(text))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: " in result.stderr and "not a TFLite flatbuffer" in result.stderr
+
+
+def test_several_models_and_passes_give_one_line_each(model, tmp_path):
+    other = tmp_path / "copy.tflite"
+    other.write_bytes(model.read_bytes())
+    args = (str(model), str(other), "--passes=2", "--num_runs=5", "--min_seconds=0", "--json")
+    result = measure(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["model"] for line in lines] == [str(model), str(other)]
+    assert all(line["count"] == 10 for line in lines)  # 5 runs in each of 2 passes
+
+
+def test_passes_combine_by_the_median_so_one_slow_pass_does_not_count():
+    passes = [Timing(1.0, 1.0, 0.1, 50, 0.9, 1.2), Timing(5.0, 5.0, 2.0, 50, 0.9, 9.0)]
+    passes.append(Timing(1.2, 1.1, 0.2, 60, 1.0, 1.5))
+    combined = combine_passes(passes)
+    assert combined.median_ms == 1.1 and combined.count == 160
+    assert combined.min_ms == 0.9 and combined.max_ms == 9.0 and combined.std_ms == 2.0
+    assert combined.mean_ms == pytest.approx(7.2 / 3)
+    with pytest.raises(MeasureError, match="--passes=0: expected an integer >= 1"):
+        measure_files(HostRunner(), [], passes=0)

@@ -1,4 +1,4 @@
-"""Pictures of a search: op probabilities over the epochs, and a drawing of a network.
+"""Pictures: op probabilities over the epochs, a drawing of a network, latency plots.
 
 The network drawing follows the paper's figures of its searched nets: one box
 per block, left to right, colored by kernel size and as tall as the expand
@@ -203,4 +203,71 @@ def plot_predicted_vs_measured(
     axes.set_title(title, fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_pareto(
+    panels: Sequence[tuple[str, Sequence[float]]],
+    accuracies: Sequence[float],
+    names: Sequence[str],
+    optimal: Sequence[Sequence[bool]],
+    path: str | os.PathLike[str],
+    title: str,
+    limit: tuple[int, float] | None = None,
+    ranges: Sequence[tuple[float, float]] | None = None,
+) -> Path:
+    """Accuracy against latency, one panel per latency (label, values), Pareto front drawn.
+
+    Args:
+        panels: (x-axis label, one latency per method) of each panel.
+        accuracies: One accuracy per method.
+        names: The methods.
+        optimal: Per panel, whether each method is Pareto-optimal there
+            (filled markers; the front is the line through them).
+        path: The PNG written.
+        title: The figure's title.
+        limit: (panel index, latency) of a latency limit drawn as a dashed line.
+        ranges: (lowest, highest) accuracy of each method over its seeds, drawn
+            as error bars.
+    """
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for p, (axes, (label, latencies)) in enumerate(zip(axes_row[0], panels, strict=True)):
+        for i, name in enumerate(names):
+            color = colors[i % len(colors)]
+            filled = optimal[p][i]
+            if ranges is not None:
+                low, high = ranges[i]
+                axes.errorbar(
+                    latencies[i],
+                    accuracies[i],
+                    yerr=[[max(accuracies[i] - low, 0.0)], [max(high - accuracies[i], 0.0)]],
+                    color=color,
+                    linewidth=1,
+                    capsize=3,
+                    zorder=2,
+                )
+            axes.scatter(
+                latencies[i],
+                accuracies[i],
+                s=60,
+                color=color if filled else "white",
+                edgecolors=color,
+                linewidths=1.5,
+                zorder=3,
+                label=name if p == 0 else None,
+            )
+        points = zip(latencies, accuracies, optimal[p], strict=True)
+        front = sorted((lat, acc) for lat, acc, on in points if on)
+        if len(front) > 1:
+            axes.step(*zip(*front, strict=True), where="post", color="0.5", linewidth=1, zorder=2)
+        if limit is not None and limit[0] == p:
+            axes.axvline(limit[1], color="tab:red", linestyle="--", linewidth=1, label="limit")
+        axes.set_xlabel(label)
+        axes.set_ylabel("test accuracy (retrained)")
+        axes.grid(alpha=0.3)
+        axes.margins(x=0.15, y=0.2)
+    axes_row[0][0].legend(loc="lower right", fontsize=8)
+    figure.suptitle(title + "  (filled: Pareto-optimal)", fontsize=10)
+    figure.tight_layout()
     return _save(figure, path)

@@ -3,12 +3,20 @@
     python -m tfnas.train --arch=runs/search-X/arch.json --experiment=demo
     python -m tfnas.train --arch=proxyless_mobile --experiment=imagenet --data_dir=DIR
     python -m tfnas.train --resume --output_dir=runs/train-X
+    python -m tfnas.train --arch=ARCH --experiment=demo --tune --tune_trials=8
 
 `--arch` is a registered network, a tfnas JSON (a search's `arch.json`) or a
 `net.config`. `--experiment` (imagenet, cifar10, demo) sets every value; any
 other flag overrides one. Outputs in OUTPUT_DIR (default runs/train-TIMESTAMP):
 config.json, arch.json, model.weights.h5, train_summary.json, tensorboard/,
 checkpoints/.
+
+`--tune` first tunes learning rate, weight decay and dropout with keras-tuner
+(`tfnas.train.tune`: `--tuner=bayesian|random`, `--tune_trials`,
+`--tune_epochs`), scoring each trial on a held-out split (`--valid_size`, or
+a tenth of the training split), then trains with the best values; the trials
+go to OUTPUT_DIR/tune/ and tune_summary.json. A `--resume` continues the
+training with the values config.json holds and does not tune again.
 """
 
 from __future__ import annotations
@@ -56,6 +64,10 @@ flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints (and e
 flags.DEFINE_integer("log_every", None, "Steps between TensorBoard scalars.")
 flags.DEFINE_string("strategy", None, "tf.distribute strategy: default, mirrored, multi_worker.")
 flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
+flags.DEFINE_bool("tune", False, "Tune learning rate, weight decay and dropout first.")
+flags.DEFINE_enum("tuner", "bayesian", ["bayesian", "random", "hyperband"], "keras-tuner method.")
+flags.DEFINE_integer("tune_trials", 8, "Trials of --tune.")
+flags.DEFINE_integer("tune_epochs", 0, "Epochs of a --tune trial (0: --epochs).")
 
 FLAGS = flags.FLAGS
 
@@ -84,7 +96,12 @@ def main(argv: list[str]) -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
         return _train(config, output_dir)
 
-    return run_command(argv, body)
+    errors: tuple[type, ...] = ()
+    if FLAGS.tune:  # keras-tuner is imported only when tuning
+        from tfnas.baselines.hypermodel import TrialFailedError
+
+        errors = (TrialFailedError,)
+    return run_command(argv, body, errors)
 
 
 def _train(config: TrainConfig, output_dir: Path) -> int:
@@ -98,6 +115,8 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
     started = time.monotonic()
     pipeline = pipeline_for(config, config.eval_batch_size)
     source = pipeline.source
+    if FLAGS.tune and not FLAGS.resume:
+        config = _tuned(config, spec, pipeline, output_dir)
     spec = prepare_spec(spec, source.num_classes, config.dropout, config.resolution)
     strategy = make_strategy(config.strategy)
     trainer = Trainer(config, spec, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
@@ -123,6 +142,36 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
         f"outputs in {output_dir}/ ({minutes:.1f} min)"
     )
     return 0
+
+
+def _tuned(config: TrainConfig, spec: Any, pipeline: Any, output_dir: Path) -> TrainConfig:
+    """The config with the recipe values `--tune` found best (trials on a held-out split)."""
+    import dataclasses
+
+    from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
+
+    held_out = config.valid_size or round(TUNE_VALID_FRACTION * pipeline.source.train_size)
+    try:
+        tune_pipeline = dataclasses.replace(pipeline, valid_size=held_out)
+        best, summary = tune_recipe(
+            config,
+            spec,
+            tune_pipeline,
+            output_dir,
+            tuner=FLAGS.tuner,
+            trials=FLAGS.tune_trials,
+            epochs=FLAGS.tune_epochs or None,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    before, after = summary["before"], summary["best"]
+    print(
+        f"tuned on {held_out} held-out images in {summary['seconds'] / 60:.1f} min: "
+        + ", ".join(f"{k} {before[k]:.4g} -> {after[k]:.4g}" for k in after)
+        + f" (valid accuracy {summary['best_valid_accuracy']:.4f}); training with these",
+        flush=True,
+    )
+    return best
 
 
 if __name__ == "__main__":

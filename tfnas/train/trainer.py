@@ -225,8 +225,13 @@ class Trainer:
                 self.save()
         return means.result()
 
-    def run(self) -> dict[str, Any]:
-        """Trains (or finishes training) and writes the outputs; returns the summary."""
+    def run(self, test: bool = True) -> dict[str, Any]:
+        """Trains (or finishes training) and writes the outputs; returns the summary.
+
+        Args:
+            test: Evaluate on the test split at the end (tuning trials do not:
+                they are scored on the held-out split only).
+        """
         for epoch, skip in epochs_from(
             int(self.step.numpy()), self.steps_per_epoch, self.config.epochs
         ):
@@ -258,11 +263,11 @@ class Trainer:
             )
             self.save()
         self.scalars.flush()
-        return self.finish()
+        return self.finish(test)
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, test_split: bool = True) -> dict[str, Any]:
         """Evaluates on the test split and writes arch.json, the weights and the summary."""
-        test = self.evaluate(self.pipeline.test_batches())
+        test = self.evaluate(self.pipeline.test_batches()) if test_split else None
         cost = net_cost(self.spec)
         summary = {
             "format": SUMMARY_FORMAT,

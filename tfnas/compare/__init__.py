@@ -1,0 +1,1 @@
+"""`python -m tfnas.compare`: ProxylessNAS against keras-tuner at equal compute."""

@@ -1,0 +1,205 @@
+"""`python -m tfnas.compare`: ProxylessNAS against keras-tuner baselines at equal compute.
+
+    python -m tfnas.compare --experiment=demo --target=mobile --target_latency=1.0
+    python -m tfnas.compare --experiment=demo --output_dir=runs/cmp --resume
+
+Runs the ProxylessNAS search of `--experiment`, then each keras-tuner method
+(`--tuners`, default random, bayesian and hyperband) over the same space with
+the same number of training images, retrains every winner from scratch with
+the experiment's training recipe, predicts and measures its latency, and
+writes comparison.md, comparison.json and pareto.png into OUTPUT_DIR (default
+runs/compare-TIMESTAMP) and, with --report_dir, there too. --resume reuses
+every method and retraining that finished and continues the search from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from absl import app, flags
+
+from tfnas import run_config
+from tfnas.compare.config import (
+    FIELDS,
+    METHOD_SEARCH,
+    CompareConfig,
+    ConfigError,
+    load_config,
+    resolve,
+    save_config,
+)
+from tfnas.search.config import EXPERIMENTS
+
+CONFIG_FILE = run_config.CONFIG_FILE
+LATENCY_PASSES = 3
+
+flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Search and training experiment.")
+flags.DEFINE_string("output_dir", None, "Output folder (default: runs/compare-TIMESTAMP).")
+flags.DEFINE_string("report_dir", None, "Also write the table, JSON and plot here.")
+flags.DEFINE_bool("resume", False, "Continue the comparison in --output_dir.")
+# Config fields: None means "the experiment's value".
+flags.DEFINE_string("target", None, "mobile, cpu, flops, or a latency table / cost model file.")
+flags.DEFINE_float("target_latency", None, "The search's target and the tuners' limit.")
+flags.DEFINE_string("tuners", None, "keras-tuner methods: random,bayesian,hyperband.")
+flags.DEFINE_string("constraint", None, "Tuners: reject over the limit, or mnas / tunas_abs.")
+flags.DEFINE_integer("trial_epochs", None, "Training epochs of a random or Bayesian trial.")
+flags.DEFINE_integer("hyperband_epochs", None, "Hyperband's longest trial, in epochs.")
+flags.DEFINE_integer("max_trials", None, "Most trials of a tuner (the budget usually stops it).")
+flags.DEFINE_integer("warmup_epochs", None, "The search's warmup epochs.")
+flags.DEFINE_integer("search_epochs", None, "The search's epochs after the warmup.")
+flags.DEFINE_integer("train_epochs", None, "Epochs of each retraining.")
+flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch everywhere (0: the whole split).")
+flags.DEFINE_integer("retrain_seeds", None, "Retrainings per winner (mean test accuracy).")
+flags.DEFINE_string("device", None, "Where latency is measured: host, adb or adb:SERIAL.")
+flags.DEFINE_integer("seed", None, "Seed of the search, the tuners and the first retraining.")
+
+FLAGS = flags.FLAGS
+
+
+def resolve_run(resume: bool, output_dir: str | None) -> tuple[CompareConfig, Path]:
+    """The config and folder of this invocation: a new comparison or the one resumed."""
+    overrides = run_config.given_overrides(FLAGS, FIELDS)
+    if not resume:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(output_dir) if output_dir else Path("runs") / f"compare-{stamp}"
+        if (out / CONFIG_FILE).exists():
+            raise ConfigError(
+                f"--output_dir={str(out)!r} already holds a comparison; pass --resume to "
+                "continue it, or choose another --output_dir"
+            )
+        return resolve(FLAGS.experiment, **overrides), out
+    if not output_dir:
+        raise ConfigError("--resume needs --output_dir: the folder of the comparison to continue")
+    out = Path(output_dir)
+    if not (out / CONFIG_FILE).exists():
+        raise ConfigError(f"--output_dir={output_dir!r} has no {CONFIG_FILE}; nothing to resume")
+    saved = load_config(out / CONFIG_FILE)
+    if FLAGS["experiment"].present:
+        overrides["experiment"] = FLAGS.experiment
+    changed = run_config.differences(saved, overrides)
+    if changed:
+        raise ConfigError(
+            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
+            + "; ".join(changed)
+        )
+    return saved, out
+
+
+def main(argv: list[str]) -> int:
+    """Runs the comparison; returns the exit status."""
+    from tflite_bench.runners import DeviceError
+    from tfnas.baselines.hypermodel import TrialFailedError
+    from tfnas.runtime import run_command
+
+    def body() -> int:
+        config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
+        return _compare(config, output_dir, FLAGS.resume)
+
+    return run_command(argv, body, errors=(TrialFailedError, DeviceError))
+
+
+def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
+    import tensorflow as tf
+
+    from tfnas.compare import evaluate, methods, report
+    from tfnas.datasets.pipeline import pipeline_for
+    from tfnas.latency.targets import load_target
+    from tfnas.runtime import configure_tensorflow, print_line
+
+    began = time.monotonic()
+    search = config.search()
+    unit = load_target(search.target).unit  # a bad target fails before the data loads
+    configure_tensorflow(search.seed, search.deterministic, grappler=False)
+    pipeline = pipeline_for(search, search.valid_batch_size)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        save_config(config, out / CONFIG_FILE)
+    print_line(
+        f"comparing {', '.join(config.methods)} on {search.dataset} for {search.target} at "
+        f"{search.target_latency} {unit}; output {out}"
+    )
+
+    def stage(method: str, run: Any) -> dict[str, Any]:
+        done = methods.load_result(out / method) if resume else None
+        if done is not None:
+            print_line(f"{method}: done before, reused")
+            return done
+        print_line(f"{method}: searching ({_elapsed(began)})")
+        result = run()
+        print_line(
+            f"{method}: {' '.join(result['ops'])}, {result['predicted_latency']:.3f} {unit}, "
+            f"{result['images']:,} images, {result['seconds'] / 60:.1f} min"
+        )
+        return result
+
+    results = [
+        stage(
+            METHOD_SEARCH,
+            lambda: methods.run_search(search, pipeline, out / METHOD_SEARCH, resume, print_line),
+        )
+    ]
+    budget = results[0]["images"]
+    # The tuners' standalone networks compile faster with Grappler (it only slowed the supernet).
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
+    for kind in config.tuner_list:
+        results.append(
+            stage(
+                kind,
+                lambda kind=kind: methods.run_baseline(
+                    kind, config, search, pipeline, budget, out / kind, print_line
+                ),
+            )
+        )
+    rows = []
+    for result in results:
+        print_line(f"{result['method']}: retraining ({_elapsed(began)})")
+        trained = evaluate.retrain(
+            config, result["arch"], out / result["method"], resume, print_line
+        )
+        print_line(f"{result['method']}: test accuracy {trained['test_accuracy']:.4f}")
+        rows.append(
+            {**result, **trained, **evaluate.predicted_latencies(result["arch"], search.target)}
+        )
+    print_line(f"measuring latency on {config.device} ({_elapsed(began)})")
+    measure_began = time.monotonic()
+    measured, device = evaluate.measure_latencies(
+        {r["method"]: r["arch"] for r in rows}, out, config.device, LATENCY_PASSES
+    )
+    for row in rows:
+        row["measured_ms"] = measured[row["method"]]
+    seconds = (
+        sum(r["seconds"] + r["retrain_seconds"] for r in rows) + time.monotonic() - measure_began
+    )
+    settings = {
+        "experiment": config.experiment,
+        "target": search.target,
+        "unit": unit,
+        "target_latency": search.target_latency,
+        "budget_images": budget,
+        "search_weight_images": results[0]["weight_images"],
+        "search_arch_images": results[0]["arch_images"],
+        "train_epochs": config.train(results[0]["arch"]).epochs,
+        "retrain_seeds": config.retrain_seeds,
+        "device": device,
+        "passes": LATENCY_PASSES,
+        "config": config.to_dict(),
+    }
+    record = report.build_report(rows, settings, seconds)
+    for directory in {out, Path(FLAGS.report_dir or out)}:
+        written = report.write_report(record, directory)
+        print_line(f"wrote {written['markdown']}, {written['json']}, {written['plot']}")
+    print(report.markdown(record), flush=True)
+    return 0
+
+
+def _elapsed(began: float) -> str:
+    return f"{(time.monotonic() - began) / 60:.1f} min in"
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))

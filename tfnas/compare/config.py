@@ -1,0 +1,162 @@
+"""The typed configuration of a comparison, and how it derives the search and training configs.
+
+A comparison runs the search experiment of the same name (`tfnas.search.config`)
+and retrains every winner with the training experiment of that name
+(`tfnas.train.config`); the fields here override what the two share or what
+the comparison adds (tuners, trial length, retraining seeds, where latency is
+measured).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from tfnas import run_config
+from tfnas.baselines.hypermodel import CONSTRAINTS, TUNERS
+from tfnas.run_config import ConfigError, require
+from tfnas.search import config as search_config
+from tfnas.train import config as train_config
+
+CONFIG_FORMAT = "tfnas.compare_config"
+METHOD_SEARCH = "proxylessnas"
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """Everything a comparison depends on; None means "the experiment's value".
+
+    Attributes:
+        experiment: Search and training experiment (`demo`, `cifar10`, `imagenet`).
+        target: Latency target of the search and the tuners.
+        target_latency: The search's target and the tuners' limit (required:
+            the experiment's when None).
+        tuners: Comma-separated keras-tuner methods (random, bayesian, hyperband).
+        constraint: How tuners treat latency: `reject` over the limit, or a reward.
+        trial_epochs: Training epochs of a random or Bayesian trial.
+        hyperband_epochs: Hyperband's longest trial, in epochs.
+        max_trials: Most trials of one tuner (the image budget usually ends it first).
+        warmup_epochs, search_epochs: The search's schedule.
+        train_epochs: Epochs of every retraining.
+        steps_per_epoch: Steps per epoch of the search, the trials and the
+            retraining (0: one pass over the split).
+        retrain_seeds: Retrain each winner with this many seeds (mean reported).
+        device: Where the winners' TFLite files are timed (`host`, `adb[:SERIAL]`).
+        seed: Seed of the search, the tuners and the first retraining.
+    """
+
+    experiment: str = "demo"
+    target: str | None = None
+    target_latency: float | None = None
+    tuners: str = ",".join(TUNERS)
+    constraint: str = "reject"
+    trial_epochs: int = 2
+    hyperband_epochs: int = 3
+    max_trials: int = 200
+    warmup_epochs: int | None = None
+    search_epochs: int | None = None
+    train_epochs: int | None = None
+    steps_per_epoch: int = 0
+    retrain_seeds: int = 1
+    device: str = "host"
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with a format header."""
+        return run_config.config_to_dict(self, CONFIG_FORMAT)
+
+    @property
+    def tuner_list(self) -> list[str]:
+        """The tuners, in order."""
+        return [name.strip() for name in self.tuners.split(",") if name.strip()]
+
+    @property
+    def methods(self) -> list[str]:
+        """Every method compared: the search first, then the tuners."""
+        return [METHOD_SEARCH, *self.tuner_list]
+
+    def search(self) -> search_config.SearchConfig:
+        """The search config: the experiment with this comparison's overrides."""
+        overrides: dict[str, Any] = {"seed": self.seed, "steps_per_epoch": self.steps_per_epoch}
+        for field, value in (
+            ("target", self.target),
+            ("target_latency", self.target_latency),
+            ("warmup_epochs", self.warmup_epochs),
+            ("epochs", self.search_epochs),
+        ):
+            if value is not None:
+                overrides[field] = value
+        return search_config.resolve(self.experiment, **overrides)
+
+    def train(self, arch: str, seed_index: int = 0) -> train_config.TrainConfig:
+        """The retraining config of one winner (`arch`) for its `seed_index`-th seed."""
+        overrides: dict[str, Any] = {
+            "arch": arch,
+            "seed": self.seed + seed_index,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+        if self.train_epochs is not None:
+            overrides["epochs"] = self.train_epochs
+            overrides["warmup_epochs"] = min(
+                train_config.EXPERIMENTS[self.experiment].get("warmup_epochs", 5),
+                self.train_epochs - 1,
+            )
+        return train_config.resolve(self.experiment, **overrides)
+
+
+FIELDS = [f.name for f in dataclasses.fields(CompareConfig)]
+
+
+def check(config: CompareConfig) -> None:
+    """Checks every field (and the configs it derives); raises `ConfigError` naming a bad one."""
+    c = config
+    require(
+        c.experiment in search_config.EXPERIMENTS,
+        "experiment",
+        c.experiment,
+        f"one of {', '.join(search_config.EXPERIMENTS)}",
+    )
+    tuners = c.tuner_list
+    require(
+        bool(tuners) and all(name in TUNERS for name in tuners) and len(set(tuners)) == len(tuners),
+        "tuners",
+        c.tuners,
+        f"distinct names among {', '.join(TUNERS)}, comma-separated",
+    )
+    require(c.constraint in CONSTRAINTS, "constraint", c.constraint, f"one of {CONSTRAINTS}")
+    for name in ("trial_epochs", "max_trials", "retrain_seeds"):
+        require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
+    require(c.hyperband_epochs >= 2, "hyperband_epochs", c.hyperband_epochs, "an integer >= 2")
+    require(c.steps_per_epoch >= 0, "steps_per_epoch", c.steps_per_epoch, "an integer >= 0")
+    if c.train_epochs is not None:
+        require(c.train_epochs >= 2, "train_epochs", c.train_epochs, "an integer >= 2")
+    search = c.search()
+    require(
+        search.target_latency is not None,
+        "target_latency",
+        c.target_latency,
+        "a latency limit: the search aims at it and the tuners must respect it",
+    )
+    c.train(arch="placeholder")
+
+
+def resolve(experiment: str, **overrides: Any) -> CompareConfig:
+    """The comparison of `experiment` with `overrides`, checked."""
+    presets = {name: {} for name in search_config.EXPERIMENTS}
+    return run_config.resolve_preset(CompareConfig, presets, experiment, overrides, check)
+
+
+def save_config(config: CompareConfig, path: str | os.PathLike[str]) -> Path:
+    """Writes the comparison's `config.json` atomically."""
+    return run_config.save_config(config, CONFIG_FORMAT, path)
+
+
+def load_config(path: str | os.PathLike[str]) -> CompareConfig:
+    """Reads a comparison's `config.json`."""
+    data = run_config.read_config_json(path)
+    return run_config.config_from_dict(CompareConfig, data, CONFIG_FORMAT, check, str(path))
+
+
+__all__ = ["CONFIG_FORMAT", "METHOD_SEARCH", "CompareConfig", "ConfigError", "check", "resolve"]

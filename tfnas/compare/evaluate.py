@@ -1,0 +1,139 @@
+"""What the comparison reports of each winner: test accuracy after retraining, and latency.
+
+Every winner is retrained from scratch with the same recipe and budget (the
+training experiment of the comparison, one run per seed), and its test
+accuracy is the mean over the seeds. Latency is predicted by the target's
+latency model (and by the `cpu` model, which describes this kind of machine)
+and measured end to end on a device with `tflite_bench`: float32 TFLite,
+`passes` passes over all the winners, the median of the passes.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from tfnas.atomic import write_bytes_atomic, write_text_atomic
+from tfnas.compare.config import CompareConfig
+from tfnas.datasets.pipeline import pipeline_for
+from tfnas.latency.model import net_latency
+from tfnas.latency.targets import load_target
+from tfnas.load import load_net
+from tfnas.run_config import save_config
+from tfnas.train.config import CONFIG_FORMAT as TRAIN_CONFIG_FORMAT
+from tfnas.train.trainer import Trainer, prepare_spec
+
+HOST_MODEL_TARGET = "cpu"
+TFLITE_FILE = "model_float32.tflite"
+RETRAIN_FILE = "retrain.json"
+
+
+def retrain(
+    compare: CompareConfig,
+    arch: str,
+    method_dir: Path,
+    resume: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Retrains `arch` once per seed; returns the test accuracies, their mean and the time.
+
+    The result is kept in `method_dir/retrain.json`; a resumed comparison
+    reuses it, or continues an unfinished retraining from its checkpoint.
+    """
+    done_file = method_dir / RETRAIN_FILE
+    if resume and done_file.exists():
+        return json.loads(done_file.read_text())
+    accuracies, seconds = [], 0.0
+    summary: dict[str, Any] = {}
+    for seed_index in range(compare.retrain_seeds):
+        config = compare.train(arch, seed_index)
+        run_dir = method_dir / f"retrain-seed{config.seed}"
+        began = time.monotonic()
+        keras.utils.set_random_seed(config.seed)  # every winner starts from the same state
+        pipeline = pipeline_for(config, config.eval_batch_size)
+        spec = prepare_spec(
+            load_net(arch), pipeline.source.num_classes, config.dropout, config.resolution
+        )
+        trainer = Trainer(config, spec, pipeline, run_dir, log=log, verbose=0)
+        if not (resume and trainer.restore()):
+            save_config(config, TRAIN_CONFIG_FORMAT, run_dir / "config.json")
+        summary = trainer.run()
+        accuracies.append(summary["test_accuracy"])
+        seconds += time.monotonic() - began
+    result = {
+        "test_accuracies": accuracies,
+        "test_accuracy": statistics.fmean(accuracies),
+        "retrain_seconds": seconds,
+        "params": summary["params"],
+        "macs": summary["macs"],
+    }
+    write_text_atomic(done_file, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def predicted_latencies(arch: str, target: str) -> dict[str, float]:
+    """The network's latency on `target` and on the `cpu` model, in ms (or the target's unit)."""
+    spec = load_net(arch)
+    return {
+        "predicted_latency": net_latency(load_target(target), spec).total,
+        "predicted_cpu_latency": net_latency(load_target(HOST_MODEL_TARGET), spec).total,
+    }
+
+
+def measure_latencies(
+    archs: dict[str, str], directory: Path, device: str, passes: int = 3
+) -> tuple[dict[str, float], str]:
+    """Median latency (ms) of each network's float32 TFLite file on `device`, and the device.
+
+    Writes `directory/NAME/model_float32.tflite` for every network, then
+    times them with `python -m tflite_bench.measure` in a fresh process: in
+    this one, the threads of the training pipelines made the same file up
+    to 40% slower. The passes go over all networks in turn.
+
+    Raises:
+        DeviceError: The measuring process failed (its error line is the message).
+    """
+    from tflite_bench.key_models import net_model, to_tflite
+    from tflite_bench.runners import DeviceError
+
+    paths = {}
+    for name, arch in archs.items():
+        flatbuffer = to_tflite(net_model(load_net(arch)))
+        paths[name] = write_bytes_atomic(directory / name / TFLITE_FILE, flatbuffer)
+    command = [sys.executable, "-m", "tflite_bench.measure", *map(str, paths.values())]
+    command += [f"--device={device}", f"--passes={passes}", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        raise DeviceError(
+            (errors[-1][len("error: ") :] if errors else done.stderr.strip()[-2000:])
+            or f"tflite_bench.measure exited with {done.returncode}"
+        )
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    by_path = {result["model"]: result for result in results}
+    medians = {name: by_path[str(path)]["median_ms"] for name, path in paths.items()}
+    return medians, results[0]["device"]
+
+
+def pareto_optimal(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """Which (latency, accuracy) points are Pareto-optimal.
+
+    A point is optimal when no other is as fast and as accurate and strictly
+    better in one of the two.
+    """
+    return [
+        not any(
+            (lat2 <= lat and acc2 >= acc) and (lat2 < lat or acc2 > acc)
+            for j, (lat2, acc2) in enumerate(points)
+            if j != i
+        )
+        for i, (lat, acc) in enumerate(points)
+    ]

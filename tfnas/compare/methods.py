@@ -1,0 +1,165 @@
+"""The compared methods at one image budget: the ProxylessNAS search and keras-tuner trials.
+
+The budget is counted in training images: every image that went through a
+forward and backward pass. For the search that is its weight steps (batch
+`batch_size`) plus its architecture steps (batch `valid_batch_size`, on the
+held-out split); the tuners get exactly that many for all their trials
+together (`ImageBudget`), trained on the same training split and scored on
+the same held-out split. Evaluation passes are not counted for anyone.
+
+Each method leaves `METHOD/result.json` (and the winner's `arch.json`)
+in the comparison's folder, written atomically, so a resumed comparison
+reuses the methods that finished.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfnas import spec_json
+from tfnas.atomic import write_text_atomic
+from tfnas.baselines.hypermodel import ImageBudget, SpaceHyperModel, make_tuner, run_tuner
+from tfnas.compare.config import METHOD_SEARCH, CompareConfig
+from tfnas.datasets.pipeline import Pipeline
+from tfnas.latency.model import space_latency
+from tfnas.latency.targets import load_target
+from tfnas.search.config import SearchConfig
+from tfnas.search.runner import SearchRun, build_space
+
+RESULT_FILE = "result.json"
+ARCH_FILE = "arch.json"
+RESULT_FORMAT = "tfnas.compare_method"
+
+
+def load_result(method_dir: Path) -> dict[str, Any] | None:
+    """A finished method's result, or None when it has not finished."""
+    path = method_dir / RESULT_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("format") != RESULT_FORMAT:
+        raise ValueError(f"{path}: not a {RESULT_FORMAT} file; remove it to rerun the method")
+    return data
+
+
+def save_result(method_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Writes `result.json`; returns the result with its format header."""
+    data = {"format": RESULT_FORMAT, **result}
+    write_text_atomic(method_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def run_search(
+    config: SearchConfig,
+    pipeline: Pipeline,
+    method_dir: Path,
+    resume: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Runs (or resumes) the ProxylessNAS search; returns its result and image count."""
+    began = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    run = SearchRun(config, pipeline, method_dir, log=log, verbose=0)
+    if resume and run.restore():
+        log(f"{METHOD_SEARCH}: resumed at step {int(run.step.numpy())}")
+    summary = run.run()
+    weight_images = int(run.step.numpy()) * config.batch_size
+    arch_images = int(run.arch_steps.numpy()) * config.valid_batch_size
+    return save_result(
+        method_dir,
+        {
+            "method": METHOD_SEARCH,
+            "choices": summary["choices"],
+            "ops": summary["ops"],
+            "arch": str(method_dir / ARCH_FILE),
+            "images": weight_images + arch_images,
+            "weight_images": weight_images,
+            "arch_images": arch_images,
+            "seconds": time.monotonic() - began,
+            "trials": None,
+            "trained_trials": None,
+            "valid_accuracy": summary["valid_accuracy"],
+            "predicted_latency": summary["latency"],
+        },
+    )
+
+
+def _train_stream(pipeline: Pipeline, epochs: int, steps_per_epoch: int) -> tf.data.Dataset:
+    """`epochs` epochs of training batches in a row, each `steps_per_epoch` long."""
+    parts = [pipeline.train_epoch(epoch).take(steps_per_epoch) for epoch in range(epochs)]
+    return functools.reduce(lambda a, b: a.concatenate(b), parts)
+
+
+def run_baseline(
+    kind: str,
+    compare: CompareConfig,
+    config: SearchConfig,
+    pipeline: Pipeline,
+    budget_images: int,
+    method_dir: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Runs one keras-tuner method within `budget_images`; returns its winner and cost."""
+    began = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    space = build_space(config, pipeline.source.num_classes)
+    latency = space_latency(load_target(config.target), space)
+    steps = min(pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch)
+    longest = max(compare.trial_epochs, compare.hyperband_epochs)
+    budget = ImageBudget(budget_images)
+    hypermodel = SpaceHyperModel(
+        space,
+        latency,
+        config.target_latency,
+        train_batches=lambda: _train_stream(pipeline, longest, steps),
+        valid_batches=pipeline.valid_batches,
+        steps=steps,
+        batch_size=config.batch_size,
+        constraint=compare.constraint,
+        learning_rate=config.learning_rate,
+        budget=budget,
+        log=lambda line: log(f"{kind} {line}"),
+    )
+    tuner = make_tuner(
+        kind,
+        hypermodel,
+        max_trials=compare.max_trials,
+        directory=method_dir / "tuner",
+        seed=config.seed,
+        hyperband_epochs=compare.hyperband_epochs,
+    )
+    rows = run_tuner(tuner, epochs=compare.trial_epochs)
+    trained = [row for row in rows if row["trained_steps"] > 0]
+    within = [row for row in trained if row["latency"] <= config.target_latency]
+    # The winner: the best score among trained candidates (with reject, those within the limit).
+    best = (within if compare.constraint == "reject" and within else trained or rows)[0]
+    net = space.select(best["choices"])
+    spec_json.save_spec(net, method_dir / ARCH_FILE)
+    return save_result(
+        method_dir,
+        {
+            "method": kind,
+            "choices": [int(c) for c in best["choices"]],
+            "ops": [
+                space.choice_blocks[b].candidates[c].name for b, c in enumerate(best["choices"])
+            ],
+            "arch": str(method_dir / ARCH_FILE),
+            "images": budget.spent,
+            "weight_images": budget.spent,
+            "arch_images": 0,
+            "seconds": time.monotonic() - began,
+            "trials": len(rows),
+            "trained_trials": len(trained),
+            "valid_accuracy": best["val_accuracy"],
+            "predicted_latency": latency.latency_of(best["choices"]),
+            "trial_rows": rows,
+        },
+    )

@@ -1,0 +1,187 @@
+"""keras-tuner over the training recipe of a fixed network: learning rate, weight decay, dropout.
+
+`python -m tfnas.train --tune` runs this before the training run. Each trial
+trains the network from scratch with the recipe (`Trainer`: SGD Nesterov,
+warmup then cosine, label smoothing) and the trial's three values, for
+`tune_epochs` epochs, on the training split minus a held-out split, and is
+scored by its accuracy on the held-out split at the end. The test split is
+never looked at while tuning. The best values then train the final run.
+
+The ranges are log-uniform from a fifth to five times the experiment's
+learning rate, log-uniform weight decay in [1e-6, 1e-3], and dropout in
+[0, 0.5] by steps of 0.1. Random search and Bayesian optimization are offered;
+Hyperband is not: the recipe's learning-rate schedule spans the whole run, and
+Hyperband continues a promoted trial from its weights with a new, longer
+schedule, which is a different recipe from the one the final run uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tfnas.atomic import write_text_atomic
+from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
+from tfnas.datasets.pipeline import Pipeline
+from tfnas.spec import NetSpec
+from tfnas.train.config import TrainConfig
+from tfnas.train.trainer import Trainer, prepare_spec
+
+RECIPE_TUNERS = ("random", "bayesian")
+TUNE_DIR = "tune"
+SUMMARY_FILE = "tune_summary.json"
+SUMMARY_FORMAT = "tfnas.tune_summary"
+WEIGHT_DECAY_RANGE = (1e-6, 1e-3)
+DROPOUT_RANGE = (0.0, 0.5)
+LEARNING_RATE_FACTOR = 5.0
+# Held out for scoring trials when the config holds out nothing.
+TUNE_VALID_FRACTION = 0.1
+
+
+def recipe_space(config: TrainConfig) -> kt.HyperParameters:
+    """The hyperparameters tuned, around the experiment's learning rate."""
+    hp = kt.HyperParameters()
+    hp.Float(
+        "learning_rate",
+        config.learning_rate / LEARNING_RATE_FACTOR,
+        config.learning_rate * LEARNING_RATE_FACTOR,
+        sampling="log",
+    )
+    hp.Float("weight_decay", *WEIGHT_DECAY_RANGE, sampling="log")
+    hp.Float("dropout", *DROPOUT_RANGE, step=0.1)
+    return hp
+
+
+def with_values(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+    """`config` with the tuned values (rounded, so config.json stays readable)."""
+    return dataclasses.replace(
+        config,
+        learning_rate=float(f"{values['learning_rate']:.4g}"),
+        weight_decay=float(f"{values['weight_decay']:.4g}"),
+        dropout=round(float(values["dropout"]), 4),
+    )
+
+
+class _RecipeTrials:
+    """A tuner mixin whose trials train the recipe (`Tuner.run_trial`, no HyperModel)."""
+
+    def __init__(self, trial: Callable[[dict[str, Any], str], dict[str, float]], **kwargs: Any):
+        self._trial = trial
+        super().__init__(hypermodel=None, **kwargs)
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        return self._trial(dict(trial.hyperparameters.values), trial.trial_id)
+
+
+class RecipeRandomSearch(_RecipeTrials, kt.RandomSearch):
+    """RandomSearch over the training recipe."""
+
+
+class RecipeBayesianOptimization(_RecipeTrials, kt.BayesianOptimization):
+    """BayesianOptimization over the training recipe."""
+
+
+def tune_recipe(
+    config: TrainConfig,
+    spec: NetSpec,
+    pipeline: Pipeline,
+    output_dir: Path,
+    tuner: str = "bayesian",
+    trials: int = 8,
+    epochs: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """Tunes learning rate, weight decay and dropout of `config` for `spec`.
+
+    Args:
+        config: The training config whose recipe is tuned.
+        spec: The network (as loaded; its classifier is set per trial).
+        pipeline: Must hold out a valid split: trials are scored on it.
+        output_dir: The run's folder; trials go to `output_dir/tune/`.
+        tuner: `random` or `bayesian`.
+        trials: Number of trials.
+        epochs: Epochs of a trial (default the config's).
+        log: Where progress lines go.
+
+    Returns:
+        The config with the best values, and the summary written to
+        `output_dir/tune_summary.json`.
+
+    Raises:
+        ValueError: A tuner that is not offered, no held-out split, or bad counts.
+        TrialFailedError: A trial failed (with its error).
+    """
+    if tuner not in RECIPE_TUNERS:
+        raise ValueError(
+            f"--tuner={tuner}: expected one of {', '.join(RECIPE_TUNERS)} (Hyperband would "
+            "continue promoted trials with a new learning-rate schedule, another recipe)"
+        )
+    if pipeline.valid_batches() is None:
+        raise ValueError("--tune scores trials on a held-out split; set --valid_size >= 1")
+    if trials < 1:
+        raise ValueError(f"--tune_trials={trials}: expected an integer >= 1")
+    trial_config = dataclasses.replace(config, epochs=epochs or config.epochs)
+    if trial_config.warmup_epochs >= trial_config.epochs:
+        trial_config = dataclasses.replace(trial_config, warmup_epochs=trial_config.epochs - 1)
+    began = time.monotonic()
+
+    def run_trial(values: dict[str, Any], trial_id: str) -> dict[str, float]:
+        recipe = with_values(trial_config, values)
+        keras.utils.set_random_seed(recipe.seed)  # every trial starts from the same state
+        trial_spec = prepare_spec(
+            spec, pipeline.source.num_classes, recipe.dropout, recipe.resolution
+        )
+        trainer = Trainer(
+            recipe,
+            trial_spec,
+            pipeline,
+            output_dir / TUNE_DIR / f"trial_{trial_id}",
+            verbose=0,
+            log=lambda line: None,
+        )
+        history = trainer.run(test=False)["history"]
+        accuracy = float(history[-1]["valid_accuracy"])
+        log(
+            f"trial {trial_id}: learning rate {recipe.learning_rate:.4g}, weight decay "
+            f"{recipe.weight_decay:.3g}, dropout {recipe.dropout:.1f}: valid accuracy "
+            f"{accuracy:.4f} ({(time.monotonic() - began) / 60:.1f} min in)"
+        )
+        return {OBJECTIVE: accuracy, "valid_accuracy": accuracy}
+
+    kind = RecipeBayesianOptimization if tuner == "bayesian" else RecipeRandomSearch
+    options = {"num_initial_points": min(3, trials)} if tuner == "bayesian" else {}
+    keras_tuner = kind(
+        run_trial,
+        objective=kt.Objective(OBJECTIVE, direction="max"),
+        max_trials=trials,
+        hyperparameters=recipe_space(config),
+        seed=config.seed,
+        directory=str(output_dir / TUNE_DIR),
+        project_name=tuner,
+        overwrite=True,
+        **options,
+    )
+    rows = run_tuner(keras_tuner)
+    best = with_values(config, rows[0]["values"])
+    summary = {
+        "format": SUMMARY_FORMAT,
+        "tuner": tuner,
+        "trial_epochs": trial_config.epochs,
+        "held_out": len(pipeline.valid_indices),
+        "seconds": time.monotonic() - began,
+        "before": {k: getattr(config, k) for k in ("learning_rate", "weight_decay", "dropout")},
+        "best": {k: getattr(best, k) for k in ("learning_rate", "weight_decay", "dropout")},
+        "best_valid_accuracy": rows[0][OBJECTIVE],
+        "trials": [
+            {"trial": r["trial"], **r["values"], "valid_accuracy": r[OBJECTIVE]} for r in rows
+        ],
+    }
+    write_text_atomic(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return best, summary

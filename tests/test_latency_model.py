@@ -92,6 +92,14 @@ def test_cpu_target_uses_its_measured_table_and_its_calibration():
     total = sum(raw.latency(key).value for key in measured_only)
     calibrated = sum(target.latency(key).value for key in measured_only)
     assert calibrated == pytest.approx(calibration["scale"] * total + calibration["offset_ms"])
+    # The offset was fitted on 224 px networks: a 32 px network gets the scale only.
+    assert calibration["resolution"] == 224
+    demo_net = demo().select([0] * len(demo().choice_blocks))
+    small = [part.keys[0] for part in spec_parts(demo_net) if part.keys[0] in target.table]
+    assert len(small) >= 6 and small[0].input_shape[0] == 32
+    assert sum(target.latency(key).value for key in small) == pytest.approx(
+        calibration["scale"] * sum(raw.latency(key).value for key in small)
+    )
 
 
 def test_unknown_target_lists_the_choices():

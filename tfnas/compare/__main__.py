@@ -144,7 +144,8 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         )
     ]
     budget = results[0]["images"]
-    # The tuners' standalone networks compile faster with Grappler (it only slowed the supernet).
+    # Grappler is off for the supernet only (see configure_tensorflow); the tuners' and the
+    # retrainings' standalone networks get TensorFlow's default, as `tfnas.train` does.
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
     for kind in config.tuner_list:
         results.append(

@@ -139,7 +139,7 @@ def check(config: CompareConfig) -> None:
         c.target_latency,
         "a latency limit: the search aims at it and the tuners must respect it",
     )
-    c.train(arch="placeholder")
+    c.train(arch="placeholder")  # the training experiment takes the overrides (any arch)
 
 
 def resolve(experiment: str, **overrides: Any) -> CompareConfig:

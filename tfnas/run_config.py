@@ -123,6 +123,8 @@ def resolve_run(
     overrides: Mapping[str, Any],
     resolve: Callable[..., ConfigT],
     load: Callable[[str], ConfigT],
+    marker: str = "checkpoints/state.json",
+    noun: str | None = None,
 ) -> tuple[ConfigT, Path]:
     """The config and output folder of one invocation of a command.
 
@@ -131,7 +133,7 @@ def resolve_run(
     `config.json` and refuses flags that disagree with it.
 
     Args:
-        kind: `search` or `train`, for the default folder and the messages.
+        kind: `search`, `train` or `compare`, for the default folder.
         resume: Whether `--resume` was given.
         output_dir: `--output_dir`, or None.
         experiment: `--experiment`.
@@ -139,26 +141,30 @@ def resolve_run(
         overrides: Config fields given on the command line, parsed.
         resolve: `resolve(experiment, **overrides)` of the command's config.
         load: Reads the command's `config.json`.
+        marker: The file (relative to the folder) whose presence means a run
+            is already there.
+        noun: What the messages call a run (default `KIND run`).
 
     Raises:
         ConfigError: A new run into a folder that holds one, a resume of a
             folder that holds none, or flags that disagree with the run resumed.
     """
+    noun = noun or f"{kind} run"
     if not resume:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(output_dir) if output_dir else Path("runs") / f"{kind}-{stamp}"
-        if (out / "checkpoints" / "state.json").exists():
+        if (out / marker).exists():
             raise ConfigError(
-                f"--output_dir={str(out)!r} already holds a {kind} run; pass --resume to "
+                f"--output_dir={str(out)!r} already holds a {noun}; pass --resume to "
                 "continue it, or choose another --output_dir"
             )
         return resolve(experiment, **overrides), out
     if not output_dir:
-        raise ConfigError("--resume needs --output_dir: the folder of the run to continue")
+        raise ConfigError(f"--resume needs --output_dir: the folder of the {noun} to continue")
     out = Path(output_dir)
     if not (out / CONFIG_FILE).exists():
         raise ConfigError(
-            f"--output_dir={output_dir!r} has no {CONFIG_FILE}; it is not a {kind} run to resume"
+            f"--output_dir={output_dir!r} has no {CONFIG_FILE}; it is not a {noun} to resume"
         )
     saved = load(str(out / CONFIG_FILE))
     given = dict(overrides)

@@ -228,9 +228,10 @@ class SpaceHyperModel(kt.HyperModel):
             spent = (
                 f", budget {self.budget.spent}/{self.budget.limit} images" if self.budget else ""
             )
-            what = f"valid acc {accuracy:.3f}" if steps else "rejected (over the limit)"
-            if steps == 0 and latency <= self.target_latency:
-                what = "not trained (budget spent)"
+            if self.rejects(hp):
+                what = "rejected (over the limit)"
+            else:
+                what = f"valid acc {accuracy:.3f}" if steps else "not trained (budget spent)"
             self.log(
                 f"trial: latency {latency:.3f} {self.latency.unit}, {what}, score "
                 f"{score:.3f}, {steps} steps{spent}"

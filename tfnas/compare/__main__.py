@@ -15,7 +15,6 @@ last checkpoint.
 
 from __future__ import annotations
 
-import datetime
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ from tfnas.compare.config import (
     FIELDS,
     METHOD_SEARCH,
     CompareConfig,
-    ConfigError,
     load_config,
     resolve,
     save_config,
@@ -63,31 +61,18 @@ FLAGS = flags.FLAGS
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[CompareConfig, Path]:
     """The config and folder of this invocation: a new comparison or the one resumed."""
-    overrides = run_config.given_overrides(FLAGS, FIELDS)
-    if not resume:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path(output_dir) if output_dir else Path("runs") / f"compare-{stamp}"
-        if (out / CONFIG_FILE).exists():
-            raise ConfigError(
-                f"--output_dir={str(out)!r} already holds a comparison; pass --resume to "
-                "continue it, or choose another --output_dir"
-            )
-        return resolve(FLAGS.experiment, **overrides), out
-    if not output_dir:
-        raise ConfigError("--resume needs --output_dir: the folder of the comparison to continue")
-    out = Path(output_dir)
-    if not (out / CONFIG_FILE).exists():
-        raise ConfigError(f"--output_dir={output_dir!r} has no {CONFIG_FILE}; nothing to resume")
-    saved = load_config(out / CONFIG_FILE)
-    if FLAGS["experiment"].present:
-        overrides["experiment"] = FLAGS.experiment
-    changed = run_config.differences(saved, overrides)
-    if changed:
-        raise ConfigError(
-            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
-            + "; ".join(changed)
-        )
-    return saved, out
+    return run_config.resolve_run(
+        "compare",
+        resume,
+        output_dir,
+        FLAGS.experiment,
+        FLAGS["experiment"].present,
+        run_config.given_overrides(FLAGS, FIELDS),
+        resolve,
+        load_config,
+        marker=CONFIG_FILE,  # written when a comparison starts
+        noun="comparison",
+    )
 
 
 def main(argv: list[str]) -> int:

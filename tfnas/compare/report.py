@@ -91,8 +91,11 @@ def build_report(
     rows: list[dict[str, Any]], settings: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
     """The record of the comparison: the rows with their Pareto flags, and the settings."""
-    for key, latency in (("pareto_predicted", "predicted_latency"), ("pareto_measured", None)):
-        points = [(r[latency or "measured_ms"], r["test_accuracy"]) for r in rows]
+    for key, latency in (
+        ("pareto_predicted", "predicted_latency"),
+        ("pareto_measured", "measured_ms"),
+    ):
+        points = [(r[latency], r["test_accuracy"]) for r in rows]
         for row, flag in zip(rows, pareto_optimal(points), strict=True):
             row[key] = flag
     return {"format": REPORT_FORMAT, **settings, "seconds": seconds, "rows": rows}

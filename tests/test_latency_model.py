@@ -131,3 +131,23 @@ def test_published_table_falls_back_to_its_fitted_model_for_proxyless_mobile(anc
         load_target(str(anchors / "latency" / PIXEL1)), load_net("proxyless_mobile")
     )
     assert result.count("predicted") == 3 and result.count("measured") == 20
+
+
+@pytest.mark.parametrize(
+    ("which", "published_ms"),
+    [("smallest", 30), ("3x3_MBConv3", 76), ("7x7_MBConv6", 191)],
+)
+def test_mobile_cost_model_alone_reproduces_the_published_totals(which, published_ms):
+    """The shipped coefficients, with no table, sum to the published network totals (3%)."""
+    space = proxyless_imagenet()
+    result = space_latency(load_target("mobile"), space)
+    assert result.latency_of(_choices(space, which)) == pytest.approx(published_ms, rel=0.03)
+
+
+@pytest.mark.parametrize("which", ["smallest", "3x3_MBConv3", "7x7_MBConv6"])
+def test_mobile_cost_model_matches_the_table_sums_it_was_fitted_on(anchors, which):
+    space = proxyless_imagenet()
+    table = space_latency(load_target(str(anchors / "latency" / PIXEL1)), space)
+    model = space_latency(load_target("mobile"), space)
+    choices = _choices(space, which)
+    assert model.latency_of(choices) == pytest.approx(table.latency_of(choices), rel=0.03)

@@ -1,6 +1,6 @@
 """Does a search land on its latency target? One demo search per target, derived vs target.
 
-    python -m benchmarks.search_targets [--targets=0.8,1.0,1.2] [--target=mobile]
+    python -m benchmarks.search_targets [--targets=0.45,0.55,0.65] [--target=mobile]
         [--output_dir=benchmarks/results] [--runs_dir=runs/search_targets]
 
 Runs `python -m tfnas.search --experiment=demo` once per target latency (each
@@ -138,7 +138,9 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     from absl import app, flags
 
-    flags.DEFINE_list("targets", ["0.8", "1.0", "1.2"], "Target latencies, in the target's unit.")
+    flags.DEFINE_list(
+        "targets", ["0.45", "0.55", "0.65"], "Target latencies, in the target's unit."
+    )
     flags.DEFINE_string("target", "mobile", "Latency target model.")
     flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
     flags.DEFINE_string("runs_dir", "runs/search_targets", "Where the searches write.")

@@ -1,6 +1,6 @@
 """`python -m tfnas.compare`: ProxylessNAS against keras-tuner baselines at equal compute.
 
-    python -m tfnas.compare --experiment=demo --target=mobile --target_latency=1.0
+    python -m tfnas.compare --experiment=demo --target=mobile --target_latency=0.55
     python -m tfnas.compare --experiment=demo --output_dir=runs/cmp --resume
 
 Runs the ProxylessNAS search of `--experiment`, then each keras-tuner method

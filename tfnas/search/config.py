@@ -128,7 +128,9 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
         "arch_learning_rate": 0.1,
         "arch_update_every": 2,
         "target": "mobile",
-        "target_latency": 1.0,
+        # About the 20th percentile of the demo space on the `mobile` model
+        # (random networks: 0.31 to 0.89 ms, median 0.63), so the latency term binds.
+        "target_latency": 0.55,
         "loss": "abs",
         "latency_estimate": "derived",
         "checkpoint_every": 100,

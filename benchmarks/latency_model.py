@@ -9,6 +9,7 @@ Needs the published tables (`../shared/anchors`, or $TFNAS_ANCHORS, or
   on each resolution when fitted on the other three;
 - totals over networks of the ProxylessNAS space: published table (as a
   `--target=FILE`) and the shipped `mobile` cost model alone;
+- an ablation: the Pixel 1 fit without the size-dependent features;
 - released networks on every built-in target.
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 
 from tfnas.atomic import write_text_atomic
 from tfnas.latency import cost_model
-from tfnas.latency.model import net_latency, space_latency
+from tfnas.latency.features import SMALL_GEMM_FEATURES, SPILL_FEATURES
+from tfnas.latency.model import TableModel, net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
@@ -33,6 +35,13 @@ NOTE10 = (160, 176, 192, 208)
 # Published totals (anchors README) and published whole-network latencies (paper).
 SPACE_TOTALS_MS = {"smallest": 30.0, "3x3_MBConv3": 76.0, "7x7_MBConv6": 191.0}
 PUBLISHED_NET_MS = {"proxyless_mobile": 78.0, "mobilenet_v2": 75.0, "proxyless_mobile_14": 147.0}
+# Pixel 1 fits with feature families held at zero: what each one adds.
+ABLATIONS = {
+    "all (shipped)": (),
+    "without gemm_macs_below_*": SMALL_GEMM_FEATURES,
+    "without elements_beyond_*": SPILL_FEATURES,
+    "without both (the first model)": SMALL_GEMM_FEATURES + SPILL_FEATURES,
+}
 NETS = ("proxyless_mobile", "mobilenet_v2", "proxyless_mobile_14", "proxyless_cpu", "proxyless_gpu")
 
 
@@ -66,6 +75,14 @@ def measure(anchors: Path) -> dict[str, Any]:
         }
         for name, published in SPACE_TOTALS_MS.items()
     }
+    results["ablation"] = {}
+    for name, drop in ABLATIONS.items():
+        model = TableModel(name, None, cost_model.fit([pixel1], drop=drop))
+        totals = space_latency(model, space)
+        results["ablation"][name] = {
+            "loo": model.cost_model.report["loo"],
+            "totals_ms": {which: totals.latency_of(_choices(which)) for which in SPACE_TOTALS_MS},
+        }
     results["nets"] = {}
     for name in NETS:
         spec = load_net(name)
@@ -104,6 +121,20 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {t['published_ms']:.0f} ms | {t['table_ms']:.2f} ms | "
             f"{t['mobile_model_ms']:.2f} ms | {100 * error:+.1f}% |"
+        )
+    lines += [
+        "",
+        "| Pixel 1 fit, features | LOO median | LOO max | " + " | ".join(SPACE_TOTALS_MS) + " |",
+        "|---|---|---|" + "---|" * len(SPACE_TOTALS_MS),
+    ]
+    for name, row in results["ablation"].items():
+        cells = [
+            f"{ms:.2f} ({100 * (ms / results['space_totals'][which]['table_ms'] - 1):+.1f}%)"
+            for which, ms in row["totals_ms"].items()
+        ]
+        lines.append(
+            f"| {name} | {100 * row['loo']['median_ape']:.1f}% | "
+            f"{100 * row['loo']['max_ape']:.1f}% | " + " | ".join(cells) + " |"
         )
     lines += [
         "",

@@ -7,7 +7,7 @@ from toy_search import synthetic_table
 from tfnas.costs import net_cost
 from tfnas.errors import SpecError
 from tfnas.latency import cost_model
-from tfnas.latency.features import FEATURES, key_macs
+from tfnas.latency.features import FEATURES, SPILL_FEATURES, key_macs
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, Measurement, load_table
 from tfnas.latency.targets import DATA_DIR
@@ -34,6 +34,20 @@ def test_coefficients_are_never_negative():
     noisy = {k: Measurement(m.mean * rng.uniform(0.5, 1.5), 0, 1) for k, m in table.entries.items()}
     model = cost_model.fit([LatencyTable(table.metadata, noisy)], with_loo=False)
     assert min(model.coefficients.values()) >= 0
+
+
+def test_an_ablation_holds_the_dropped_features_at_zero():
+    table = synthetic_table(np.full(len(FEATURES), 0.1))
+    full = cost_model.fit([table], with_loo=False)
+    assert all(full.coefficients[name] > 0 for name in SPILL_FEATURES)  # the space spills
+    ablated = cost_model.fit([table], drop=SPILL_FEATURES, with_loo=False)
+    assert all(ablated.coefficients[name] == 0 for name in SPILL_FEATURES)
+    assert ablated.report["dropped"] == sorted(SPILL_FEATURES)
+    # Without features that generated the table, held-out entries are predicted worse.
+    exact = cost_model.leave_one_out([table]).median_ape
+    assert cost_model.leave_one_out([table], drop=SPILL_FEATURES).median_ape > exact + 1e-3
+    with pytest.raises(ValueError, match=r"cannot drop \['flops'\]: not features"):
+        cost_model.fit([table], drop=["flops"])
 
 
 def test_macs_features_equal_the_spec_cost_counter():

@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,22 +115,41 @@ def _design(tables: Sequence[LatencyTable]) -> tuple[list[LayerKey], np.ndarray,
     return keys, x, y
 
 
-def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative coefficients minimizing the squared relative error."""
+def _kept(drop: Collection[str]) -> np.ndarray:
+    """Which feature columns a fit uses, given the features to hold at zero."""
+    unknown = sorted(set(drop) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"cannot drop {unknown}: not features; expected names from {FEATURES}")
+    return np.array([name not in drop for name in FEATURES])
+
+
+def _solve(x: np.ndarray, y: np.ndarray, kept: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative coefficients minimizing the squared relative error.
+
+    Columns not in `kept` get a zero coefficient (an ablation).
+    """
+    kept = np.ones(x.shape[1], bool) if kept is None else kept
     weights = 1.0 / y
-    coefficients, _ = nnls(x * weights[:, None], y * weights, maxiter=50 * x.shape[1])
+    columns = x[:, kept] * weights[:, None]
+    solved, _ = nnls(columns, y * weights, maxiter=50 * x.shape[1])
+    coefficients = np.zeros(x.shape[1])
+    coefficients[kept] = solved
     return coefficients
 
 
-def leave_one_out(tables: Sequence[LatencyTable]) -> ErrorSummary:
-    """Error of predicting each entry from a model fitted to all the others."""
+def leave_one_out(tables: Sequence[LatencyTable], drop: Collection[str] = ()) -> ErrorSummary:
+    """Error of predicting each entry from a model fitted to all the others.
+
+    `drop` names features to hold at zero, as in `fit`.
+    """
     keys, x, y = _design(tables)
+    kept = _kept(drop)
     if len(keys) < 2:
         raise ValueError("leave-one-out needs at least two entries")
     predicted = np.empty_like(y)
     for i in range(len(keys)):
         rest = np.arange(len(keys)) != i
-        predicted[i] = x[i] @ _solve(x[rest], y[rest])
+        predicted[i] = x[i] @ _solve(x[rest], y[rest], kept)
     return ErrorSummary.of(keys, predicted, y)
 
 
@@ -147,6 +166,7 @@ def fit(
     tables: Sequence[LatencyTable],
     sources: Sequence[str | os.PathLike[str]] = (),
     with_loo: bool = True,
+    drop: Collection[str] = (),
 ) -> CostModel:
     """Fits the coefficients to the measured entries of `tables` (one device).
 
@@ -154,20 +174,27 @@ def fit(
         tables: Measured tables of one device.
         sources: The files they came from, recorded (name and SHA-256) in the report.
         with_loo: Whether to compute the leave-one-out error for the report.
+        drop: Features held at zero, to measure what they add (an ablation);
+            the report lists them.
 
     Returns:
         The fitted model; its report holds `sources`, `entries` and `loo`.
+
+    Raises:
+        ValueError: When `drop` names something that is not a feature.
     """
     keys, x, y = _design(tables)
-    coefficients = _solve(x, y)
+    coefficients = _solve(x, y, _kept(drop))
     devices = sorted({t.metadata.device for t in tables})
     report: dict[str, Any] = {
         "sources": [_describe(Path(s)) for s in sources],
         "entries": len(keys),
         "objective": "non-negative least squares on relative error",
     }
+    if drop:
+        report["dropped"] = sorted(drop)
     if with_loo:
-        report["loo"] = leave_one_out(tables).as_dict()
+        report["loo"] = leave_one_out(tables, drop).as_dict()
     return CostModel(
         device=" + ".join(devices),
         coefficients={name: float(c) for name, c in zip(FEATURES, coefficients, strict=True)},

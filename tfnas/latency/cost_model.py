@@ -123,12 +123,11 @@ def _kept(drop: Collection[str]) -> np.ndarray:
     return np.array([name not in drop for name in FEATURES])
 
 
-def _solve(x: np.ndarray, y: np.ndarray, kept: np.ndarray | None = None) -> np.ndarray:
+def _solve(x: np.ndarray, y: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """Non-negative coefficients minimizing the squared relative error.
 
     Columns not in `kept` get a zero coefficient (an ablation).
     """
-    kept = np.ones(x.shape[1], bool) if kept is None else kept
     weights = 1.0 / y
     columns = x[:, kept] * weights[:, None]
     solved, _ = nnls(columns, y * weights, maxiter=50 * x.shape[1])

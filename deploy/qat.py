@@ -110,9 +110,14 @@ def fine_tune(
     SGD with Nesterov momentum and a cosine decay from `learning_rate` to 0
     over the `epochs` x `steps_per_epoch` steps; the data order and
     augmentation are the pipeline's (a function of the seed and the epoch).
+
+    Raises:
+        DivergenceError: The fine-tuning loss diverged (`tfnas.divergence`).
     """
     import tensorflow as tf
     import tf_keras
+
+    from tfnas.divergence import LossGuard, keras_callback
 
     total = epochs * steps_per_epoch
     optimizer = tf_keras.optimizers.SGD(
@@ -125,6 +130,13 @@ def fine_tune(
     )
     model.compile(optimizer, loss=loss, metrics=["accuracy"])
     classes = model.output_shape[-1]
+    guard = LossGuard(
+        "QAT fine-tuning",
+        f"lower --learning_rate (now {learning_rate:g})",
+        classes,
+        resumable=False,
+    )
+    callbacks = [keras_callback(guard, tf_keras)]
     began = time.monotonic()
     history: list[dict[str, float]] = []
     for epoch in range(epochs):
@@ -133,7 +145,9 @@ def fine_tune(
             .take(steps_per_epoch)
             .map(lambda images, labels: (images, tf.one_hot(labels, classes)))
         )
-        result = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose)
+        result = model.fit(
+            batches, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks
+        )
         history.append({name: float(values[-1]) for name, values in result.history.items()})
     return {
         "epochs": epochs,
@@ -236,6 +250,7 @@ def main(argv: Sequence[str]) -> int:
     from absl import flags
 
     from deploy.export import ExportError
+    from tfnas.progress import is_terminal
     from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
@@ -243,6 +258,8 @@ def main(argv: Sequence[str]) -> int:
     def body() -> int:
         if not flag_values.model_dir or not flag_values.output_dir:
             raise QatError("--model_dir and --output_dir are required")
+        # Keras' bar redraws itself into a log file as frames: a line per epoch there.
+        verbose = 2 if flag_values.verbose == 1 and not is_terminal() else flag_values.verbose
         report = run_qat(
             flag_values.model_dir,
             flag_values.output_dir,
@@ -250,7 +267,7 @@ def main(argv: Sequence[str]) -> int:
             flag_values.steps_per_epoch,
             flag_values.learning_rate,
             flag_values.check_images,
-            flag_values.verbose,
+            verbose,
         )
         print(
             f"QAT int8: accuracy {report['accuracy']:.3f} vs float "
@@ -275,5 +292,9 @@ if __name__ == "__main__":
         "learning_rate", 0.0, f"Initial learning rate; 0: {LEARNING_RATE_FRACTION} x the recipe's."
     )
     flags.DEFINE_integer("check_images", 256, "Held-out images to compare with float on.")
-    flags.DEFINE_integer("verbose", 1, "Fine-tuning progress: 0 none, 1 bar, 2 a line per epoch.")
+    flags.DEFINE_integer(
+        "verbose",
+        1,
+        "Fine-tuning progress: 0 none, 1 a bar (off a terminal: 2), 2 a line per epoch.",
+    )
     app.run(lambda argv: sys.exit(main(argv)))

@@ -156,3 +156,18 @@ def test_bad_settings_are_named(pipeline):
         make_tuner("grid", hypermodel(pipeline, 1.0), 1, "/tmp")
     with pytest.raises(ValueError, match="hyperband epochs 1: expected an integer >= 2"):
         make_tuner("hyperband", hypermodel(pipeline, 1.0), 1, "/tmp", hyperband_epochs=1)
+
+
+def test_a_trial_that_diverges_stops_at_once_scores_0_and_gives_back_its_untrained_steps(
+    pipeline,
+):
+    lines: list[str] = []
+    budget = ImageBudget(10_000)
+    model = hypermodel(pipeline, 1e3, learning_rate=1e8, budget=budget, log=lines.append)
+    model.steps = 60  # enough steps for the guard's 20-step window
+    hp = random_hp(model, np.random.default_rng(3))
+    result = model.fit(hp, model.build(hp))
+    assert result["diverged"] == 1.0 and result["score"] == 0.0
+    assert 1 <= result["trained_steps"] < 60
+    assert budget.spent == result["trained_steps"] * 32  # the rest went back to the budget
+    assert "a trial's training diverged" in lines[-1] and "--learning_rate (now 1e+08)" in lines[-1]

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from commands import error_lines
 from commands import run_module as run
+from tolerances import RTOL_FLOAT32_NETWORK
 
 
 @pytest.fixture
@@ -27,9 +28,10 @@ def test_export_writes_the_selected_formats_and_a_report(model_dir, tmp_path):
     report = json.loads((out / "export_report.json").read_text())
     assert sorted(report["formats"]) == ["float32", "int8", "saved_model"]
     assert report["input"]["name"] == "images" and report["check_images"] == 64
-    scale = max(1.0, report["max_abs_logit"])  # float32 rounding grows with the logits
-    assert report["formats"]["float32"]["max_abs_diff"] < 1e-5 * scale
-    assert report["formats"]["saved_model"]["max_abs_diff"] < 1e-5 * scale
+    # Other kernels, the same float32 network: within RTOL of the largest logit (tolerances.py).
+    bound = RTOL_FLOAT32_NETWORK * report["max_abs_logit"]
+    assert report["formats"]["float32"]["max_abs_diff"] < bound
+    assert report["formats"]["saved_model"]["max_abs_diff"] < bound
     assert report["formats"]["int8"]["top1_agreement"] >= 0.95
     assert (out / "saved_model" / "saved_model.pb").exists()
     assert (out / "model_int8.tflite").stat().st_size < (

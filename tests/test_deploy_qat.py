@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from commands import QUIET, REPO_ROOT, error_lines, run_module
+from tolerances import assert_same_network_outputs
 
 from deploy.export import ExportError, _qat_in_child_process, export
 from deploy.qat import QatError, copy_weights_by_name, tf_keras_twin
@@ -38,7 +39,7 @@ def test_the_tf_keras_twin_computes_what_the_keras_3_model_computes():
     want = model(images, training=False).numpy()
     got = twin(images, training=False).numpy()
     assert type(twin).__module__.startswith("tf_keras")
-    np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+    assert_same_network_outputs(got, want)
 
 
 def test_copying_weights_names_the_layer_that_does_not_fit():
@@ -105,3 +106,24 @@ def test_bad_options_give_one_error_line(tmp_path, args, message):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     errors = error_lines(result)
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+
+
+def test_a_diverging_fine_tuning_is_one_error_line_and_writes_no_model(
+    trained_demo_model, tmp_path
+):
+    out = tmp_path / "out"
+    result = run_module(
+        "deploy.qat",
+        f"--model_dir={trained_demo_model}",
+        f"--output_dir={out}",
+        "--learning_rate=1e6",
+        "--steps_per_epoch=40",
+        "--check_images=8",
+        "--verbose=0",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = error_lines(result)
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert errors[0].startswith("error: QAT fine-tuning diverged: ")
+    assert "lower --learning_rate (now 1e+06)" in errors[0]
+    assert not out.exists() or not list(out.iterdir())

@@ -45,11 +45,31 @@ def search(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
+    """A TINY search run as a user runs it with `> search.log`: default verbosity, to a file."""
     out = tmp_path_factory.mktemp("search") / "run"
-    result = search(*TINY, f"--output_dir={out}")
+    log = out.parent / "search.log"
+    with open(log, "w") as stdout:
+        result = subprocess.run(
+            command(*(arg for arg in TINY if arg != "--verbose=0"), f"--output_dir={out}"),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=ENV,
+            timeout=600,
+        )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "outputs in" in result.stdout
+    assert "outputs in" in log.read_text()
     return out
+
+
+def test_a_search_logged_to_a_file_writes_plain_lines_not_bar_frames(finished_run):
+    log = (finished_run.parent / "search.log").read_text()
+    assert not any(char in log for char in "\r\b\x1b"), "progress-bar frames in the log"
+    # The demo logs every 10 steps; steps 20, 40, 60 end an epoch, whose own line follows.
+    steps = re.findall(r"\(run step (\d+)\)", log)
+    assert steps == ["10", "30", "50"], log
+    assert log.count("\n") < 20 and len(log) < 4000, f"{len(log)} bytes:\n{log}"
 
 
 def test_demo_search_writes_every_output(finished_run):
@@ -96,6 +116,38 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_architecture(finished_run, t
     assert got["test_accuracy"] == pytest.approx(want["test_accuracy"])
 
 
+def test_a_diverging_search_stops_with_one_error_line_and_keeps_the_last_good_checkpoint(
+    tmp_path,
+):
+    out = tmp_path / "run"
+    checkpoints = out / "checkpoints"
+    step = kill_after_mid_epoch_checkpoint(
+        command(*TINY, f"--output_dir={out}"),
+        REPO_ROOT,
+        ENV,
+        checkpoints / "state.json",
+        STEPS_PER_EPOCH,
+        after_step=0,
+    )
+    good = {path.name: path.read_bytes() for path in checkpoints.iterdir()}
+    diverged = search("--resume", f"--output_dir={out}", "--learning_rate=1e6", "--verbose=0")
+    assert diverged.returncode == 2 and "Traceback" not in diverged.stderr
+    errors = [line for line in diverged.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, diverged.stderr[-2000:]
+    assert re.match(
+        r"error: the search's weight training diverged: .*step \d+.*; lower --learning_rate "
+        rf"\(now 1e\+06\); the last good checkpoint \(step {step}, "
+        rf"{re.escape(str(checkpoints))}\) is kept: rerun with --resume",
+        errors[0],
+    ), errors[0]
+    assert {path.name: path.read_bytes() for path in checkpoints.iterdir()} == good
+    assert not (out / "arch.json").exists() and not (out / "search_summary.json").exists()
+    fixed = search("--resume", f"--output_dir={out}", "--learning_rate=0.05", "--verbose=0")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert f"(step {step})" in fixed.stdout and "learning_rate: 1000000.0 -> 0.05" in fixed.stdout
+    assert json.loads((out / "search_summary.json").read_text())["loss_peak_ratio"] < 1.5
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -122,6 +174,7 @@ def test_resume_refuses_flags_that_change_the_run(finished_run):
     result = search("--resume", f"--output_dir={finished_run}", "--seed=5")
     assert result.returncode == 2
     assert "disagree with it: seed: 0 -> 5" in result.stderr
+    assert "may change only learning_rate, arch_learning_rate" in result.stderr
 
 
 @pytest.mark.slow  # two minutes: two replicas compile the steps twice as large

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from commands import run_module
+from commands import error_lines, run_module
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 
 from tfnas.load import load_net
@@ -27,6 +27,15 @@ TINY = (
     "--warmup_epochs=1",
     "--steps_per_epoch=6",
     "--checkpoint_every=4",
+    "--verbose=0",
+)
+# Long enough to be killed after a mid-epoch checkpoint: 3 epochs of 10 steps.
+KILLABLE = (
+    *TINY[:3],  # experiment, arch, resolution
+    "--epochs=3",
+    "--warmup_epochs=1",
+    "--steps_per_epoch=10",
+    "--checkpoint_every=3",
     "--verbose=0",
 )
 
@@ -94,17 +103,11 @@ def test_resume_after_the_end_changes_nothing_and_mismatches_are_refused(trained
     assert after["test_accuracy"] == json.loads(before)["test_accuracy"]
     refused = train("--resume", f"--output_dir={trained}", "--epochs=5")
     assert refused.returncode == 2 and "epochs: 2 -> 5" in refused.stderr
+    assert "it may change only learning_rate, warmup_epochs" in refused.stderr
 
 
 def test_training_killed_mid_epoch_resumes_with_nothing_lost(tmp_path):
-    settings = (
-        *TINY[:3],  # experiment, arch, resolution
-        "--epochs=3",
-        "--warmup_epochs=1",
-        "--steps_per_epoch=10",
-        "--checkpoint_every=3",
-        "--verbose=0",
-    )
+    settings = KILLABLE
     reference = train(*settings, f"--output_dir={tmp_path / 'whole'}")
     assert reference.returncode == 0, reference.stderr[-2000:]
     out = tmp_path / "killed"
@@ -126,6 +129,41 @@ def test_training_killed_mid_epoch_resumes_with_nothing_lost(tmp_path):
     assert got["test_loss"] == pytest.approx(want["test_loss"], rel=1e-6)
     for a, b in zip(_weights(out), _weights(tmp_path / "whole"), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_diverging_training_stops_with_one_error_line_and_keeps_the_last_good_checkpoint(
+    tmp_path,
+):
+    out = tmp_path / "run"
+    checkpoints = out / "checkpoints"
+    step = kill_after_mid_epoch_checkpoint(
+        [sys.executable, "-m", "tfnas.train", *KILLABLE, f"--output_dir={out}"],
+        REPO_ROOT,
+        ENV,
+        checkpoints / "state.json",
+        steps_per_epoch=10,
+        after_step=0,
+    )
+    good = {path.name: path.read_bytes() for path in checkpoints.iterdir()}
+    diverged = train("--resume", f"--output_dir={out}", "--learning_rate=1e6", "--verbose=0")
+    assert diverged.returncode == 2 and "Traceback" not in diverged.stderr
+    errors = error_lines(diverged)
+    assert len(errors) == 1, diverged.stderr[-2000:]
+    assert re.match(
+        r"error: training proxyless_mobile diverged: .*step \d+.*; lower --learning_rate "
+        r"\(now 1e\+06\) or lengthen --warmup_epochs \(now 1\); the last good checkpoint "
+        rf"\(step {step}, {re.escape(str(checkpoints))}\) is kept: rerun with --resume",
+        errors[0],
+    ), errors[0]
+    # The checkpoint is the one from before, byte for byte, and no model was written.
+    assert {path.name: path.read_bytes() for path in checkpoints.iterdir()} == good
+    assert not (out / "model.weights.h5").exists() and not (out / "train_summary.json").exists()
+    fixed = train("--resume", f"--output_dir={out}", "--learning_rate=0.05", "--verbose=0")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert f"(step {step})" in fixed.stdout
+    assert "resuming with changed values: learning_rate: 1000000.0 -> 0.05" in fixed.stdout
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 30 and summary["loss_peak_ratio"] < 1.5
 
 
 def _weights(run: Path) -> list[np.ndarray]:

@@ -8,6 +8,7 @@ from commands import error_lines, run_module
 from tfnas.baselines.hypermodel import TrialFailedError
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
+from tfnas.divergence import DivergenceError
 from tfnas.load import load_net
 from tfnas.train import tune
 from tfnas.train.config import resolve
@@ -57,6 +58,22 @@ def test_a_failing_trial_is_an_error(pipeline, tmp_path, monkeypatch):
     monkeypatch.setattr(tune.Trainer, "run", broken)
     with pytest.raises(TrialFailedError, match="the recipe broke"):
         tune.tune_recipe(config(), load_net(ARCH), pipeline, tmp_path, "random", trials=1)
+
+
+def test_diverging_trials_score_0_and_tuning_stops_when_every_trial_diverged(pipeline, tmp_path):
+    lines = []
+    with pytest.raises(DivergenceError, match=r"all 2 tuning trials diverged; lower --learning"):
+        tune.tune_recipe(
+            config(learning_rate=1e8),
+            load_net(ARCH),
+            pipeline,
+            tmp_path,
+            "random",
+            trials=2,
+            log=lines.append,
+        )
+    assert len(lines) == 2
+    assert all("training mobilenet_v2 diverged" in line and "scored 0" in line for line in lines)
 
 
 def test_hyperband_and_no_held_out_split_are_refused(pipeline, tmp_path):

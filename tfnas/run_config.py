@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,12 +125,16 @@ def resolve_run(
     load: Callable[[str], ConfigT],
     marker: str = "checkpoints/state.json",
     noun: str | None = None,
+    adjustable: Collection[str] = (),
 ) -> tuple[ConfigT, Path]:
     """The config and output folder of one invocation of a command.
 
     A new run resolves `experiment` with `overrides` into a fresh folder
     (default `runs/KIND-TIMESTAMP`); `--resume` reads the folder's
-    `config.json` and refuses flags that disagree with it.
+    `config.json` and refuses flags that disagree with it, except the
+    `adjustable` fields: those are what a diverged run says to change (a lower
+    learning rate) before it resumes from its last good checkpoint, so the
+    resumed run takes them (the caller writes the config back).
 
     Args:
         kind: `search`, `train` or `compare`, for the default folder.
@@ -144,6 +148,7 @@ def resolve_run(
         marker: The file (relative to the folder) whose presence means a run
             is already there.
         noun: What the messages call a run (default `KIND run`).
+        adjustable: Fields that `--resume` may change.
 
     Raises:
         ConfigError: A new run into a folder that holds one, a resume of a
@@ -170,13 +175,27 @@ def resolve_run(
     given = dict(overrides)
     if experiment_given:
         given["experiment"] = experiment
-    changed = differences(saved, given)
+    fixed = {name: value for name, value in given.items() if name not in adjustable}
+    changed = differences(saved, fixed)
     if changed:
+        may = f" (it may change only {', '.join(adjustable)})" if adjustable else ""
         raise ConfigError(
-            f"--resume continues {out}/{CONFIG_FILE} as it is; these flags disagree with it: "
-            + "; ".join(changed)
+            f"--resume continues {out}/{CONFIG_FILE} as it is{may}; these flags disagree "
+            "with it: " + "; ".join(changed)
         )
-    return saved, out
+    adjusted = {name: value for name, value in given.items() if name in adjustable}
+    if not differences(saved, adjusted):
+        return saved, out
+    values = {**dataclasses.asdict(saved), **adjusted}  # type: ignore[call-overload]
+    del values["experiment"]
+    return resolve(saved.experiment, **values), out  # type: ignore[attr-defined]
+
+
+def report_adjusted(saved: Any, config: Any) -> None:
+    """Prints the fields a `--resume` changed (see `resolve_run`'s `adjustable`), if any."""
+    changed = differences(saved, dataclasses.asdict(config))
+    if changed:
+        print(f"resuming with changed values: {'; '.join(changed)}", flush=True)
 
 
 def given_overrides(

@@ -94,14 +94,15 @@ def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ..
     Args:
         argv: absl's remaining arguments; a command takes none.
         body: Runs the command; returns its exit status.
-        errors: Exceptions, besides the config, data and spec errors, that
-            are the user's to fix (printed without a traceback).
+        errors: Exceptions, besides the config, data, spec and divergence
+            errors, that are the user's to fix (printed without a traceback).
     """
     import sys
 
     from absl import logging
 
     from tfnas.datasets.sources import DataError
+    from tfnas.divergence import DivergenceError
     from tfnas.errors import SpecError
     from tfnas.run_config import ConfigError
 
@@ -111,7 +112,7 @@ def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ..
     logging.set_verbosity(logging.WARNING)  # TensorFlow logs each checkpoint write at INFO
     try:
         return body()
-    except (ConfigError, DataError, SpecError, *errors) as error:
+    except (ConfigError, DataError, SpecError, DivergenceError, *errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

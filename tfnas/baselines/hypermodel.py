@@ -23,6 +23,11 @@ be compared with ProxylessNAS at equal compute: a trial trains at most what
 is left of the budget, and the tuners of `make_tuner` start no trial once it
 is spent. Rejected candidates cost nothing.
 
+A trial whose loss diverges (`tfnas.divergence`) stops at that step and
+scores 0, with a line that says so: the tuner goes on with other candidates
+(a network that does not train with the recipe is a result of the search,
+like one over the latency limit).
+
 A trial that fails is an error (`run_tuner`), not a missing row: keras-tuner
 on the TF backend fails every trial when tensorboard is absent, and its
 `search()` does not raise until three fail in a row.
@@ -41,6 +46,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from tfnas.builder import build_net
+from tfnas.divergence import DivergenceError, LossGuard, keras_callback
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.objectives import REWARDS, latency_reward
 from tfnas.spec import NetSpec, SearchSpace
@@ -194,17 +200,30 @@ class SpaceHyperModel(kt.HyperModel):
             return self._result(hp, 0.0, 0.0, latency, 0)
         wanted = self.steps * (int(kwargs.get("epochs", 1)) - int(kwargs.get("initial_epoch", 0)))
         steps = self.budget.grant_steps(wanted, self.batch_size) if self.budget else wanted
+        guard = LossGuard(
+            "a trial's training",
+            f"lower --learning_rate (now {self.learning_rate:g})",
+            self.space.classifier.num_classes,
+            resumable=False,
+        )
         with warnings.catch_warnings():
             # Keras warns whenever a dataset of unknown length ends: every pass here does.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             if steps:
-                model.fit(
-                    self.train_batches().take(steps),
-                    epochs=1,
-                    shuffle=False,  # the pipeline shuffles
-                    callbacks=given_callbacks,
-                    verbose=0,
-                )
+                watch = keras_callback(guard)
+                try:
+                    model.fit(
+                        self.train_batches().take(steps),
+                        epochs=1,
+                        shuffle=False,  # the pipeline shuffles
+                        callbacks=[*given_callbacks, watch],
+                        verbose=0,
+                    )
+                except DivergenceError as error:
+                    if self.budget:  # the steps it did not train go back to the budget
+                        self.budget.spent -= (steps - watch.step - 1) * self.batch_size
+                    callbacks.on_epoch_end(0, {})  # saves the weights Hyperband may ask for
+                    return self._result(hp, 0.0, 0.0, latency, watch.step + 1, str(error))
             else:
                 callbacks.on_epoch_end(0, {})
             _, accuracy = model.evaluate(self.valid_batches(), verbose=0)
@@ -215,7 +234,13 @@ class SpaceHyperModel(kt.HyperModel):
         return self._result(hp, score, float(accuracy), latency, steps)
 
     def _result(
-        self, hp: kt.HyperParameters, score: float, accuracy: float, latency: float, steps: int
+        self,
+        hp: kt.HyperParameters,
+        score: float,
+        accuracy: float,
+        latency: float,
+        steps: int,
+        diverged: str = "",
     ) -> dict[str, float]:
         result = {
             OBJECTIVE: score,
@@ -223,6 +248,7 @@ class SpaceHyperModel(kt.HyperModel):
             "latency": latency,
             "trained_steps": steps,
             "trained_images": steps * self.batch_size,
+            "diverged": float(bool(diverged)),
         }
         if self.log:
             spent = (
@@ -230,6 +256,8 @@ class SpaceHyperModel(kt.HyperModel):
             )
             if self.rejects(hp):
                 what = "rejected (over the limit)"
+            elif diverged:
+                what = diverged
             else:
                 what = f"valid acc {accuracy:.3f}" if steps else "not trained (budget spent)"
             self.log(

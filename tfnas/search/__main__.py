@@ -42,7 +42,12 @@ flags.DEFINE_bool("resume", False, "Continue the run in --output_dir from its la
 flags.DEFINE_integer(
     "cpu_devices", 1, "Split the CPU into this many logical devices (mirrored tests)."
 )
-flags.DEFINE_integer("verbose", 1, "1: a progress bar per epoch; 0: one line per epoch.")
+flags.DEFINE_integer(
+    "verbose",
+    1,
+    "1: a progress bar per epoch on a terminal, a line every --log_every steps off one "
+    "(a log file); 0: one line per epoch.",
+)
 # Config fields: None means "the experiment's value".
 flags.DEFINE_string("dataset", None, "demo, a tensorflow-datasets name, or folder:ROOT.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
@@ -84,11 +89,13 @@ flags.DEFINE_integer("seed", None, "Seed of the split, the data order, the paths
 flags.DEFINE_integer(
     "checkpoint_every", None, "Weight steps between checkpoints (and every epoch end)."
 )
-flags.DEFINE_integer("log_every", None, "Weight steps between TensorBoard scalars.")
+flags.DEFINE_integer("log_every", None, "Weight steps between TensorBoard scalars and log lines.")
 flags.DEFINE_string("strategy", None, f"tf.distribute strategy: {', '.join(STRATEGIES)}.")
 flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
 
 FLAGS = flags.FLAGS
+# What a diverged search says to change before `--resume` (tfnas.divergence).
+RESUME_ADJUSTABLE = ("learning_rate", "arch_learning_rate")
 
 
 def _parse_target_latency(text: str) -> float | None:
@@ -132,6 +139,7 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
         given_overrides(),
         resolve,
         load_config,
+        adjustable=RESUME_ADJUSTABLE,
     )
 
 
@@ -170,8 +178,8 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
             run.restore()
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    else:
-        save_config(config, output_dir / CONFIG_FILE)
+        run_config.report_adjusted(load_config(output_dir / CONFIG_FILE), config)
+    save_config(config, output_dir / CONFIG_FILE)
     print(
         f"searching {run.space.name} ({len(run.space.choice_blocks)} choice blocks) on "
         f"{source.name} ({len(pipeline.train_indices)} train / {len(pipeline.valid_indices)} "

@@ -54,8 +54,13 @@ def summary(
     valid_accuracy: float | None,
     test_accuracy: float | None,
     steps: int,
+    loss_peak_ratio: float = 0.0,
 ) -> dict[str, Any]:
-    """The contents of `search_summary.json`."""
+    """The contents of `search_summary.json`.
+
+    `loss_peak_ratio` is how near the weights' loss came to divergence
+    (`tfnas.divergence.LossGuard.peak_ratio`: 1 is its start, 1.5 stops the run).
+    """
     latency = net_latency(target, net)
     cost = net_cost(net)
     return {
@@ -78,6 +83,7 @@ def summary(
         "ops": [space.choice_blocks[b].candidates[c].name for b, c in enumerate(choices)],
         "choices": list(choices),
         "valid_accuracy": valid_accuracy,
+        "loss_peak_ratio": loss_peak_ratio,
         "test_accuracy": test_accuracy,
         "weight_steps": steps,
         "alphas": [list(a) for a in alphas],

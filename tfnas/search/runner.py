@@ -29,10 +29,12 @@ import tensorflow as tf
 from tfnas import sampling
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.divergence import LossGuard, save_if_healthy
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
+from tfnas.progress import EpochProgress
 from tfnas.registry import SPACES
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search import outputs
@@ -100,7 +102,13 @@ class SearchRun:
         output_dir: Where checkpoints, logs and outputs go.
         strategy: A `tf.distribute` strategy (default: the current one).
         log: Where one-line messages go.
-        verbose: 1 shows a progress bar per epoch, 0 only epoch lines.
+        verbose: 1 shows a progress bar per epoch on a terminal (a line every
+            `log_every` steps elsewhere), 0 only epoch lines.
+
+    Raises:
+        DivergenceError: From `run`, when the weights' loss diverges or an arch
+            step's loss is not finite (`tfnas.divergence`); no outputs are
+            written, and the last checkpoint is one from before.
     """
 
     def __init__(
@@ -167,6 +175,11 @@ class SearchRun:
             random_states=random_states(self.supernet),
         )
         self.keeper = CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT)
+        self.guard = LossGuard(
+            "the search's weight training",
+            f"lower --learning_rate (now {config.learning_rate:g})",
+            pipeline.source.num_classes,
+        )
         self.history: list[dict[str, Any]] = []
         self._valid: Any = None  # created at the first arch step of this process
         self.scalars = ScalarLog(self.output_dir / TENSORBOARD_DIR)
@@ -183,9 +196,15 @@ class SearchRun:
         """Where the checkpoints and `state.json` are."""
         return self.output_dir / CHECKPOINT_DIR
 
-    def save(self) -> Path:
-        """Writes a checkpoint (with the history); a run killed meanwhile keeps the last one."""
-        return self.keeper.save(int(self.step.numpy()), {"history": self.history})
+    def save(self) -> Path | None:
+        """Writes a checkpoint (with the history); a run killed meanwhile keeps the last one.
+
+        Nothing is written while the run is diverging (then None), so a diverged
+        run never leaves a broken checkpoint behind (`save_if_healthy`).
+        """
+        step = int(self.step.numpy())
+        variables = [*self.supernet.weights, *self.arch.alphas]
+        return save_if_healthy(self.guard, self.keeper, step, variables, self.history, self.log)
 
     def restore(self) -> bool:
         """Restores the last checkpoint of `output_dir`; False when there is none."""
@@ -193,6 +212,10 @@ class SearchRun:
         if state is None:
             return False
         self.history = state["history"]
+        self.guard.restore(state.get("guard"))
+        self.guard.saved(f"step {state['step']}, {self.checkpoint_dir}")
+        # The checkpoint holds Adam's learning rate; a resume may have lowered it.
+        self.steps.arch_optimizer.learning_rate.assign(self.config.arch_learning_rate)
         self.log(f"resumed from {self.checkpoint_dir / state['checkpoint']} (step {state['step']})")
         return True
 
@@ -216,10 +239,16 @@ class SearchRun:
         uniform = tf.constant(warmup)
         batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
         valid = self._valid_stream() if arch_on else None
-        progress = keras.utils.Progbar(
-            self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["lat"]
+        phase = "warmup" if warmup else "search"
+        progress = EpochProgress(
+            self.steps_per_epoch,
+            config.log_every,
+            f"epoch {epoch + 1}/{config.total_epochs} ({phase})",
+            self.verbose,
+            done=skip,
+            stateful=("lat",),
+            log=self.log,
         )
-        progress.update(skip)
         means = RunningMeans()
         latency = self.expected_latency()  # changes only when an arch step moves alpha
         for images, labels in self._distribute(batches):
@@ -227,19 +256,29 @@ class SearchRun:
             lr = cosine_learning_rate(config, step, self.steps_per_epoch)
             self.steps.weight_optimizer.learning_rate.assign(lr)
             out = self.steps.weight_step(images, labels, self._seed(step, False), uniform)
-            self.step.assign_add(1)
             values = {"loss": float(out["loss"]), "acc": float(out["accuracy"])}
+            self.guard.observe(step, values["loss"], f"epoch {epoch + 1}, {phase}")
+            self.step.assign_add(1)
             means.add(**values)
             scalars = {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr}
             if valid is not None and (step + 1) % config.arch_update_every == 0:
                 arch_images, arch_labels = next(valid)
                 arch_out = self.steps.arch_step(arch_images, arch_labels, self._seed(step, True))
+                self.guard.require_finite(
+                    float(arch_out["loss"]),
+                    "the arch step's loss",
+                    step,
+                    f"lower --arch_learning_rate (now {config.arch_learning_rate:g})",
+                )
                 self.arch_steps.assign_add(1)
                 means.add(arch_loss=float(arch_out["loss"]), arch_acc=float(arch_out["accuracy"]))
                 scalars.update({"arch/loss": float(arch_out["loss"])})
                 latency = self.expected_latency()
             progress.update(
-                step + 1 - epoch * self.steps_per_epoch, [*values.items(), ("lat", latency)]
+                step + 1 - epoch * self.steps_per_epoch,
+                step + 1,
+                {**means.result(), "lat": latency},
+                {**values, "lat": latency},
             )
             if (step + 1) % config.log_every == 0:
                 scalars["latency/expected"] = latency
@@ -322,6 +361,7 @@ class SearchRun:
 
     def finish(self) -> dict[str, Any]:
         """Derives the network and writes arch.json, net.config, the summary and the plots."""
+        self.guard.check_end(int(self.step.numpy()))
         choices = sampling.most_likely(self.arch.alphas)
         net = derive(self.space, self.arch.alphas, name=f"{self.space.name}_searched")
         summary = outputs.summary(
@@ -336,6 +376,7 @@ class SearchRun:
             valid_accuracy=self.evaluate(self.pipeline.valid_batches(), choices),
             test_accuracy=self.evaluate(self.pipeline.test_batches(), choices),
             steps=int(self.step.numpy()),
+            loss_peak_ratio=self.guard.peak_ratio,
         )
         outputs.write_outputs(self.output_dir, self.space, net, summary, self.history)
         return summary

@@ -38,7 +38,12 @@ flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of ever
 flags.DEFINE_string("output_dir", None, "Output folder (default: runs/train-TIMESTAMP).")
 flags.DEFINE_bool("resume", False, "Continue the run in --output_dir from its last checkpoint.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices.")
-flags.DEFINE_integer("verbose", 1, "1: a progress bar per epoch; 0: one line per epoch.")
+flags.DEFINE_integer(
+    "verbose",
+    1,
+    "1: a progress bar per epoch on a terminal, a line every --log_every steps off one "
+    "(a log file); 0: one line per epoch.",
+)
 # Config fields: None means "the experiment's value".
 flags.DEFINE_string("arch", None, "Registered network, arch.json or net.config.")
 flags.DEFINE_string("dataset", None, "demo, a tensorflow-datasets name, or folder:ROOT.")
@@ -61,7 +66,7 @@ flags.DEFINE_float("label_smoothing", None, "Label smoothing.")
 flags.DEFINE_float("dropout", None, "Dropout before the classifier.")
 flags.DEFINE_integer("seed", None, "Seed of the data order, augmentation and initialization.")
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints (and every epoch end).")
-flags.DEFINE_integer("log_every", None, "Steps between TensorBoard scalars.")
+flags.DEFINE_integer("log_every", None, "Steps between TensorBoard scalars and log lines.")
 flags.DEFINE_string("strategy", None, "tf.distribute strategy: default, mirrored, multi_worker.")
 flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
 flags.DEFINE_bool("tune", False, "Tune learning rate, weight decay and dropout first.")
@@ -70,6 +75,8 @@ flags.DEFINE_integer("tune_trials", 8, "Trials of --tune.")
 flags.DEFINE_integer("tune_epochs", 0, "Epochs of a --tune trial (0: --epochs).")
 
 FLAGS = flags.FLAGS
+# What a diverged training says to change before `--resume` (tfnas.divergence).
+RESUME_ADJUSTABLE = ("learning_rate", "warmup_epochs")
 
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
@@ -83,6 +90,7 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
         run_config.given_overrides(FLAGS, FIELDS),
         resolve,
         load_config,
+        adjustable=RESUME_ADJUSTABLE,
     )
 
 
@@ -125,8 +133,8 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
             trainer.restore()
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    else:
-        save_config(config, CONFIG_FORMAT, output_dir / CONFIG_FILE)
+        run_config.report_adjusted(load_config(str(output_dir / CONFIG_FILE)), config)
+    save_config(config, CONFIG_FORMAT, output_dir / CONFIG_FILE)
     print(
         f"training {spec.name} ({len(spec.blocks)} blocks, {config.resolution} px) on "
         f"{source.name} ({len(pipeline.train_indices)} train images), {config.epochs} epochs x "

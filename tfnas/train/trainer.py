@@ -37,6 +37,8 @@ from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.divergence import LossGuard, save_if_healthy
+from tfnas.progress import EpochProgress
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search_steps import accuracy, cross_entropy
 from tfnas.spec import ClassifierSpec, NetSpec
@@ -93,7 +95,12 @@ class Trainer:
         output_dir: Where checkpoints, logs and outputs go.
         strategy: A `tf.distribute` strategy (default: the current one).
         log: Where one-line messages go.
-        verbose: 1 shows a progress bar per epoch, 0 only epoch lines.
+        verbose: 1 shows a progress bar per epoch on a terminal (a line every
+            `log_every` steps elsewhere), 0 only epoch lines.
+
+    Raises:
+        DivergenceError: From `run`, when the loss diverges (`tfnas.divergence`);
+            no outputs are written, and the last checkpoint is one from before.
     """
 
     def __init__(
@@ -135,6 +142,12 @@ class Trainer:
             random_states=random_states(self.model),
         )
         self.keeper = CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT)
+        self.guard = LossGuard(
+            f"training {spec.name}",
+            f"lower --learning_rate (now {config.learning_rate:g}) or lengthen "
+            f"--warmup_epochs (now {config.warmup_epochs})",
+            spec.classifier.num_classes,
+        )
         self.history: list[dict[str, Any]] = []
         self.scalars = ScalarLog(self.output_dir / "tensorboard")
         self.train_step = tf.function(self._train_step)
@@ -186,9 +199,12 @@ class Trainer:
             count += int(labels.shape[0])
         return {"loss": loss / count, "accuracy": correct / count, "count": int(count)}
 
-    def save(self) -> Path:
-        """Writes a checkpoint with the history."""
-        return self.keeper.save(int(self.step.numpy()), {"history": self.history})
+    def save(self) -> Path | None:
+        """Writes a checkpoint with the history, unless the run is diverging (then None)."""
+        step = int(self.step.numpy())
+        return save_if_healthy(
+            self.guard, self.keeper, step, self.model.weights, self.history, self.log
+        )
 
     def restore(self) -> bool:
         """Restores the last checkpoint; False when there is none."""
@@ -196,6 +212,8 @@ class Trainer:
         if state is None:
             return False
         self.history = state["history"]
+        self.guard.restore(state.get("guard"))
+        self.guard.saved(f"step {state['step']}, {self.keeper.directory}")
         self.log(
             f"resumed from {self.keeper.directory / state['checkpoint']} (step {state['step']})"
         )
@@ -204,18 +222,27 @@ class Trainer:
     def _epoch(self, epoch: int, skip: int) -> dict[str, float]:
         config = self.config
         batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
-        progress = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose)
-        progress.update(skip)
+        progress = EpochProgress(
+            self.steps_per_epoch,
+            config.log_every,
+            f"epoch {epoch + 1}/{config.epochs}",
+            self.verbose,
+            done=skip,
+            log=self.log,
+        )
         means = RunningMeans()
         for images, labels in self.strategy.experimental_distribute_dataset(batches):
             step = int(self.step.numpy())
             lr = learning_rate(config, step, self.steps_per_epoch)
             self.optimizer.learning_rate.assign(lr)
             ce, acc = self.train_step(images, labels)
-            self.step.assign_add(1)
             values = {"loss": float(ce), "acc": float(acc)}
+            self.guard.observe(step, values["loss"], f"epoch {epoch + 1}")
+            self.step.assign_add(1)
             means.add(**values)
-            progress.update(step + 1 - epoch * self.steps_per_epoch, list(values.items()))
+            progress.update(
+                step + 1 - epoch * self.steps_per_epoch, step + 1, means.result(), values
+            )
             if (step + 1) % config.log_every == 0:
                 self.scalars.write(
                     {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr},
@@ -267,6 +294,7 @@ class Trainer:
 
     def finish(self, test_split: bool = True) -> dict[str, Any]:
         """Evaluates on the test split and writes arch.json, the weights and the summary."""
+        self.guard.check_end(int(self.step.numpy()))
         test = self.evaluate(self.pipeline.test_batches()) if test_split else None
         cost = net_cost(self.spec)
         summary = {
@@ -283,6 +311,8 @@ class Trainer:
             "test_accuracy": test["accuracy"] if test else None,
             "test_loss": test["loss"] if test else None,
             "test_examples": test["count"] if test else 0,
+            # How near the loss came to divergence: 1 is its start, 1.5 stops the run.
+            "loss_peak_ratio": self.guard.peak_ratio,
             "history": self.history,
         }
         spec_json.save_spec(self.spec, self.output_dir / ARCH_FILE)

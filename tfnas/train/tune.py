@@ -13,6 +13,10 @@ learning rate, log-uniform weight decay in [1e-6, 1e-3], and dropout in
 Hyperband is not: the recipe's learning-rate schedule spans the whole run, and
 Hyperband continues a promoted trial from its weights with a new, longer
 schedule, which is a different recipe from the one the final run uses.
+
+A trial whose loss diverges (five times the experiment's learning rate may)
+stops at once and scores 0, with a line that says so; if every trial
+diverges, tuning stops with a `DivergenceError`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import keras_tuner as kt
 from tfnas.atomic import write_text_atomic
 from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.divergence import DivergenceError
 from tfnas.spec import NetSpec
 from tfnas.train.config import TrainConfig
 from tfnas.train.trainer import Trainer, prepare_spec
@@ -117,6 +122,7 @@ def tune_recipe(
     Raises:
         ValueError: A tuner that is not offered, no held-out split, or bad counts.
         TrialFailedError: A trial failed (with its error).
+        DivergenceError: Every trial diverged.
     """
     if tuner not in RECIPE_TUNERS:
         raise ValueError(
@@ -146,14 +152,21 @@ def tune_recipe(
             verbose=0,
             log=lambda line: None,
         )
-        history = trainer.run(test=False)["history"]
+        values_text = (
+            f"trial {trial_id}: learning rate {recipe.learning_rate:.4g}, weight decay "
+            f"{recipe.weight_decay:.3g}, dropout {recipe.dropout:.1f}"
+        )
+        try:
+            history = trainer.run(test=False)["history"]
+        except DivergenceError as error:
+            log(f"{values_text}: {error}; scored 0")
+            return {OBJECTIVE: 0.0, "valid_accuracy": 0.0, "diverged": 1.0}
         accuracy = float(history[-1]["valid_accuracy"])
         log(
-            f"trial {trial_id}: learning rate {recipe.learning_rate:.4g}, weight decay "
-            f"{recipe.weight_decay:.3g}, dropout {recipe.dropout:.1f}: valid accuracy "
-            f"{accuracy:.4f} ({(time.monotonic() - began) / 60:.1f} min in)"
+            f"{values_text}: valid accuracy {accuracy:.4f} "
+            f"({(time.monotonic() - began) / 60:.1f} min in)"
         )
-        return {OBJECTIVE: accuracy, "valid_accuracy": accuracy}
+        return {OBJECTIVE: accuracy, "valid_accuracy": accuracy, "diverged": 0.0}
 
     kind = RecipeBayesianOptimization if tuner == "bayesian" else RecipeRandomSearch
     options = {"num_initial_points": min(3, trials)} if tuner == "bayesian" else {}
@@ -169,6 +182,12 @@ def tune_recipe(
         **options,
     )
     rows = run_tuner(keras_tuner)
+    if all(row["diverged"] for row in rows):
+        raise DivergenceError(
+            f"all {len(rows)} tuning trials diverged; lower --learning_rate (now "
+            f"{config.learning_rate:g}: trials draw from a fifth to five times it) or lengthen "
+            f"--warmup_epochs (now {config.warmup_epochs})"
+        )
     best = with_values(config, rows[0]["values"])
     summary = {
         "format": SUMMARY_FORMAT,
@@ -180,7 +199,13 @@ def tune_recipe(
         "best": {k: getattr(best, k) for k in ("learning_rate", "weight_decay", "dropout")},
         "best_valid_accuracy": rows[0][OBJECTIVE],
         "trials": [
-            {"trial": r["trial"], **r["values"], "valid_accuracy": r[OBJECTIVE]} for r in rows
+            {
+                "trial": r["trial"],
+                **r["values"],
+                "valid_accuracy": r[OBJECTIVE],
+                "diverged": bool(r["diverged"]),
+            }
+            for r in rows
         ],
     }
     write_text_atomic(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")

@@ -34,7 +34,7 @@ from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
-from tfnas.progress import EpochProgress
+from tfnas.progress import EpochProgress, is_terminal
 from tfnas.registry import SPACES
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search import outputs
@@ -350,7 +350,7 @@ class SearchRun:
         """Runs (or finishes) the search and writes the outputs; returns the summary."""
         start = int(self.step.numpy())
         for epoch, skip in epochs_from(start, self.steps_per_epoch, self.config.total_epochs):
-            if self.verbose:
+            if self.verbose and is_terminal():  # a title for the bar; log lines name the epoch
                 phase = "warmup" if epoch < self.config.warmup_epochs else "search"
                 self.log(f"epoch {epoch + 1}/{self.config.total_epochs} ({phase})")
             began = time.monotonic()

@@ -38,7 +38,7 @@ from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard, save_if_healthy
-from tfnas.progress import EpochProgress
+from tfnas.progress import EpochProgress, is_terminal
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search_steps import accuracy, cross_entropy
 from tfnas.spec import ClassifierSpec, NetSpec
@@ -262,7 +262,7 @@ class Trainer:
         for epoch, skip in epochs_from(
             int(self.step.numpy()), self.steps_per_epoch, self.config.epochs
         ):
-            if self.verbose:
+            if self.verbose and is_terminal():  # a title for the bar; log lines name the epoch
                 self.log(f"epoch {epoch + 1}/{self.config.epochs}")
             began = time.monotonic()
             means = self._epoch(epoch, skip)

@@ -79,3 +79,51 @@ def test_the_report_lists_every_run_and_names_those_that_did_not_converge():
     assert text.rstrip().endswith(
         "With the current recipes, 1 of 3 runs did not converge: search demo_search seed 0 oneDNN 1"
     )
+
+
+def test_a_run_cut_short_starts_again_and_a_finished_one_is_reused(tmp_path, monkeypatch):
+    run = rs.Run(part="train", net="demo_smallest", seed=0, onednn=1)
+    out = tmp_path / "train" / run.key
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "config.json").write_text("{}")  # what an interrupted run leaves behind
+    commands = []
+
+    def fake_train(command, **kwargs):
+        commands.append(command)
+        assert not (out / "run").exists(), "the cut-short run was not cleared"
+        (out / "run").mkdir()
+        summary = '{"test_accuracy": 0.97, "loss_peak_ratio": 1.01}'
+        (out / "run" / "train_summary.json").write_text(summary)
+        return rs.subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(rs.subprocess, "run", fake_train)
+    first = rs.run_once(run, tmp_path / "arch.json", tmp_path)
+    assert first["test_accuracy"] == 0.97 and first["converged"]
+    assert rs.run_once(run, tmp_path / "arch.json", tmp_path) == first
+    assert len(commands) == 1
+
+
+def test_a_search_is_judged_by_its_network_retrained(tmp_path, monkeypatch):
+    run = rs.Run(part="search", net="demo_search", seed=1, onednn=0)
+    out = tmp_path / "search" / run.key
+    out.mkdir(parents=True)
+    searched = {**rs.dataclasses.asdict(run), "label": "demo_search", "minutes": 2.0}
+    searched |= {"test_accuracy": 0.86, "loss_peak_ratio": 0.97, "converged": False}
+    (out / "result.json").write_text(rs.json.dumps(searched))  # from before the retrain
+
+    def fake_train(command, **kwargs):
+        assert f"--arch={out / 'run' / 'arch.json'}" in command and "--seed=1" in command
+        retrain = out / "retrain"
+        retrain.mkdir()
+        summary = '{"test_accuracy": 0.995, "loss_peak_ratio": 1.01}'
+        (retrain / "train_summary.json").write_text(summary)
+        return rs.subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(rs.subprocess, "run", fake_train)
+    result = rs.run_once(run, None, tmp_path)
+    assert result["supernet_test_accuracy"] == 0.86 and result["test_accuracy"] == 0.995
+    assert result["converged"] and result["loss_peak_ratio"] == 1.01
+    assert rs.json.loads((out / "result.json").read_text()) == result
+    text = rs.markdown({"machine": "m", "recipe": "r", "features": {}, "runs": [result]})
+    assert "| demo_search | 1 | 1 | 0.995 | 1: 0.995 | 1.01 |" in text
+    assert "(before retraining) scored 0.860 on the test split" in text

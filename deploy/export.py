@@ -28,71 +28,24 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deploy.common import (
+    REPRESENTATIVE_IMAGES,
+    ExportError,
+    batches_of,
+    client_images,
+    load_trained,
+)
+
+__all__ = ["FORMATS", "REPORT_FILE", "ExportError", "export", "report_table"]
+
 FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8", "qat")
-REPRESENTATIVE_IMAGES = 200
 REPORT_FILE = "export_report.json"
-
-
-class ExportError(ValueError):
-    """A model folder or an option that cannot be exported; the message says what to do."""
-
-
-def _required(model_dir: Path, name: str) -> Path:
-    path = model_dir / name
-    if not path.exists():
-        raise ExportError(
-            f"{path} is missing: --model_dir must be the output folder of a finished "
-            "`python -m tfnas.train` run (config.json, arch.json, model.weights.h5)"
-        )
-    return path
-
-
-def load_trained(model_dir: str | Path) -> tuple[Any, Any, Any]:
-    """(train config, network spec, Keras model with the trained weights) of a train output."""
-    from tfnas.builder import build_net
-    from tfnas.spec_json import load_spec
-    from tfnas.train.config import load_config
-
-    model_dir = Path(model_dir)
-    config = load_config(str(_required(model_dir, "config.json")))
-    spec = load_spec(_required(model_dir, "arch.json"))
-    model = build_net(spec)
-    model.load_weights(str(_required(model_dir, "model.weights.h5")))
-    return config, spec, model
-
-
-def client_images(config: Any, count: int, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Up to `count` images of a split as a client would send them (0..255), with labels.
-
-    `split` is `test` (held out from training; the training split when the
-    data has no test split) or `train` (for int8 calibration).
-    """
-    from tfnas.datasets.pipeline import center_crop
-    from tfnas.datasets.sources import load_source
-
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
-    data = source.test if split == "test" and source.test is not None else source.train
-    images, labels = [], []
-    for image, label in data.take(count):
-        images.append(center_crop(source.decode(image), config.resolution).numpy())
-        labels.append(int(label))
-    return np.stack(images).astype(np.float32), np.array(labels)
-
-
-def batches_of(images: np.ndarray, size: int = 20) -> Callable[[], Iterator[np.ndarray]]:
-    """A function yielding `images` in batches (what int8 calibration reads)."""
-
-    def batches() -> Iterator[np.ndarray]:
-        for start in range(0, len(images), size):
-            yield images[start : start + size]
-
-    return batches
 
 
 def _agreement(reference: np.ndarray, got: np.ndarray, labels: np.ndarray) -> dict[str, float]:

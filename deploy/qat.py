@@ -198,8 +198,8 @@ def run_qat(
         check_images: Held-out images to compare with the float model on.
         verbose: Keras progress output of the fine-tuning (0, 1 or 2).
     """
+    from deploy.common import REPRESENTATIVE_IMAGES, batches_of, client_images, load_trained
     from deploy.convert import run_tflite, serving_model, to_tflite
-    from deploy.export import REPRESENTATIVE_IMAGES, batches_of, client_images, load_trained
     from tfnas.atomic import write_bytes_atomic, write_text_atomic
     from tfnas.datasets.pipeline import pipeline_for
     from tfnas.runtime import configure_tensorflow
@@ -249,7 +249,7 @@ def main(argv: Sequence[str]) -> int:
     """Runs QAT; returns the exit status."""
     from absl import flags
 
-    from deploy.export import ExportError
+    from deploy.common import ExportError
     from tfnas.progress import is_terminal
     from tfnas.runtime import run_command
 

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from tflite_bench.benchmark_output import BenchmarkOutputError, parse_benchmark_output
-from tflite_bench.runners import DELEGATES, DeviceError, Timing
+from tflite_bench.timing import DELEGATES, DeviceError, Timing
 from tfnas.latency.table import TableMetadata, today
 
 REMOTE_DIR = "/data/local/tmp/tfnas_bench"

@@ -26,56 +26,25 @@ import platform
 import statistics
 import time
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from tfnas.latency.table import Measurement, TableMetadata, today
+from tflite_bench.adb import AdbRunner
+from tflite_bench.timing import DELEGATES, DeviceError, Runner, Timing
+from tfnas.latency.table import TableMetadata, today
 
-DELEGATES = ("none", "xnnpack", "gpu", "nnapi")
-
-
-class DeviceError(RuntimeError):
-    """A device that cannot measure (absent, unauthorized, a binary missing or crashing)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-    """The latency of one model on one device, in milliseconds."""
-
-    mean_ms: float
-    median_ms: float | None
-    std_ms: float
-    count: int
-    min_ms: float | None = None
-    max_ms: float | None = None
-
-    def measurement(self) -> Measurement:
-        """The table entry for this timing."""
-        return Measurement(self.mean_ms, self.std_ms, self.count, self.median_ms)
-
-    @property
-    def typical_ms(self) -> float:
-        """The median where the runner gives one (robust to preemption), else the mean."""
-        return self.median_ms if self.median_ms is not None else self.mean_ms
-
-
-class Runner(Protocol):
-    """Times TFLite flatbuffers on one device."""
-
-    device: str
-
-    def time(self, flatbuffer: bytes, name: str) -> Timing:
-        """Times one model; `name` identifies it in errors and on the device."""
-        ...
-
-    def metadata(self, precision: str) -> TableMetadata:
-        """What a table measured with this runner records about it."""
-        ...
-
-    def close(self) -> None:
-        """Releases the device (removes pushed files)."""
-        ...
+# The shared types, importable from here as before.
+__all__ = [
+    "DELEGATES",
+    "DeviceError",
+    "HostRunner",
+    "Runner",
+    "Timing",
+    "cpu_name",
+    "open_runner",
+    "pinned_to_one_core",
+]
 
 
 def cpu_name() -> str:
@@ -207,8 +176,6 @@ def open_runner(device: str, **options: Any) -> Runner:
     if device == "host":
         return HostRunner(**{k: v for k, v in options.items() if k in host_options})
     if device == "adb" or device.startswith("adb:"):
-        from tflite_bench.adb import AdbRunner
-
         serial = device.partition(":")[2] or None
         adb_options = {k: v for k, v in options.items() if k != "min_seconds"}
         return AdbRunner(serial=serial, **adb_options)

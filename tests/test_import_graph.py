@@ -1,0 +1,93 @@
+"""The project's modules import each other without cycles.
+
+A cycle hides behind imports inside functions (they run late, so nothing
+fails at import time), which is how the two cycles this test first found had
+grown: `deploy.export` <-> `deploy.qat` and `tflite_bench.adb` <->
+`tflite_bench.runners`. Every import counts here, wherever it sits.
+"""
+
+import ast
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("tfnas", "deploy", "tflite_bench")
+
+
+def module_files(root: Path) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the packages."""
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (at the top, in functions, anywhere)."""
+    modules = module_files(root)
+
+    def owner(name: str) -> str | None:  # `pkg.mod.attr` -> `pkg.mod`
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] in PACKAGES and (found := owner(target)) != name:
+                    graph[name].add(found)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while (top := stack.pop()) != node:
+                component.append(top)
+            if component:
+                found.append(sorted([*component, node]))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_back_into_what_imports_it():
+    assert cycles(import_graph(REPO_ROOT)) == []
+
+
+def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
+    (tmp_path / "tfnas").mkdir()
+    (tmp_path / "tfnas" / "__init__.py").write_text("")
+    (tmp_path / "tfnas" / "a.py").write_text("from tfnas.b import thing\n")
+    (tmp_path / "tfnas" / "b.py").write_text("def thing():\n    from tfnas import a\n")
+    (tmp_path / "tfnas" / "c.py").write_text("import tfnas.a\n")
+    graph = import_graph(tmp_path)
+    assert graph["tfnas.b"] == {"tfnas.a"} and graph["tfnas.c"] == {"tfnas.a"}
+    assert cycles(graph) == [["tfnas.a", "tfnas.b"]]

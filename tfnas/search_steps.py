@@ -19,37 +19,18 @@ network, and their gradients can be summed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from tfnas import sampling
+from tfnas.losses import ArchObjective, RewardFn, accuracy, cross_entropy
 from tfnas.path_optimizer import SampledPathsMixin
 from tfnas.supernet import ArchParameters, Supernet
 
 GRADIENT_MODES = ("two", "full_v2", "full")
 ARCH_MODES = (*GRADIENT_MODES, "reinforce")
-
-ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor]], tf.Tensor]
-RewardFn = Callable[[tf.Tensor, tf.Tensor, sampling.PathSample], tf.Tensor]
-
-
-def cross_entropy(labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0) -> tf.Tensor:
-    """Per-example softmax cross-entropy with integer labels and optional label smoothing."""
-    num_classes = tf.shape(logits)[-1]
-    targets = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=logits.dtype)
-    if label_smoothing:
-        targets = targets * (1.0 - label_smoothing) + label_smoothing / tf.cast(
-            num_classes, logits.dtype
-        )
-    return tf.nn.softmax_cross_entropy_with_logits(targets, logits)
-
-
-def accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Top-1 accuracy of a batch."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_mean(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
 
 
 def accuracy_reward(logits: tf.Tensor, labels: tf.Tensor, sample: sampling.PathSample) -> tf.Tensor:

@@ -26,17 +26,14 @@ Rewards (REINFORCE), by name:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from tfnas import sampling
 from tfnas.latency.model import SpaceLatency
-from tfnas.search_steps import accuracy
-
-ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor]], tf.Tensor]
-RewardFn = Callable[[tf.Tensor, tf.Tensor, sampling.PathSample], tf.Tensor]
+from tfnas.losses import ArchObjective, RewardFn, accuracy
 
 LOSS_DEFAULTS: dict[str, dict[str, float]] = {
     "mul_log": {"alpha": 0.2, "beta": 0.3},

@@ -38,9 +38,9 @@ from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard, save_if_healthy
+from tfnas.losses import accuracy, cross_entropy
 from tfnas.progress import EpochProgress, is_terminal
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
-from tfnas.search_steps import accuracy, cross_entropy
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
 

@@ -1,4 +1,4 @@
-"""The project's modules import each other without cycles.
+"""The project's modules import each other without cycles, and only downward.
 
 A cycle hides behind imports inside functions (they run late, so nothing
 fails at import time), which is how the two cycles this test first found had
@@ -11,6 +11,21 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tfnas", "deploy", "tflite_bench")
+# docs/architecture.md draws these. A group imports only groups of lower layers;
+# groups of one layer do not import each other. Listed most specific first: a
+# module belongs to the first group that is a prefix of its name.
+LAYERS: dict[str, int] = {
+    "tfnas.cli": 6,  # `tfnas COMMAND`: names the commands' modules, imports none of them
+    "tfnas.__main__": 7,  # `python -m tfnas`: runs tfnas.cli
+    "tfnas.compare": 5,  # the ProxylessNAS vs keras-tuner benchmark: a tool on top
+    "deploy": 4,
+    "tflite_bench": 4,
+    "tfnas.search": 3,
+    "tfnas.train": 3,
+    "tfnas.baselines": 2,
+    "tfnas.latency": 1,
+    "tfnas": 0,  # specs, networks, supernet, sampling, data, losses, run plumbing
+}
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -78,8 +93,38 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def group_of(module: str) -> str:
+    """The first group of LAYERS that `module` is, or is inside."""
+    for group in LAYERS:
+        if module == group or module.startswith(group + "."):
+            return group
+    raise AssertionError(f"{module} is in no group of LAYERS: add it (and to the picture)")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a group of the same or a higher layer, as `a -> b (layer x -> y)`."""
+    found = []
+    for module, imported in sorted(graph.items()):
+        here = group_of(module)
+        for other in sorted(imported):
+            there = group_of(other)
+            if there != here and LAYERS[there] >= LAYERS[here]:
+                found.append(f"{module} -> {other} (layer {LAYERS[here]} -> {LAYERS[there]})")
+    return found
+
+
 def test_no_module_imports_back_into_what_imports_it():
     assert cycles(import_graph(REPO_ROOT)) == []
+
+
+def test_every_import_points_down_the_layers():
+    assert upward_imports(import_graph(REPO_ROOT)) == []
+
+
+def test_the_architecture_page_draws_every_group():
+    page = (REPO_ROOT / "docs" / "architecture.md").read_text()
+    missing = [group for group in LAYERS if f"`{group}`" not in page]
+    assert missing == [], f"docs/architecture.md does not name {missing}"
 
 
 def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
@@ -91,3 +136,10 @@ def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
     graph = import_graph(tmp_path)
     assert graph["tfnas.b"] == {"tfnas.a"} and graph["tfnas.c"] == {"tfnas.a"}
     assert cycles(graph) == [["tfnas.a", "tfnas.b"]]
+
+
+def test_an_import_of_a_tool_from_the_library_is_upward():
+    graph = {"tfnas.spec": {"tflite_bench.runners"}, "tflite_bench.runners": {"tfnas.spec"}}
+    assert upward_imports(graph) == ["tfnas.spec -> tflite_bench.runners (layer 0 -> 4)"]
+    siblings = {"deploy.export": {"tflite_bench.measure"}, "tflite_bench.measure": set()}
+    assert upward_imports(siblings) == ["deploy.export -> tflite_bench.measure (layer 4 -> 4)"]

@@ -218,7 +218,7 @@ def run_qat(
     reference = serving_model(model)(images, training=False)["logits"].numpy()
     # Fine-tuning draws from the whole training split: nothing is monitored on a held-out part.
     pipeline = pipeline_for(config, config.eval_batch_size, valid_size=0)
-    steps = min(steps_per_epoch or pipeline.steps_per_epoch, pipeline.steps_per_epoch)
+    steps = pipeline.steps_for(steps_per_epoch)
     rate = learning_rate or LEARNING_RATE_FRACTION * config.learning_rate
     quantized = quantize(tf_keras_twin(spec, model))
     tuning = fine_tune(quantized, pipeline, epochs, steps, rate, config.label_smoothing, verbose)

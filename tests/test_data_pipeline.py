@@ -59,6 +59,11 @@ def test_an_epoch_is_reproducible_and_skipping_resumes_it_exactly():
     assert not np.array_equal(first[0][1], other[0][1])  # each epoch its own order
 
 
+def test_a_recipe_gets_the_steps_it_asks_for_up_to_one_pass():
+    pipeline = _pipeline()  # 100 training examples in batches of 10
+    assert [pipeline.steps_for(n) for n in (0, 3, 10, 25)] == [10, 3, 10, 10]
+
+
 def test_valid_examples_never_reach_training_and_the_stream_resumes():
     pipeline = _pipeline(augment="none")
     train_images = np.concatenate([x for x, _ in _arrays(pipeline.train_epoch(0))])

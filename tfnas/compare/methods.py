@@ -112,7 +112,7 @@ def run_baseline(
     keras.utils.set_random_seed(config.seed)
     space = build_space(config, pipeline.source.num_classes)
     latency = space_latency(load_target(config.target), space)
-    steps = min(pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch)
+    steps = pipeline.steps_for(config.steps_per_epoch)
     longest = max(compare.trial_epochs, compare.hyperband_epochs)
     budget = ImageBudget(budget_images)
     hypermodel = SpaceHyperModel(

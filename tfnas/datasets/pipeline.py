@@ -177,6 +177,14 @@ class Pipeline:
         """Weight steps per epoch (the last partial batch is dropped)."""
         return len(self.train_indices) // self.batch_size
 
+    def steps_for(self, requested: int) -> int:
+        """The steps of an epoch when a recipe asks for `requested` (0: one whole pass).
+
+        Never more than one pass: each epoch reshuffles the training split, so a
+        longer epoch would repeat examples within it.
+        """
+        return min(self.steps_per_epoch, requested or self.steps_per_epoch)
+
     def _members(self, indices: np.ndarray) -> tf.data.Dataset:
         """(index, image, label) of the given examples, in source order."""
         mask = _member_mask(indices, self.source.train_size)

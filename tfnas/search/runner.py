@@ -130,9 +130,7 @@ class SearchRun:
         self.target = load_target(config.target)
         self.latency: SpaceLatency = space_latency(self.target, self.space)
         objective, reward = make_objectives(config, self.latency)
-        self.steps_per_epoch = min(
-            pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch
-        )
+        self.steps_per_epoch = pipeline.steps_for(config.steps_per_epoch)
         with self.strategy.scope():
             self.supernet = Supernet(self.space)
             self.arch = ArchParameters(

@@ -120,9 +120,7 @@ class Trainer:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.log = log or print_line
         self.verbose = verbose
-        self.steps_per_epoch = min(
-            pipeline.steps_per_epoch, config.steps_per_epoch or pipeline.steps_per_epoch
-        )
+        self.steps_per_epoch = pipeline.steps_for(config.steps_per_epoch)
         with self.strategy.scope():
             self.model = build_net(spec)
             self.optimizer = keras.optimizers.SGD(

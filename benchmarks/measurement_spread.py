@@ -41,18 +41,23 @@ SETTINGS = {
 
 def models(resolution: int) -> dict[str, bytes]:
     """The three flatbuffers: a small block, the largest block, a whole network."""
-    from tflite_bench.key_models import key_flatbuffer, net_model, space_keys, to_tflite
+    from tflite_bench.key_models import (
+        flatbuffer_for_timing,
+        key_flatbuffer,
+        net_model,
+        space_keys,
+    )
     from tfnas.latency.features import key_macs
-    from tfnas.load import load_net, load_spec
+    from tfnas.load import load_net, load_net_or_space
 
-    keys = [k for k in space_keys(load_spec("proxyless_imagenet", resolution)) if k.expand]
+    keys = [k for k in space_keys(load_net_or_space("proxyless_imagenet", resolution)) if k.expand]
     by_macs = sorted(keys, key=key_macs)
     small, large = by_macs[len(by_macs) // 10], by_macs[-1]
     network = load_net("proxyless_mobile", resolution)
     return {
         f"block {small}": key_flatbuffer(small),
         f"block {large}": key_flatbuffer(large),
-        f"proxyless_mobile at {resolution} px": to_tflite(net_model(network)),
+        f"proxyless_mobile at {resolution} px": flatbuffer_for_timing(net_model(network)),
     }
 
 

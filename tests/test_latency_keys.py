@@ -5,7 +5,7 @@ import pytest
 from tfnas.errors import SpecError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, block_key, parse_key, spec_parts
 from tfnas.latency.table import load_table
-from tfnas.load import load_net, load_spec
+from tfnas.load import load_net, load_net_or_space
 from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spec import BlockSpec
 
@@ -70,7 +70,7 @@ def test_block_key_of_a_spec_block_and_zero():
 
 
 def test_spec_parts_of_a_space_list_every_candidate():
-    space = load_spec("proxyless_imagenet")
+    space = load_net_or_space("proxyless_imagenet")
     parts = list(spec_parts(space))
     choice = [p for p in parts if p.is_choice]
     assert len(choice) == len(space.choice_blocks)
@@ -82,7 +82,9 @@ def test_spec_parts_of_a_space_list_every_candidate():
 def test_every_key_of_the_imagenet_space_is_in_the_published_pixel1_table(anchors):
     """Keys are generated exactly as the authors wrote them: every one is found."""
     table = load_table(anchors / "latency" / "pixel1_proxylessnas_mobile_trim.yaml")
-    space_keys = {k for p in spec_parts(load_spec("proxyless_imagenet")) for k in p.keys if k}
+    space_keys = {
+        k for p in spec_parts(load_net_or_space("proxyless_imagenet")) for k in p.keys if k
+    }
     assert space_keys <= set(table.entries)
     # The table also holds the fixed first block with 5x5 and 7x7 kernels.
     extra = set(table.entries) - space_keys

@@ -40,7 +40,7 @@ class TableBuildError(ValueError):
 
 def load_space(name: str, resolution: int | None, width_mult: float = 1.0) -> SearchSpace:
     """A search space by registered name or file, at a resolution and width multiplier."""
-    from tfnas.load import load_spec
+    from tfnas.load import load_net_or_space
     from tfnas.registry import SPACES
 
     if width_mult <= 0:
@@ -52,7 +52,7 @@ def load_space(name: str, resolution: int | None, width_mult: float = 1.0) -> Se
         raise TableBuildError(
             f"--width_mult={width_mult} applies to registered spaces only; {name!r} is a file"
         )
-    space = load_spec(name, resolution)
+    space = load_net_or_space(name, resolution)
     if not isinstance(space, SearchSpace):
         raise TableBuildError(f"--space={name}: a network, not a search space")
     return space

@@ -70,8 +70,12 @@ def net_model(spec: NetSpec) -> keras.Model:
     return keras.Model(inputs, model(inputs), name=spec.name)
 
 
-def to_tflite(model: keras.Model, kind: str = "float32") -> bytes:
-    """The flatbuffer of `model`: `float32`, or `int8` (full-integer kernels, float input).
+def flatbuffer_for_timing(model: keras.Model, kind: str = "float32") -> bytes:
+    """The flatbuffer of `model` for timing: `float32`, or `int8` (full-integer kernels).
+
+    The int8 model is calibrated on random inputs: its kernels and their speed
+    are those of a real int8 model, its accuracy is not (`deploy.convert.to_tflite`
+    converts for deployment, calibrated on training images).
 
     Raises:
         ValueError: An unknown kind.
@@ -97,7 +101,7 @@ def to_tflite(model: keras.Model, kind: str = "float32") -> bytes:
 
 def key_flatbuffer(key: LayerKey, kind: str = "float32") -> bytes:
     """The TFLite model that measures `key`."""
-    return to_tflite(key_model(key), kind)
+    return flatbuffer_for_timing(key_model(key), kind)
 
 
 def space_keys(space: SearchSpace) -> list[LayerKey]:

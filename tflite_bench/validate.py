@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from tflite_bench.build_table import load_space
-from tflite_bench.key_models import KINDS, net_model, to_tflite
+from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
 from tflite_bench.runners import Runner
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, load_table, save_table, today
@@ -145,7 +145,9 @@ def validate(
     samples = sample_architectures(space, count, seed)
     sums = [table_sum(table, space, choices) for choices in samples]  # fails before measuring
     log(f"converting {count} networks")
-    flatbuffers = [to_tflite(net_model(space.select(choices)), precision) for choices in samples]
+    flatbuffers = [
+        flatbuffer_for_timing(net_model(space.select(choices)), precision) for choices in samples
+    ]
     figures_ms: list[list[float]] = [[] for _ in samples]
     began = time.monotonic()
     total = passes * count

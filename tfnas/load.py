@@ -13,7 +13,7 @@ from tfnas.registry import NETS, SPACES
 from tfnas.spec import NetSpec, SearchSpace
 
 
-def load_spec(source: str, resolution: int | None = None) -> NetSpec | SearchSpace:
+def load_net_or_space(source: str, resolution: int | None = None) -> NetSpec | SearchSpace:
     """Loads a network or search space by registered name or from a JSON file.
 
     Args:
@@ -52,8 +52,8 @@ def load_spec(source: str, resolution: int | None = None) -> NetSpec | SearchSpa
 
 
 def load_net(source: str, resolution: int | None = None) -> NetSpec:
-    """Like `load_spec`, but requires a concrete network (not a search space)."""
-    spec = load_spec(source, resolution)
+    """Like `load_net_or_space`, but requires a concrete network (not a search space)."""
+    spec = load_net_or_space(source, resolution)
     if not isinstance(spec, NetSpec):
         raise SpecError(
             f"{source!r} is a search space, not a network; choose an architecture from it "

@@ -24,7 +24,7 @@ from tfnas import netconfig, spec_json
 from tfnas.atomic import write_text_atomic
 from tfnas.costs import LayerCost, NetCost, net_cost, space_cost_bounds
 from tfnas.errors import SpecError
-from tfnas.load import load_net, load_spec
+from tfnas.load import load_net, load_net_or_space
 from tfnas.registry import NETS
 from tfnas.spec import ChoiceBlock, NetSpec, SearchSpace
 
@@ -193,7 +193,7 @@ def table_text(rows: list[dict[str, Any]]) -> str:
 def convert(source: str, out: str, fmt: str) -> str:
     """Writes `source` to `out` in the project format or as a net.config; returns the path."""
     if fmt == "tfnas":
-        text = spec_json.dumps(load_spec(source))
+        text = spec_json.dumps(load_net_or_space(source))
     elif fmt == "net_config":
         text = netconfig.dumps_net_config(load_net(source))
     else:
@@ -217,7 +217,7 @@ def main(argv: Sequence[str]) -> int:
     command, *args = list(argv[1:]) or ["help"]
     try:
         if command == "summary" and len(args) == 1:
-            spec = load_spec(args[0], flag_values.resolution)
+            spec = load_net_or_space(args[0], flag_values.resolution)
             if flag_values.json:
                 print(json.dumps(summary_dict(spec)))
             else:

@@ -101,12 +101,12 @@ def measure_latencies(
     Raises:
         DeviceError: The measuring process failed (its error line is the message).
     """
-    from tflite_bench.key_models import net_model, to_tflite
+    from tflite_bench.key_models import flatbuffer_for_timing, net_model
     from tflite_bench.runners import DeviceError
 
     paths = {}
     for name, arch in archs.items():
-        flatbuffer = to_tflite(net_model(load_net(arch)))
+        flatbuffer = flatbuffer_for_timing(net_model(load_net(arch)))
         paths[name] = write_bytes_atomic(directory / name / TFLITE_FILE, flatbuffer)
     command = [sys.executable, "-m", "tflite_bench.measure", *map(str, paths.values())]
     command += [f"--device={device}", f"--passes={passes}", "--json"]

@@ -12,6 +12,7 @@ import pytest
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 from PIL import Image
 
+from tfnas import records
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
@@ -75,6 +76,10 @@ def test_a_search_logged_to_a_file_writes_plain_lines_not_bar_frames(finished_ru
 def test_demo_search_writes_every_output(finished_run):
     out = finished_run
     summary = json.loads((out / "search_summary.json").read_text())
+    # It reads back strictly as the typed record (every field, nothing else).
+    assert records.to_json(records.load(records.SearchSummary, out / "search_summary.json")) == (
+        summary
+    )
     derived = load_net(str(out / "arch.json"))
     assert load_net(str(out / "net.config")).blocks == derived.blocks
     # The summary's latency is the target's prediction for the written network.

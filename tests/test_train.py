@@ -13,6 +13,7 @@ import pytest
 from commands import error_lines, run_module
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 
+from tfnas import records
 from tfnas.load import load_net
 from tfnas.train.config import ConfigError, resolve
 from tfnas.train.trainer import learning_rate, prepare_spec
@@ -83,6 +84,8 @@ def test_training_writes_weights_that_rebuild_the_model(trained):
     from tfnas.builder import build_net
 
     summary = json.loads((trained / "train_summary.json").read_text())
+    typed = records.load(records.TrainSummary, trained / "train_summary.json")
+    assert records.to_json(typed) == summary  # every field of the record, nothing else
     assert summary["steps"] == 12 and summary["test_examples"] == 1000
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert [r["epoch"] for r in summary["history"]] == [1, 2]

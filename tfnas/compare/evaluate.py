@@ -24,9 +24,11 @@ import keras
 from tfnas.atomic import write_bytes_atomic, write_text_atomic
 from tfnas.compare.config import CompareConfig
 from tfnas.datasets.pipeline import pipeline_for
+from tfnas.datasets.sources import DataError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
+from tfnas.records import TrainSummary
 from tfnas.run_config import save_config
 from tfnas.train.config import CONFIG_FORMAT as TRAIN_CONFIG_FORMAT
 from tfnas.train.trainer import Trainer, prepare_spec
@@ -52,7 +54,7 @@ def retrain(
     if resume and done_file.exists():
         return json.loads(done_file.read_text())
     accuracies, seconds = [], 0.0
-    summary: dict[str, Any] = {}
+    summary: TrainSummary | None = None
     for seed_index in range(compare.retrain_seeds):
         config = compare.train(arch, seed_index)
         run_dir = method_dir / f"retrain-seed{config.seed}"
@@ -66,14 +68,19 @@ def retrain(
         if not (resume and trainer.restore()):
             save_config(config, TRAIN_CONFIG_FORMAT, run_dir / "config.json")
         summary = trainer.run()
-        accuracies.append(summary["test_accuracy"])
+        if summary.test_accuracy is None:
+            raise DataError(
+                f"--dataset={config.dataset}: no test split, and the comparison scores "
+                "the retrained networks on it; use a dataset with a test split"
+            )
+        accuracies.append(summary.test_accuracy)
         seconds += time.monotonic() - began
     result = {
         "test_accuracies": accuracies,
         "test_accuracy": statistics.fmean(accuracies),
         "retrain_seconds": seconds,
-        "params": summary["params"],
-        "macs": summary["macs"],
+        "params": summary.params,
+        "macs": summary.macs,
     }
     write_text_atomic(done_file, json.dumps(result, indent=2) + "\n")
     return result

@@ -77,8 +77,8 @@ def run_search(
         method_dir,
         {
             "method": METHOD_SEARCH,
-            "choices": summary["choices"],
-            "ops": summary["ops"],
+            "choices": summary.choices,
+            "ops": summary.ops,
             "arch": str(method_dir / ARCH_FILE),
             "images": weight_images + arch_images,
             "weight_images": weight_images,
@@ -86,8 +86,8 @@ def run_search(
             "seconds": time.monotonic() - began,
             "trials": None,
             "trained_trials": None,
-            "valid_accuracy": summary["valid_accuracy"],
-            "predicted_latency": summary["latency"],
+            "valid_accuracy": summary.valid_accuracy,
+            "predicted_latency": summary.latency,
         },
     )
 

@@ -189,13 +189,13 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
     )
     summary = run.run()
     minutes = (time.monotonic() - started) / 60
-    test = summary["test_accuracy"]
+    test = summary.test_accuracy
     test = "none (the data has no test split)" if test is None else f"{test:.3f}"
     print(
-        f"derived: {' '.join(summary['ops'])}\n"
-        f"latency {summary['latency']:.3f} {summary['unit']} (target "
-        f"{summary['target_latency']}), {summary['macs'] / 1e6:.1f}M MACs, "
-        f"{summary['params'] / 1e6:.2f}M params, test accuracy {test}\n"
+        f"derived: {' '.join(summary.ops)}\n"
+        f"latency {summary.latency:.3f} {summary.unit} (target "
+        f"{summary.target_latency}), {summary.macs / 1e6:.1f}M MACs, "
+        f"{summary.params / 1e6:.2f}M params, test accuracy {test}\n"
         f"outputs in {output_dir}/ ({minutes:.1f} min)"
     )
     return 0

@@ -15,20 +15,19 @@ Every file is written atomically.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tfnas import netconfig, spec_json
+from tfnas import netconfig, records, spec_json
 from tfnas.atomic import write_text_atomic
 from tfnas.costs import net_cost
 from tfnas.latency.model import LatencyModel, net_latency
 from tfnas.plots import draw_net, plot_alpha_history
+from tfnas.records import SearchSummary
 from tfnas.search.config import SearchConfig
 from tfnas.spec import NetSpec, SearchSpace
 
-SUMMARY_FORMAT = "tfnas.search_summary"
 ARCH_FILE = "arch.json"
 NET_CONFIG_FILE = "net.config"
 SUMMARY_FILE = "search_summary.json"
@@ -55,7 +54,7 @@ def summary(
     test_accuracy: float | None,
     steps: int,
     loss_peak_ratio: float = 0.0,
-) -> dict[str, Any]:
+) -> SearchSummary:
     """The contents of `search_summary.json`.
 
     `loss_peak_ratio` is how near the weights' loss came to divergence
@@ -63,32 +62,30 @@ def summary(
     """
     latency = net_latency(target, net)
     cost = net_cost(net)
-    return {
-        "format": SUMMARY_FORMAT,
-        "schema_version": 1,
-        "experiment": config.experiment,
-        "space": space.name,
-        "target": config.target,
-        "unit": target.unit,
-        "target_latency": config.target_latency,
-        "loss": config.reward if config.mode == "reinforce" else config.loss,
-        "mode": config.mode,
-        "latency": latency.total,
-        "latency_measured_parts": latency.count("measured"),
-        "latency_predicted_parts": latency.count("predicted"),
-        "expected_latency": expected,
-        "macs": cost.macs,
-        "params": cost.params,
-        "blocks": len(net.blocks),
-        "ops": [space.choice_blocks[b].candidates[c].name for b, c in enumerate(choices)],
-        "choices": list(choices),
-        "valid_accuracy": valid_accuracy,
-        "loss_peak_ratio": loss_peak_ratio,
-        "test_accuracy": test_accuracy,
-        "weight_steps": steps,
-        "alphas": [list(a) for a in alphas],
-        "probabilities": [list(p) for p in probabilities],
-    }
+    return SearchSummary(
+        experiment=config.experiment,
+        space=space.name,
+        target=config.target,
+        unit=target.unit,
+        target_latency=config.target_latency,
+        loss=config.reward if config.mode == "reinforce" else config.loss,
+        mode=config.mode,
+        latency=latency.total,
+        latency_measured_parts=latency.count("measured"),
+        latency_predicted_parts=latency.count("predicted"),
+        expected_latency=expected,
+        macs=cost.macs,
+        params=cost.params,
+        blocks=len(net.blocks),
+        ops=[space.choice_blocks[b].candidates[c].name for b, c in enumerate(choices)],
+        choices=list(choices),
+        valid_accuracy=valid_accuracy,
+        loss_peak_ratio=loss_peak_ratio,
+        test_accuracy=test_accuracy,
+        weight_steps=steps,
+        alphas=[list(a) for a in alphas],
+        probabilities=[list(p) for p in probabilities],
+    )
 
 
 def arch_log_text(space: SearchSpace, history: Sequence[dict[str, Any]]) -> str:
@@ -116,7 +113,7 @@ def write_outputs(
     output_dir: Path,
     space: SearchSpace,
     net: NetSpec,
-    summary: dict[str, Any],
+    summary: SearchSummary,
     history: Sequence[dict[str, Any]],
 ) -> dict[str, Path]:
     """Writes the derived network, the summary and the plots; returns them by name."""
@@ -125,16 +122,14 @@ def write_outputs(
         "net_config": write_text_atomic(
             output_dir / NET_CONFIG_FILE, netconfig.dumps_net_config(net)
         ),
-        "summary": write_text_atomic(
-            output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n"
-        ),
+        "summary": records.save(summary, output_dir / SUMMARY_FILE),
         "arch_log": write_arch_log(output_dir, space, history),
         "net_plot": draw_net(
             net,
             output_dir / NET_PLOT_FILE,
-            title=f"{net.name} for {summary['target']}: {summary['latency']:.3g} "
-            f"{summary['unit']} (target {summary['target_latency']}), "
-            f"{summary['macs'] / 1e6:.1f}M MACs",
+            title=f"{net.name} for {summary.target}: {summary.latency:.3g} "
+            f"{summary.unit} (target {summary.target_latency}), "
+            f"{summary.macs / 1e6:.1f}M MACs",
         ),
     }
     if history:

@@ -35,6 +35,7 @@ from tfnas.latency.objectives import expected_latency, make_arch_objective, make
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
 from tfnas.progress import EpochProgress, is_terminal
+from tfnas.records import SearchSummary
 from tfnas.registry import SPACES
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.search import outputs
@@ -344,7 +345,7 @@ class SearchRun:
         outputs.write_arch_log(self.output_dir, self.space, self.history)
         self.save()
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> SearchSummary:
         """Runs (or finishes) the search and writes the outputs; returns the summary."""
         start = int(self.step.numpy())
         for epoch, skip in epochs_from(start, self.steps_per_epoch, self.config.total_epochs):
@@ -357,7 +358,7 @@ class SearchRun:
         self.scalars.flush()
         return self.finish()
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> SearchSummary:
         """Derives the network and writes arch.json, net.config, the summary and the plots."""
         self.guard.check_end(int(self.step.numpy()))
         choices = sampling.most_likely(self.arch.alphas)

@@ -144,9 +144,11 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
     )
     summary = trainer.run()
     minutes = (time.monotonic() - started) / 60
+    test = summary.test_accuracy
+    test = "none (the data has no test split)" if test is None else f"{test:.3f}"
     print(
-        f"test accuracy {summary['test_accuracy']} on {summary['test_examples']} images, "
-        f"{summary['params'] / 1e6:.2f}M params, {summary['macs'] / 1e6:.1f}M MACs\n"
+        f"test accuracy {test} on {summary.test_examples} images, "
+        f"{summary.params / 1e6:.2f}M params, {summary.macs / 1e6:.1f}M MACs\n"
         f"outputs in {output_dir}/ ({minutes:.1f} min)"
     )
     return 0

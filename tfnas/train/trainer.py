@@ -19,7 +19,6 @@ killed mid-epoch resumes where it stopped. What it writes, atomically:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import tempfile
@@ -31,8 +30,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfnas import spec_json
-from tfnas.atomic import write_text_atomic
+from tfnas import records, spec_json
 from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
@@ -40,12 +38,12 @@ from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard, save_if_healthy
 from tfnas.losses import accuracy, cross_entropy
 from tfnas.progress import EpochProgress, is_terminal
+from tfnas.records import TrainSummary
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
 
 STATE_FORMAT = "tfnas.train_state"
-SUMMARY_FORMAT = "tfnas.train_summary"
 ARCH_FILE = "arch.json"
 WEIGHTS_FILE = "model.weights.h5"
 SUMMARY_FILE = "train_summary.json"
@@ -250,7 +248,7 @@ class Trainer:
                 self.save()
         return means.result()
 
-    def run(self, test: bool = True) -> dict[str, Any]:
+    def run(self, test: bool = True) -> TrainSummary:
         """Trains (or finishes training) and writes the outputs; returns the summary.
 
         Args:
@@ -290,30 +288,27 @@ class Trainer:
         self.scalars.flush()
         return self.finish(test)
 
-    def finish(self, test_split: bool = True) -> dict[str, Any]:
+    def finish(self, test_split: bool = True) -> TrainSummary:
         """Evaluates on the test split and writes arch.json, the weights and the summary."""
         self.guard.check_end(int(self.step.numpy()))
         test = self.evaluate(self.pipeline.test_batches()) if test_split else None
         cost = net_cost(self.spec)
-        summary = {
-            "format": SUMMARY_FORMAT,
-            "schema_version": 1,
-            "arch": self.config.arch,
-            "network": self.spec.name,
-            "dataset": self.pipeline.source.name,
-            "resolution": self.spec.resolution,
-            "params": cost.params,
-            "macs": cost.macs,
-            "epochs": self.config.epochs,
-            "steps": int(self.step.numpy()),
-            "test_accuracy": test["accuracy"] if test else None,
-            "test_loss": test["loss"] if test else None,
-            "test_examples": test["count"] if test else 0,
-            # How near the loss came to divergence: 1 is its start, 1.5 stops the run.
-            "loss_peak_ratio": self.guard.peak_ratio,
-            "history": self.history,
-        }
+        summary = TrainSummary(
+            arch=self.config.arch,
+            network=self.spec.name,
+            dataset=self.pipeline.source.name,
+            resolution=self.spec.resolution,
+            params=cost.params,
+            macs=cost.macs,
+            epochs=self.config.epochs,
+            steps=int(self.step.numpy()),
+            test_accuracy=test["accuracy"] if test else None,
+            test_loss=test["loss"] if test else None,
+            test_examples=test["count"] if test else 0,
+            loss_peak_ratio=self.guard.peak_ratio,
+            history=self.history,
+        )
         spec_json.save_spec(self.spec, self.output_dir / ARCH_FILE)
         save_weights_atomic(self.model, self.output_dir / WEIGHTS_FILE)
-        write_text_atomic(self.output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        records.save(summary, self.output_dir / SUMMARY_FILE)
         return summary

@@ -157,7 +157,7 @@ def tune_recipe(
             f"{recipe.weight_decay:.3g}, dropout {recipe.dropout:.1f}"
         )
         try:
-            history = trainer.run(test=False)["history"]
+            history = trainer.run(test=False).history
         except DivergenceError as error:
             log(f"{values_text}: {error}; scored 0")
             return {OBJECTIVE: 0.0, "valid_accuracy": 0.0, "diverged": 1.0}

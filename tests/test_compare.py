@@ -10,6 +10,7 @@ from tfnas.compare.config import ConfigError, resolve
 from tfnas.compare.evaluate import pareto_optimal
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
+from tfnas.errors import SpecError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
@@ -86,14 +87,14 @@ def test_a_baseline_spends_the_search_budget_and_its_winner_is_within_the_limit(
     result = methods.run_baseline(
         "random", compare, search, pipeline, budget, tmp_path / "random", lines.append
     )
-    assert result["images"] == 7 * 64 and result["arch_images"] == 0
-    assert sum(r["trained_images"] for r in result["trial_rows"]) == result["images"]
-    assert result["trained_trials"] == 3  # 3 + 3 + 1 steps
-    winner = load_net(result["arch"])
+    assert result.images == 7 * 64 and result.arch_images == 0
+    assert sum(r["trained_images"] for r in result.trial_rows) == result.images
+    assert result.trained_trials == 3  # 3 + 3 + 1 steps
+    winner = load_net(result.arch)
     latency = net_latency(load_target("mobile"), winner).total
-    assert latency == pytest.approx(result["predicted_latency"])
+    assert latency == pytest.approx(result.predicted_latency)
     assert latency <= search.target_latency
-    assert methods.load_result(tmp_path / "random")["choices"] == result["choices"]
+    assert methods.load_result(tmp_path / "random") == result  # result.json reads back whole
     assert any("budget 448/458 images" in line for line in lines)
 
 
@@ -136,3 +137,12 @@ def test_compare_end_to_end_and_resume(tmp_path):
     again = run_module("tfnas.compare", f"--output_dir={out}", "--resume")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("done before, reused") == 3
+
+
+def test_a_result_file_of_another_version_says_how_to_rerun(tmp_path):
+    method_dir = tmp_path / "random"
+    method_dir.mkdir()
+    # What a comparison wrote before result.json had a schema version.
+    (method_dir / "result.json").write_text('{"format": "tfnas.compare_method", "method": "x"}')
+    with pytest.raises(SpecError, match=r"schema_version: required field is missing; remove "):
+        methods.load_result(method_dir)

@@ -1,7 +1,8 @@
 """The records one part of tfnas hands to another: typed, saved as versioned JSON.
 
 `search_summary.json` and `train_summary.json` are the contract between the
-search, training, the comparison and the user's own code. As dataclasses, a
+search, training, the comparison and the user's own code; `result.json` and
+`retrain.json` between the comparison's stages (and its `--resume`). As dataclasses, a
 misspelled field fails where it is written (or flagged by a type checker), not
 25 minutes later where it is read; `load` reads a file strictly
 (`tfnas.fields`): a missing, mistyped or unknown field fails with one line
@@ -79,7 +80,44 @@ class SearchSummary:
     probabilities: list[list[float]]
 
 
-Record = TypeVar("Record", TrainSummary, SearchSummary)
+@dataclasses.dataclass(frozen=True)
+class MethodResult:
+    """`result.json` of one method of `tfnas.compare`: its winner and what it cost."""
+
+    FORMAT: ClassVar[str] = "tfnas.compare_method"
+    VERSION: ClassVar[int] = 1
+
+    method: str  # proxylessnas, random, bayesian, hyperband
+    choices: list[int]
+    ops: list[str]
+    arch: str  # the winner's arch.json
+    images: int  # training images spent, weights and architecture together
+    weight_images: int
+    arch_images: int
+    seconds: float
+    trials: int | None  # None for the search (one run, no trials)
+    trained_trials: int | None
+    valid_accuracy: float | None
+    predicted_latency: float
+    trial_rows: list[dict[str, Any]] | None  # a tuner's every trial; None for the search
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrainResult:
+    """`retrain.json` of one method of `tfnas.compare`: its winner retrained per seed."""
+
+    FORMAT: ClassVar[str] = "tfnas.compare_retrain"
+    VERSION: ClassVar[int] = 1
+
+    test_accuracies: list[float]
+    test_accuracy: float  # their mean
+    retrain_seconds: float
+    params: int
+    macs: int
+
+
+AnyRecord = TrainSummary | SearchSummary | MethodResult | RetrainResult
+Record = TypeVar("Record", TrainSummary, SearchSummary, MethodResult, RetrainResult)
 
 _KINDS = {int: int, float: float, str: str, bool: bool, list: list, dict: dict}
 
@@ -94,7 +132,7 @@ def _kind(annotation: Any) -> tuple[type, bool]:
     return _KINDS[typing.get_origin(annotation) or annotation], nullable
 
 
-def to_json(record: TrainSummary | SearchSummary) -> dict[str, Any]:
+def to_json(record: AnyRecord) -> dict[str, Any]:
     """The record as the JSON object of its file, header first."""
     header = {"format": record.FORMAT, "schema_version": record.VERSION}
     return header | dataclasses.asdict(record)
@@ -120,7 +158,7 @@ def from_json(cls: type[Record], data: Any) -> Record:
     return cls(**values)
 
 
-def save(record: TrainSummary | SearchSummary, path: str | os.PathLike[str]) -> Path:
+def save(record: AnyRecord, path: str | os.PathLike[str]) -> Path:
     """Writes the record to `path` atomically (a temp file, then a rename)."""
     return write_text_atomic(Path(path), json.dumps(to_json(record), indent=2) + "\n")
 

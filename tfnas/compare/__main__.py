@@ -15,6 +15,7 @@ last checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from tfnas.compare.config import (
     resolve,
     save_config,
 )
+from tfnas.records import MethodResult
 from tfnas.search.config import EXPERIMENTS
 
 CONFIG_FILE = run_config.CONFIG_FILE
@@ -109,7 +111,7 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         f"{search.target_latency} {unit}; output {out}"
     )
 
-    def stage(method: str, run: Any) -> dict[str, Any]:
+    def stage(method: str, run: Any) -> MethodResult:
         done = methods.load_result(out / method) if resume else None
         if done is not None:
             print_line(f"{method}: done before, reused")
@@ -117,8 +119,8 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         print_line(f"{method}: searching ({_elapsed(began)})")
         result = run()
         print_line(
-            f"{method}: {' '.join(result['ops'])}, {result['predicted_latency']:.3f} {unit}, "
-            f"{result['images']:,} images, {result['seconds'] / 60:.1f} min"
+            f"{method}: {' '.join(result.ops)}, {result.predicted_latency:.3f} {unit}, "
+            f"{result.images:,} images, {result.seconds / 60:.1f} min"
         )
         return result
 
@@ -128,7 +130,7 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
             lambda: methods.run_search(search, pipeline, out / METHOD_SEARCH, resume, print_line),
         )
     ]
-    budget = results[0]["images"]
+    budget = results[0].images
     # Grappler is off for the supernet only (see configure_tensorflow); the tuners' and the
     # retrainings' standalone networks get TensorFlow's default, as `tfnas.train` does.
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
@@ -143,14 +145,12 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         )
     rows = []
     for result in results:
-        print_line(f"{result['method']}: retraining ({_elapsed(began)})")
-        trained = evaluate.retrain(
-            config, result["arch"], out / result["method"], resume, print_line
-        )
-        print_line(f"{result['method']}: test accuracy {trained['test_accuracy']:.4f}")
-        rows.append(
-            {**result, **trained, **evaluate.predicted_latencies(result["arch"], search.target)}
-        )
+        print_line(f"{result.method}: retraining ({_elapsed(began)})")
+        trained = evaluate.retrain(config, result.arch, out / result.method, resume, print_line)
+        print_line(f"{result.method}: test accuracy {trained.test_accuracy:.4f}")
+        # One row of the report: the method's result, its retraining, its latencies.
+        predicted = evaluate.predicted_latencies(result.arch, search.target)
+        rows.append(dataclasses.asdict(result) | dataclasses.asdict(trained) | predicted)
     print_line(f"measuring latency on {config.device} ({_elapsed(began)})")
     measure_began = time.monotonic()
     measured, device = evaluate.measure_latencies(
@@ -167,9 +167,9 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         "unit": unit,
         "target_latency": search.target_latency,
         "budget_images": budget,
-        "search_weight_images": results[0]["weight_images"],
-        "search_arch_images": results[0]["arch_images"],
-        "train_epochs": config.train(results[0]["arch"]).epochs,
+        "search_weight_images": results[0].weight_images,
+        "search_arch_images": results[0].arch_images,
+        "train_epochs": config.train(results[0].arch).epochs,
         "retrain_seeds": config.retrain_seeds,
         "device": device,
         "passes": LATENCY_PASSES,

@@ -17,18 +17,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import keras
 
-from tfnas.atomic import write_bytes_atomic, write_text_atomic
+from tfnas import records
+from tfnas.atomic import write_bytes_atomic
 from tfnas.compare.config import CompareConfig
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.datasets.sources import DataError
+from tfnas.errors import SpecError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
-from tfnas.records import TrainSummary
+from tfnas.records import RetrainResult, TrainSummary
 from tfnas.run_config import save_config
 from tfnas.train.config import CONFIG_FORMAT as TRAIN_CONFIG_FORMAT
 from tfnas.train.trainer import Trainer, prepare_spec
@@ -44,7 +45,7 @@ def retrain(
     method_dir: Path,
     resume: bool,
     log: Callable[[str], None],
-) -> dict[str, Any]:
+) -> RetrainResult:
     """Retrains `arch` once per seed; returns the test accuracies, their mean and the time.
 
     The result is kept in `method_dir/retrain.json`; a resumed comparison
@@ -52,7 +53,10 @@ def retrain(
     """
     done_file = method_dir / RETRAIN_FILE
     if resume and done_file.exists():
-        return json.loads(done_file.read_text())
+        try:
+            return records.load(RetrainResult, done_file)
+        except SpecError as error:
+            raise SpecError(f"{error}; remove {method_dir} to rerun the method") from None
     accuracies, seconds = [], 0.0
     summary: TrainSummary | None = None
     for seed_index in range(compare.retrain_seeds):
@@ -75,14 +79,14 @@ def retrain(
             )
         accuracies.append(summary.test_accuracy)
         seconds += time.monotonic() - began
-    result = {
-        "test_accuracies": accuracies,
-        "test_accuracy": statistics.fmean(accuracies),
-        "retrain_seconds": seconds,
-        "params": summary.params,
-        "macs": summary.macs,
-    }
-    write_text_atomic(done_file, json.dumps(result, indent=2) + "\n")
+    result = RetrainResult(
+        test_accuracies=accuracies,
+        test_accuracy=statistics.fmean(accuracies),
+        retrain_seconds=seconds,
+        params=summary.params,
+        macs=summary.macs,
+    )
+    records.save(result, done_file)
     return result
 
 

@@ -15,46 +15,43 @@ reuses the methods that finished.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import keras
 import tensorflow as tf
 
-from tfnas import spec_json
-from tfnas.atomic import write_text_atomic
+from tfnas import records, spec_json
 from tfnas.baselines.hypermodel import ImageBudget, SpaceHyperModel, make_tuner, run_tuner
 from tfnas.compare.config import METHOD_SEARCH, CompareConfig
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.errors import SpecError
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
+from tfnas.records import MethodResult
 from tfnas.search.config import SearchConfig
 from tfnas.search.runner import SearchRun, build_space
 
 RESULT_FILE = "result.json"
 ARCH_FILE = "arch.json"
-RESULT_FORMAT = "tfnas.compare_method"
 
 
-def load_result(method_dir: Path) -> dict[str, Any] | None:
+def load_result(method_dir: Path) -> MethodResult | None:
     """A finished method's result, or None when it has not finished."""
     path = method_dir / RESULT_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    if data.get("format") != RESULT_FORMAT:
-        raise ValueError(f"{path}: not a {RESULT_FORMAT} file; remove it to rerun the method")
-    return data
+    try:
+        return records.load(MethodResult, path)
+    except SpecError as error:
+        raise SpecError(f"{error}; remove {method_dir} to rerun the method") from None
 
 
-def save_result(method_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
-    """Writes `result.json`; returns the result with its format header."""
-    data = {"format": RESULT_FORMAT, **result}
-    write_text_atomic(method_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
-    return data
+def save_result(method_dir: Path, result: MethodResult) -> MethodResult:
+    """Writes `result.json`; returns the result."""
+    records.save(result, method_dir / RESULT_FILE)
+    return result
 
 
 def run_search(
@@ -63,7 +60,7 @@ def run_search(
     method_dir: Path,
     resume: bool,
     log: Callable[[str], None],
-) -> dict[str, Any]:
+) -> MethodResult:
     """Runs (or resumes) the ProxylessNAS search; returns its result and image count."""
     began = time.monotonic()
     keras.utils.set_random_seed(config.seed)
@@ -75,20 +72,21 @@ def run_search(
     arch_images = int(run.arch_steps.numpy()) * config.valid_batch_size
     return save_result(
         method_dir,
-        {
-            "method": METHOD_SEARCH,
-            "choices": summary.choices,
-            "ops": summary.ops,
-            "arch": str(method_dir / ARCH_FILE),
-            "images": weight_images + arch_images,
-            "weight_images": weight_images,
-            "arch_images": arch_images,
-            "seconds": time.monotonic() - began,
-            "trials": None,
-            "trained_trials": None,
-            "valid_accuracy": summary.valid_accuracy,
-            "predicted_latency": summary.latency,
-        },
+        MethodResult(
+            method=METHOD_SEARCH,
+            choices=summary.choices,
+            ops=summary.ops,
+            arch=str(method_dir / ARCH_FILE),
+            images=weight_images + arch_images,
+            weight_images=weight_images,
+            arch_images=arch_images,
+            seconds=time.monotonic() - began,
+            trials=None,
+            trained_trials=None,
+            valid_accuracy=summary.valid_accuracy,
+            predicted_latency=summary.latency,
+            trial_rows=None,
+        ),
     )
 
 
@@ -106,7 +104,7 @@ def run_baseline(
     budget_images: int,
     method_dir: Path,
     log: Callable[[str], None],
-) -> dict[str, Any]:
+) -> MethodResult:
     """Runs one keras-tuner method within `budget_images`; returns its winner and cost."""
     began = time.monotonic()
     keras.utils.set_random_seed(config.seed)
@@ -145,21 +143,19 @@ def run_baseline(
     spec_json.save_spec(net, method_dir / ARCH_FILE)
     return save_result(
         method_dir,
-        {
-            "method": kind,
-            "choices": [int(c) for c in best["choices"]],
-            "ops": [
-                space.choice_blocks[b].candidates[c].name for b, c in enumerate(best["choices"])
-            ],
-            "arch": str(method_dir / ARCH_FILE),
-            "images": budget.spent,
-            "weight_images": budget.spent,
-            "arch_images": 0,
-            "seconds": time.monotonic() - began,
-            "trials": len(rows),
-            "trained_trials": len(trained),
-            "valid_accuracy": best["val_accuracy"],
-            "predicted_latency": latency.latency_of(best["choices"]),
-            "trial_rows": rows,
-        },
+        MethodResult(
+            method=kind,
+            choices=[int(c) for c in best["choices"]],
+            ops=[space.choice_blocks[b].candidates[c].name for b, c in enumerate(best["choices"])],
+            arch=str(method_dir / ARCH_FILE),
+            images=budget.spent,
+            weight_images=budget.spent,
+            arch_images=0,
+            seconds=time.monotonic() - began,
+            trials=len(rows),
+            trained_trials=len(trained),
+            valid_accuracy=best["val_accuracy"],
+            predicted_latency=latency.latency_of(best["choices"]),
+            trial_rows=rows,
+        ),
     )

@@ -98,6 +98,19 @@ def test_a_baseline_spends_the_search_budget_and_its_winner_is_within_the_limit(
     assert any("budget 448/458 images" in line for line in lines)
 
 
+def test_retraining_keeps_the_experiments_recipe_with_a_warmup_shorter_than_the_epochs():
+    from tfnas.train import config as train_config
+
+    preset = train_config.resolve("demo", arch="a.json")
+    full = resolve("demo").train("a.json", seed_index=1)
+    assert (full.epochs, full.warmup_epochs) == (preset.epochs, preset.warmup_epochs)
+    assert full.learning_rate == preset.learning_rate and full.seed == preset.seed + 1
+    for epochs in (2, 4):
+        short = resolve("demo", train_epochs=epochs).train("a.json")
+        assert short.epochs == epochs
+        assert short.warmup_epochs == min(preset.warmup_epochs, epochs - 1)
+
+
 def test_bad_comparisons_are_named():
     with pytest.raises(ConfigError, match="tuners.*'random,grid'.*distinct names among"):
         resolve("demo", tuners="random,grid")

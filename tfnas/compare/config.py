@@ -98,11 +98,10 @@ class CompareConfig:
             "steps_per_epoch": self.steps_per_epoch,
         }
         if self.train_epochs is not None:
+            # Shorter training keeps the experiment's warmup, less than the epochs.
+            preset = train_config.resolve(self.experiment, arch=arch)
             overrides["epochs"] = self.train_epochs
-            overrides["warmup_epochs"] = min(
-                train_config.EXPERIMENTS[self.experiment].get("warmup_epochs", 5),
-                self.train_epochs - 1,
-            )
+            overrides["warmup_epochs"] = min(preset.warmup_epochs, self.train_epochs - 1)
         return train_config.resolve(self.experiment, **overrides)
 
 

@@ -18,7 +18,7 @@ from deploy.export import ExportError, _qat_in_child_process, export
 from deploy.qat import QatError, copy_weights_by_name, tf_keras_twin
 from tflite_bench.key_models import kernel_input_types
 from tfnas.builder import build_net
-from tfnas.nets import mobilenet_v2
+from tfnas.reference_nets import mobilenet_v2
 
 TFMOT = "tensorflow_model_optimization"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 # Imported for their side effect: registering the reference networks and spaces.
-import tfnas.nets
+import tfnas.reference_nets
 import tfnas.spaces  # noqa: F401
 from tfnas import netconfig, spec_json
 from tfnas.errors import SpecError

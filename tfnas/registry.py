@@ -69,5 +69,5 @@ class Registry(Generic[T]):
         return name in self._factories
 
 
-NETS: Registry = Registry("network", defined_in=["tfnas.nets"])
+NETS: Registry = Registry("network", defined_in=["tfnas.reference_nets"])
 SPACES: Registry = Registry("search space", defined_in=["tfnas.spaces"])

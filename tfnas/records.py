@@ -116,8 +116,25 @@ class RetrainResult:
     macs: int
 
 
-AnyRecord = TrainSummary | SearchSummary | MethodResult | RetrainResult
-Record = TypeVar("Record", TrainSummary, SearchSummary, MethodResult, RetrainResult)
+@dataclasses.dataclass(frozen=True)
+class TuneSummary:
+    """`tune_summary.json` of `tfnas.train --tune`: the trials and the values chosen."""
+
+    FORMAT: ClassVar[str] = "tfnas.tune_summary"
+    VERSION: ClassVar[int] = 1
+
+    tuner: str  # bayesian or random
+    trial_epochs: int
+    held_out: int  # images each trial is scored on
+    seconds: float
+    before: dict[str, float]  # learning_rate, weight_decay, dropout as given
+    best: dict[str, float]  # ... as the best trial had them
+    best_valid_accuracy: float
+    trials: list[dict[str, Any]]  # per trial: its values, valid accuracy, whether it diverged
+
+
+AnyRecord = TrainSummary | SearchSummary | MethodResult | RetrainResult | TuneSummary
+Record = TypeVar("Record", TrainSummary, SearchSummary, MethodResult, RetrainResult, TuneSummary)
 
 _KINDS = {int: int, float: float, str: str, bool: bool, list: list, dict: dict}
 

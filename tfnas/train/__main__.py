@@ -174,11 +174,11 @@ def _tuned(config: TrainConfig, spec: Any, pipeline: Any, output_dir: Path) -> T
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    before, after = summary["before"], summary["best"]
+    before, after = summary.before, summary.best
     print(
-        f"tuned on {held_out} held-out images in {summary['seconds'] / 60:.1f} min: "
+        f"tuned on {held_out} held-out images in {summary.seconds / 60:.1f} min: "
         + ", ".join(f"{k} {before[k]:.4g} -> {after[k]:.4g}" for k in after)
-        + f" (valid accuracy {summary['best_valid_accuracy']:.4f}); training with these",
+        + f" (valid accuracy {summary.best_valid_accuracy:.4f}); training with these",
         flush=True,
     )
     return best

@@ -22,7 +22,6 @@ diverges, tuning stops with a `DivergenceError`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,10 +30,11 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from tfnas.atomic import write_text_atomic
+from tfnas import records
 from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import DivergenceError
+from tfnas.records import TuneSummary
 from tfnas.spec import NetSpec
 from tfnas.train.config import TrainConfig
 from tfnas.train.trainer import Trainer, prepare_spec
@@ -42,7 +42,6 @@ from tfnas.train.trainer import Trainer, prepare_spec
 RECIPE_TUNERS = ("random", "bayesian")
 TUNE_DIR = "tune"
 SUMMARY_FILE = "tune_summary.json"
-SUMMARY_FORMAT = "tfnas.tune_summary"
 WEIGHT_DECAY_RANGE = (1e-6, 1e-3)
 DROPOUT_RANGE = (0.0, 0.5)
 LEARNING_RATE_FACTOR = 5.0
@@ -102,7 +101,7 @@ def tune_recipe(
     trials: int = 8,
     epochs: int | None = None,
     log: Callable[[str], None] = print,
-) -> tuple[TrainConfig, dict[str, Any]]:
+) -> tuple[TrainConfig, TuneSummary]:
     """Tunes learning rate, weight decay and dropout of `config` for `spec`.
 
     Args:
@@ -189,16 +188,15 @@ def tune_recipe(
             f"--warmup_epochs (now {config.warmup_epochs})"
         )
     best = with_values(config, rows[0]["values"])
-    summary = {
-        "format": SUMMARY_FORMAT,
-        "tuner": tuner,
-        "trial_epochs": trial_config.epochs,
-        "held_out": len(pipeline.valid_indices),
-        "seconds": time.monotonic() - began,
-        "before": {k: getattr(config, k) for k in ("learning_rate", "weight_decay", "dropout")},
-        "best": {k: getattr(best, k) for k in ("learning_rate", "weight_decay", "dropout")},
-        "best_valid_accuracy": rows[0][OBJECTIVE],
-        "trials": [
+    summary = TuneSummary(
+        tuner=tuner,
+        trial_epochs=trial_config.epochs,
+        held_out=len(pipeline.valid_indices),
+        seconds=time.monotonic() - began,
+        before={k: getattr(config, k) for k in ("learning_rate", "weight_decay", "dropout")},
+        best={k: getattr(best, k) for k in ("learning_rate", "weight_decay", "dropout")},
+        best_valid_accuracy=rows[0][OBJECTIVE],
+        trials=[
             {
                 "trial": r["trial"],
                 **r["values"],
@@ -207,6 +205,6 @@ def tune_recipe(
             }
             for r in rows
         ],
-    }
-    write_text_atomic(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    )
+    records.save(summary, output_dir / SUMMARY_FILE)
     return best, summary

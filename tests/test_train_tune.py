@@ -27,6 +27,19 @@ def config(**overrides):
     return resolve("demo", arch=ARCH, **{**values, **overrides})
 
 
+def two_random_trials(pipeline, tmp_path, learning_rate, lines):
+    """Tunes `ARCH` with two random trials around `learning_rate`, logging to `lines`."""
+    return tune.tune_recipe(
+        config(learning_rate=learning_rate),
+        load_net(ARCH),
+        pipeline,
+        tmp_path,
+        "random",
+        trials=2,
+        log=lines.append,
+    )
+
+
 def test_the_space_is_centred_on_the_experiments_learning_rate():
     space = {hp.name: hp for hp in tune.recipe_space(config()).space}
     assert space["learning_rate"].min_value == pytest.approx(0.02)
@@ -41,15 +54,7 @@ def test_tuning_scores_trials_on_the_held_out_split_and_returns_the_best(pipelin
     # 0.01 they stay under 0.05, below where mobilenet_v2 on the demo data starts to
     # diverge (0.086 at the lowest; docs/stable-recipes.md). Centred at 0.1 (up to
     # 0.5), whether both trials diverged depended on the kernels' rounding.
-    best, summary = tune.tune_recipe(
-        config(learning_rate=0.01),
-        load_net(ARCH),
-        pipeline,
-        tmp_path,
-        "random",
-        trials=2,
-        log=lines.append,
-    )
+    best, summary = two_random_trials(pipeline, tmp_path, 0.01, lines)
     trials = summary.trials
     assert len(trials) == 2 and len(lines) == 2
     assert trials[0]["valid_accuracy"] >= trials[1]["valid_accuracy"]
@@ -75,15 +80,7 @@ def test_a_failing_trial_is_an_error(pipeline, tmp_path, monkeypatch):
 def test_diverging_trials_score_0_and_tuning_stops_when_every_trial_diverged(pipeline, tmp_path):
     lines = []
     with pytest.raises(DivergenceError, match=r"all 2 tuning trials diverged; lower --learning"):
-        tune.tune_recipe(
-            config(learning_rate=1e8),
-            load_net(ARCH),
-            pipeline,
-            tmp_path,
-            "random",
-            trials=2,
-            log=lines.append,
-        )
+        two_random_trials(pipeline, tmp_path, 1e8, lines)
     assert len(lines) == 2
     assert all("training mobilenet_v2 diverged" in line and "scored 0" in line for line in lines)
 

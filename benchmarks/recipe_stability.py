@@ -217,11 +217,27 @@ def run_once(run: Run, arch: Path | None, runs_dir: Path) -> dict[str, Any]:
     return result
 
 
-def _child(run: Run, command: list[str]) -> subprocess.CompletedProcess:
+def _child(run: Run, command: list[str]) -> tuple[int, str | None]:
+    """Runs `python COMMAND` for `run`; returns its exit status and its last `error:` line.
+
+    Raises:
+        RuntimeError: The child failed without an `error:` line: a crash, not a
+            finding, so the benchmark stops.
+    """
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": str(run.onednn)}
-    return subprocess.run(
+    process = subprocess.run(
         [sys.executable, *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True
     )
+    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    if process.returncode != 0 and not errors:
+        raise RuntimeError(f"{run} {command}: exit {process.returncode}\n{process.stderr[-3000:]}")
+    return process.returncode, errors[-1] if errors else None
+
+
+def _train_command(arch: Path | None, seed: int, output_dir: Path, *extra: str) -> list[str]:
+    """`tfnas.train` with the demo recipe, quietly."""
+    demo = ["-m", "tfnas.train", "--experiment=demo", f"--arch={arch}", f"--seed={seed}"]
+    return [*demo, "--verbose=0", f"--output_dir={output_dir}", *extra]
 
 
 def _retrain_derived(run: Run, out: Path, result: dict[str, Any]) -> dict[str, Any]:
@@ -236,27 +252,12 @@ def _retrain_derived(run: Run, out: Path, result: dict[str, Any]) -> dict[str, A
     if retrain.exists():  # a retrain cut short
         shutil.rmtree(retrain)
     began = time.monotonic()
-    process = _child(
-        run,
-        [
-            "-m",
-            "tfnas.train",
-            "--experiment=demo",
-            f"--arch={out / 'run' / 'arch.json'}",
-            f"--seed={run.seed}",
-            "--verbose=0",
-            f"--output_dir={retrain}",
-        ],
-    )
+    status, error = _child(run, _train_command(out / "run" / "arch.json", run.seed, retrain))
     minutes = result["minutes"] + (time.monotonic() - began) / 60
     result = result | {"supernet_test_accuracy": result["test_accuracy"], "minutes": minutes}
-    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
-    if process.returncode != 0:
-        if not errors:
-            stderr = process.stderr[-3000:]
-            raise RuntimeError(f"{run} retrain: exit {process.returncode}\n{stderr}")
+    if status != 0:
         del result["test_accuracy"]
-        return result | {"converged": False, "error": errors[-1]}
+        return result | {"converged": False, "error": error}
     summary = json.loads((retrain / "train_summary.json").read_text())
     return result | {
         "test_accuracy": summary["test_accuracy"],
@@ -276,18 +277,14 @@ def _run_fresh(run: Run, arch: Path | None, out: Path) -> dict[str, Any]:
         command = ["-m", "tfnas.search", "--experiment=demo", seed, "--verbose=0"]
         command.append(f"--output_dir={out / 'run'}")
     else:
-        command = ["-m", "tfnas.train", "--experiment=demo", f"--arch={arch}", seed]
-        command += ["--verbose=0", f"--output_dir={out / 'run'}", *ABLATIONS.get(run.variant, [])]
+        command = _train_command(arch, run.seed, out / "run", *ABLATIONS.get(run.variant, []))
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    process = _child(run, command)
+    status, error = _child(run, command)
     minutes = (time.monotonic() - began) / 60
-    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
     result: dict[str, Any] = {**dataclasses.asdict(run), "label": run.label, "minutes": minutes}
-    if process.returncode != 0:
-        if not errors:  # a crash, not a finding: stop the benchmark
-            raise RuntimeError(f"{run}: exit {process.returncode}\n{process.stderr[-3000:]}")
-        result.update(converged=False, error=errors[-1])
+    if status != 0:
+        result.update(converged=False, error=error)
     elif run.part == "edge":
         result.update(json.loads((out / "edge.json").read_text()))
     else:

@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     module = COMMANDS[name][0]
-    sys.argv = [f"tfnas {name}", *rest]
+    sys.argv[1:] = rest  # runpy's alter_sys sets argv[0] to the module's file
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as done:  # absl's app.run ends every command this way

@@ -136,8 +136,6 @@ class TuneSummary:
 AnyRecord = TrainSummary | SearchSummary | MethodResult | RetrainResult | TuneSummary
 Record = TypeVar("Record", TrainSummary, SearchSummary, MethodResult, RetrainResult, TuneSummary)
 
-_KINDS = {int: int, float: float, str: str, bool: bool, list: list, dict: dict}
-
 
 def _kind(annotation: Any) -> tuple[type, bool]:
     """(the JSON kind a field's annotation asks for, whether null is allowed)."""
@@ -146,7 +144,7 @@ def _kind(annotation: Any) -> tuple[type, bool]:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         nullable = len(members) < len(typing.get_args(annotation))
         (annotation,) = members
-    return _KINDS[typing.get_origin(annotation) or annotation], nullable
+    return typing.get_origin(annotation) or annotation, nullable
 
 
 def to_json(record: AnyRecord) -> dict[str, Any]:
@@ -180,10 +178,15 @@ def save(record: AnyRecord, path: str | os.PathLike[str]) -> Path:
     return write_text_atomic(Path(path), json.dumps(to_json(record), indent=2) + "\n")
 
 
-def load(cls: type[Record], path: str | os.PathLike[str]) -> Record:
-    """Reads the record of `cls` from the file at `path` (errors name the file and field)."""
+def load(cls: type[Record], path: str | os.PathLike[str], fix: str = "") -> Record:
+    """Reads the record of `cls` from the file at `path`.
+
+    Raises:
+        SpecError: One line naming the file and the field, then `fix` (what the
+            user can do about it) where given.
+    """
     data = parse_json(read_text(path), str(path))
     try:
         return from_json(cls, data)
     except SpecError as error:
-        raise SpecError(f"{path}: {error}") from None
+        raise SpecError(f"{path}: {error}" + (f"; {fix}" if fix else "")) from None

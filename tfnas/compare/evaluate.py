@@ -25,7 +25,6 @@ from tfnas.atomic import write_bytes_atomic
 from tfnas.compare.config import CompareConfig
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.datasets.sources import DataError
-from tfnas.errors import SpecError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
@@ -53,10 +52,9 @@ def retrain(
     """
     done_file = method_dir / RETRAIN_FILE
     if resume and done_file.exists():
-        try:
-            return records.load(RetrainResult, done_file)
-        except SpecError as error:
-            raise SpecError(f"{error}; remove {method_dir} to rerun the method") from None
+        return records.load(
+            RetrainResult, done_file, fix=f"remove {method_dir} to rerun the method"
+        )
     accuracies, seconds = [], 0.0
     summary: TrainSummary | None = None
     for seed_index in range(compare.retrain_seeds):

@@ -26,7 +26,6 @@ from tfnas import records, spec_json
 from tfnas.baselines.hypermodel import ImageBudget, SpaceHyperModel, make_tuner, run_tuner
 from tfnas.compare.config import METHOD_SEARCH, CompareConfig
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.errors import SpecError
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
 from tfnas.records import MethodResult
@@ -42,10 +41,7 @@ def load_result(method_dir: Path) -> MethodResult | None:
     path = method_dir / RESULT_FILE
     if not path.exists():
         return None
-    try:
-        return records.load(MethodResult, path)
-    except SpecError as error:
-        raise SpecError(f"{error}; remove {method_dir} to rerun the method") from None
+    return records.load(MethodResult, path, fix=f"remove {method_dir} to rerun the method")
 
 
 def save_result(method_dir: Path, result: MethodResult) -> MethodResult:

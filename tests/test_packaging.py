@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from commands import run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tfnas", "deploy", "tflite_bench")
@@ -107,14 +108,7 @@ def test_the_installed_command_reads_the_shipped_latency_model(installed, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     source = run_installed(installed, "net", "table", "mobilenet_v2", cwd=tmp_path)
     assert "| mobilenet_v2 | 224 |" in source.stdout
-    direct = subprocess.run(
-        [sys.executable, "-m", "tfnas.latency", "predict", "--target=mobile", *MOBILENET],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=600,
-    )
+    direct = run_module("tfnas.latency", "predict", "--target=mobile", *MOBILENET)
     assert result.stdout == direct.stdout and "ms" in result.stdout
 
 

@@ -154,10 +154,10 @@ def range_test(arch: str, seed: int) -> dict[str, Any]:
     from tfnas.train.trainer import Trainer, prepare_spec
 
     config = resolve("demo", arch=arch, seed=seed)
-    configure_tensorflow(seed, config.deterministic)
-    pipeline = pipeline_for(config, config.eval_batch_size)
+    configure_tensorflow(seed, config.run.deterministic)
+    pipeline = pipeline_for(config.data, seed)
     spec = prepare_spec(
-        load_net(arch), pipeline.source.num_classes, config.dropout, config.resolution
+        load_net(arch), pipeline.source.num_classes, config.dropout, config.data.resolution
     )
     import tempfile
 

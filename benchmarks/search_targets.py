@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tfnas import run_config
 from tfnas.atomic import write_text_atomic
 from tfnas.search.config import resolve
 
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> None:
     results = {
         "target": flag_values.target,
         "config": {
-            k: getattr(config, k)
+            k: run_config.flatten(config)[k]
             for k in (
                 "loss",
                 "latency_estimate",
@@ -107,7 +108,7 @@ def main(argv: list[str]) -> None:
                 "seed",
             )
         },
-        "loss_params": LOSS_DEFAULTS[config.loss] | dict(config.loss_params),
+        "loss_params": LOSS_DEFAULTS[config.latency.loss] | dict(config.latency.loss_params),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "runs": [
             {

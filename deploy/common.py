@@ -51,11 +51,12 @@ def client_images(config: Any, count: int, split: str) -> tuple[np.ndarray, np.n
     `split` is `test` (held out from training; the training split when the
     data has no test split) or `train` (for int8 calibration).
     """
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    given = config.data
+    source = load_source(given.dataset, given.data_dir, given.manual_dir, given.download)
     data = source.test if split == "test" and source.test is not None else source.train
     images, labels = [], []
     for image, label in data.take(count):
-        images.append(center_crop(source.decode(image), config.resolution).numpy())
+        images.append(center_crop(source.decode(image), given.resolution).numpy())
         labels.append(int(label))
     return np.stack(images).astype(np.float32), np.array(labels)
 

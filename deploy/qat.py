@@ -26,6 +26,7 @@ output range on training images.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -96,55 +97,55 @@ def quantize(model: Any) -> Any:
     return tfmot.quantization.keras.quantize_model(model)
 
 
-def fine_tune(
-    model: Any,
-    pipeline: Any,
-    epochs: int,
-    steps_per_epoch: int,
-    learning_rate: float,
-    label_smoothing: float,
-    verbose: int = 1,
-) -> dict[str, Any]:
+def qat_recipe(trained: Any, epochs: int, steps_per_epoch: int, learning_rate: float) -> Any:
+    """The fine-tuning recipe: the training's, shorter, from a small rate, without warmup.
+
+    `learning_rate` 0 is `LEARNING_RATE_FRACTION` of the training's. No weight
+    decay: a few hundred steps from trained weights should absorb the
+    quantization error, not move the weights towards zero.
+    """
+    from tfnas.recipe import Recipe
+
+    recipe = dataclasses.replace(
+        trained,
+        epochs=epochs,
+        warmup_epochs=0,
+        learning_rate=learning_rate or LEARNING_RATE_FRACTION * trained.learning_rate,
+        weight_decay=0.0,
+    )
+    return Recipe(recipe, steps_per_epoch, "linear_warmup_cosine")
+
+
+def fine_tune(model: Any, pipeline: Any, recipe: Any, verbose: int = 1) -> dict[str, Any]:
     """Trains the quantized `model` on `pipeline`'s training split; returns what it did.
 
-    SGD with Nesterov momentum and a cosine decay from `learning_rate` to 0
-    over the `epochs` x `steps_per_epoch` steps; the data order and
-    augmentation are the pipeline's (a function of the seed and the epoch).
+    The optimizer, the cosine decay to 0 and the loss are `recipe`'s
+    (`qat_recipe`); the data order and augmentation are the pipeline's (a
+    function of the seed and the epoch).
 
     Raises:
         DivergenceError: The fine-tuning loss diverged (`tfnas.divergence`).
     """
-    import tensorflow as tf
     import tf_keras
 
     from tfnas.divergence import LossGuard, keras_callback
 
-    total = epochs * steps_per_epoch
-    optimizer = tf_keras.optimizers.SGD(
-        tf_keras.optimizers.schedules.CosineDecay(learning_rate, total),
-        momentum=0.9,
-        nesterov=True,
-    )
-    loss = tf_keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=label_smoothing
-    )
-    model.compile(optimizer, loss=loss, metrics=["accuracy"])
-    classes = model.output_shape[-1]
+    epochs, steps_per_epoch = recipe.total_epochs, recipe.steps_per_epoch
+    total = recipe.total_steps
+    learning_rate = recipe.config.learning_rate
+    label_smoothing = recipe.config.label_smoothing
+    model.compile(recipe.sgd(keras_module=tf_keras), loss=recipe.loss, metrics=["accuracy"])
     guard = LossGuard(
         "QAT fine-tuning",
         f"lower --learning_rate (now {learning_rate:g})",
-        classes,
+        model.output_shape[-1],
         resumable=False,
     )
-    callbacks = [keras_callback(guard, tf_keras)]
+    callbacks = [keras_callback(guard, tf_keras), recipe.schedule_callback(tf_keras)]
     began = time.monotonic()
     history: list[dict[str, float]] = []
     for epoch in range(epochs):
-        batches = (
-            pipeline.train_epoch(epoch)
-            .take(steps_per_epoch)
-            .map(lambda images, labels: (images, tf.one_hot(labels, classes)))
-        )
+        batches = pipeline.train_epoch(epoch).take(steps_per_epoch)
         result = model.fit(
             batches, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks
         )
@@ -213,15 +214,14 @@ def run_qat(
     if check_images < 1:
         raise QatError(f"--check_images={check_images}: expected >= 1")
     config, spec, model = load_trained(model_dir)
-    configure_tensorflow(config.seed, config.deterministic)
+    configure_tensorflow(config.run.seed, config.run.deterministic)
     images, labels = client_images(config, check_images, "test")
     reference = serving_model(model)(images, training=False)["logits"].numpy()
     # Fine-tuning draws from the whole training split: nothing is monitored on a held-out part.
-    pipeline = pipeline_for(config, config.eval_batch_size, valid_size=0)
-    steps = pipeline.steps_for(steps_per_epoch)
-    rate = learning_rate or LEARNING_RATE_FRACTION * config.learning_rate
+    pipeline = pipeline_for(config.data, config.run.seed, valid_size=0)
+    recipe = qat_recipe(config.recipe, epochs, pipeline.steps_for(steps_per_epoch), learning_rate)
     quantized = quantize(tf_keras_twin(spec, model))
-    tuning = fine_tune(quantized, pipeline, epochs, steps, rate, config.label_smoothing, verbose)
+    tuning = fine_tune(quantized, pipeline, recipe, verbose)
     calibration, _ = client_images(config, REPRESENTATIVE_IMAGES, "train")
     flatbuffer = to_tflite(qat_serving_model(quantized), "int8", batches_of(calibration))
     target = write_bytes_atomic(Path(output_dir) / OUTPUT_FILE, flatbuffer)

@@ -12,6 +12,7 @@ from tfnas.baselines.hypermodel import (
     make_tuner,
     run_tuner,
 )
+from tfnas.configs import RecipeConfig
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
 from tfnas.latency.model import net_latency, space_latency
@@ -163,7 +164,8 @@ def test_a_trial_that_diverges_stops_at_once_scores_0_and_gives_back_its_untrain
 ):
     lines: list[str] = []
     budget = ImageBudget(10_000)
-    model = hypermodel(pipeline, 1e3, learning_rate=1e8, budget=budget, log=lines.append)
+    recipe = RecipeConfig(learning_rate=1e8)
+    model = hypermodel(pipeline, 1e3, recipe=recipe, budget=budget, log=lines.append)
     model.steps = 60  # enough steps for the guard's 20-step window
     hp = random_hp(model, np.random.default_rng(3))
     result = model.fit(hp, model.build(hp))
@@ -171,3 +173,17 @@ def test_a_trial_that_diverges_stops_at_once_scores_0_and_gives_back_its_untrain
     assert 1 <= result["trained_steps"] < 60
     assert budget.spent == result["trained_steps"] * 32  # the rest went back to the budget
     assert "a trial's training diverged" in lines[-1] and "--learning_rate (now 1e+08)" in lines[-1]
+
+
+def test_trials_train_with_the_searchs_recipe_at_a_constant_rate(pipeline):
+    recipe = RecipeConfig(learning_rate=0.03, momentum=0.8, weight_decay=1e-4, label_smoothing=0.1)
+    model = hypermodel(pipeline, 1e3, recipe=recipe)
+    hp = random_hp(model, np.random.default_rng(0))
+    network = model.build(hp)
+    optimizer = network.optimizer
+    assert float(optimizer.learning_rate) == pytest.approx(0.03)
+    assert optimizer.momentum == pytest.approx(0.8) and optimizer.weight_decay == pytest.approx(
+        1e-4
+    )
+    assert model.recipe.learning_rate(10**6) == 0.03  # no schedule: trial lengths vary
+    assert network.loss == model.recipe.loss  # label smoothing as the search's weight steps

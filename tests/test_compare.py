@@ -93,7 +93,7 @@ def test_a_baseline_spends_the_search_budget_and_its_winner_is_within_the_limit(
     winner = load_net(result.arch)
     latency = net_latency(load_target("mobile"), winner).total
     assert latency == pytest.approx(result.predicted_latency)
-    assert latency <= search.target_latency
+    assert latency <= search.latency.target_latency
     assert methods.load_result(tmp_path / "random") == result  # result.json reads back whole
     assert any("budget 448/458 images" in line for line in lines)
 
@@ -103,12 +103,14 @@ def test_retraining_keeps_the_experiments_recipe_with_a_warmup_shorter_than_the_
 
     preset = train_config.resolve("demo", arch="a.json")
     full = resolve("demo").train("a.json", seed_index=1)
-    assert (full.epochs, full.warmup_epochs) == (preset.epochs, preset.warmup_epochs)
-    assert full.learning_rate == preset.learning_rate and full.seed == preset.seed + 1
+    recipe = preset.recipe
+    assert (full.recipe.epochs, full.recipe.warmup_epochs) == (recipe.epochs, recipe.warmup_epochs)
+    assert full.recipe.learning_rate == recipe.learning_rate
+    assert full.run.seed == preset.run.seed + 1
     for epochs in (2, 4):
         short = resolve("demo", train_epochs=epochs).train("a.json")
-        assert short.epochs == epochs
-        assert short.warmup_epochs == min(preset.warmup_epochs, epochs - 1)
+        assert short.recipe.epochs == epochs
+        assert short.recipe.warmup_epochs == min(recipe.warmup_epochs, epochs - 1)
 
 
 def test_bad_comparisons_are_named():

@@ -89,7 +89,7 @@ def test_demo_search_writes_every_output(finished_run):
     assert len(summary["probabilities"]) == 6
     assert all(sum(p) == pytest.approx(1.0, abs=1e-5) for p in summary["probabilities"])
     config = json.loads((out / "config.json").read_text())
-    assert config["experiment"] == "demo" and config["epochs"] == 2
+    assert config["experiment"] == "demo" and config["recipe"]["epochs"] == 2
     log = (out / "arch_log.txt").read_text()
     assert log.count("epoch ") == 3 and "block 5:" in log
     for picture in ("alpha_history.png", "arch.png"):

@@ -10,17 +10,19 @@ from tfnas.search.config import ConfigError, SearchConfig, resolve
 
 def test_imagenet_defaults_are_the_papers_recipe():
     config = resolve("imagenet")
-    assert (config.warmup_epochs, config.epochs, config.batch_size) == (40, 120, 256)
-    assert (config.learning_rate, config.weight_decay, config.label_smoothing) == (0.025, 4e-5, 0.1)
-    assert (config.arch_learning_rate, config.arch_beta1, config.arch_update_every) == (1e-3, 0, 5)
-    assert (config.target, config.target_latency, config.loss) == ("mobile", 80.0, "mul_log")
-    assert config.valid_size == 10_000 and config.arch_start_epoch == 1
+    recipe, arch, latency = config.recipe, config.arch_search, config.latency
+    assert (recipe.warmup_epochs, recipe.epochs, config.data.batch_size) == (40, 120, 256)
+    assert (recipe.learning_rate, recipe.weight_decay, recipe.label_smoothing) == (0.025, 4e-5, 0.1)
+    assert (arch.arch_learning_rate, arch.arch_beta1, arch.arch_update_every) == (1e-3, 0, 5)
+    assert (latency.target, latency.target_latency, latency.loss) == ("mobile", 80.0, "mul_log")
+    assert config.data.valid_size == 10_000 and arch.arch_start_epoch == 1
 
 
 def test_flags_override_the_experiment():
     config = resolve("demo", epochs=3, target="cpu")
-    assert config.experiment == "demo" and config.dataset == "demo"
-    assert (config.epochs, config.target, config.warmup_epochs) == (3, "cpu", 4)
+    assert config.experiment == "demo" and config.data.dataset == "demo"
+    recipe = config.recipe
+    assert (recipe.epochs, config.latency.target, recipe.warmup_epochs) == (3, "cpu", 4)
 
 
 @pytest.mark.parametrize(

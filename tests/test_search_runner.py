@@ -1,29 +1,13 @@
-"""Pieces of the search loop that need no compiled supernet: schedule and objectives."""
-
-import math
+"""Pieces of the search loop that need no compiled supernet: the objectives."""
 
 import pytest
 
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
 from tfnas.search.config import resolve
-from tfnas.search.runner import ObjectiveError, cosine_learning_rate, make_objectives
+from tfnas.search.runner import ObjectiveError, make_objectives
 from tfnas.search_steps import accuracy_reward, cross_entropy_only
 from tfnas.spaces import demo
-
-
-def test_learning_rate_is_a_cosine_over_the_warmup_then_restarts_for_the_search():
-    config = resolve("demo", warmup_epochs=2, epochs=4, learning_rate=0.1)
-    per_epoch = 10
-
-    def lr(step):
-        return cosine_learning_rate(config, step, per_epoch)
-
-    assert lr(0) == pytest.approx(0.1)
-    assert lr(10) == pytest.approx(0.05)  # half-way through the warmup
-    assert lr(20) == pytest.approx(0.1)  # the search starts at the full rate again
-    assert lr(40) == pytest.approx(0.05)
-    assert lr(59) == pytest.approx(0.05 * (1 + math.cos(math.pi * 39 / 40)))
 
 
 def test_objectives_follow_the_mode_and_the_target():

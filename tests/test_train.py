@@ -1,6 +1,5 @@
 """`python -m tfnas.train`: the recipe's schedule, a short run end to end, resume, errors."""
 
-import itertools
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 from tfnas import records
 from tfnas.load import load_net
 from tfnas.train.config import ConfigError, resolve
-from tfnas.train.trainer import learning_rate, prepare_spec
+from tfnas.train.trainer import prepare_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -43,14 +42,6 @@ KILLABLE = (
 
 def train(*args: str) -> subprocess.CompletedProcess:
     return run_module("tfnas.train", *args)
-
-
-def test_learning_rate_warms_up_linearly_then_follows_a_cosine():
-    config = resolve("demo", arch="mobilenet_v2", epochs=4, warmup_epochs=1, learning_rate=0.2)
-    rates = [learning_rate(config, step, 10) for step in range(40)]
-    assert rates[0] == pytest.approx(0.02) and rates[9] == pytest.approx(0.2)
-    assert rates[10] == pytest.approx(0.2) and rates[25] == pytest.approx(0.1)
-    assert all(a >= b for a, b in itertools.pairwise(rates[10:]))
 
 
 def test_prepare_spec_sets_classes_dropout_and_resolution():

@@ -1,24 +1,38 @@
-"""What the configs of the search and train commands share: presets, checks, config.json.
+"""Config trees: nested frozen dataclasses, their overrides, presets and `config.json`.
 
-A run's config is a frozen dataclass. A named experiment is a dict of field
-values; flags override single fields; the resolved config is written to
-`config.json` (with a format tag and a schema version), and `--resume`
-continues with it.
+A command's config (`SearchConfig`, `TrainConfig`, `CompareConfig`) is a
+frozen dataclass whose fields are values or groups (`DataConfig`,
+`RecipeConfig`, `RunConfig` of `tfnas.configs`, or a command's own group).
+Every value (a *leaf*) has a name that is unique in its tree, so a leaf is
+addressed by its name (`learning_rate`) as the flags do, or by its path
+(`recipe.learning_rate`) as `--params_override` may:
+
+    config = with_values(SearchConfig(), {"learning_rate": 0.1, "data.batch_size": 32})
+
+A named experiment is a config derived from another with `with_values`
+(which is `dataclasses.replace` on each group touched); the resolved config
+is written to `config.json` (nested, with a format tag and a schema
+version), and `--resume` continues with it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+import typing
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tfnas.atomic import write_text_atomic
 
-SCHEMA_VERSION = 1
+# 2: nested groups. Version 1 files (one flat object) are still read: their
+# leaf names are those of version 2 (see `from_dict`).
+SCHEMA_VERSION = 2
+CONFIG_FILE = "config.json"
 ConfigT = TypeVar("ConfigT")
 
 
@@ -32,66 +46,216 @@ def require(condition: bool, field: str, value: Any, expected: str) -> None:
         raise ConfigError(f"--{field}={value!r}: expected {expected}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    """One value of a config tree.
+
+    Attributes:
+        name: Its name, unique in the tree (the flag's name).
+        path: The group fields leading to it, then its name.
+        kind: Its type: str, int, float, bool or dict (of str to float).
+        optional: Whether None is a value (`str | None`, `float | None`, ...).
+        help: What the flag's help says.
+    """
+
+    name: str
+    path: tuple[str, ...]
+    kind: type
+    optional: bool
+    help: str
+
+    @property
+    def dotted(self) -> str:
+        """The path as `group.name`."""
+        return ".".join(self.path)
+
+
+def is_group(kind: Any) -> bool:
+    """Whether a field's type is a nested config (a dataclass)."""
+    return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def _leaf_kind(hint: Any, where: str) -> tuple[type, bool]:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = len(args) < len(typing.get_args(hint))
+    base = args[0] if optional and len(args) == 1 else hint
+    base = typing.get_origin(base) or base
+    if base not in (str, int, float, bool, dict):
+        raise TypeError(f"{where}: config values are str, int, float, bool or dict, not {hint}")
+    return base, optional
+
+
+@functools.cache
+def leaves(cls: type) -> dict[str, Leaf]:
+    """Every leaf of the config class `cls`, by name, in field order.
+
+    Raises:
+        TypeError: Two leaves share a name (a flag could not tell them apart),
+            or a value has a type that flags cannot carry.
+    """
+    found: dict[str, Leaf] = {}
+
+    def walk(group: type, prefix: tuple[str, ...]) -> None:
+        hints = typing.get_type_hints(group)
+        for field in dataclasses.fields(group):
+            hint = hints[field.name]
+            if is_group(hint):
+                walk(hint, (*prefix, field.name))
+                continue
+            if field.name in found:
+                raise TypeError(
+                    f"{cls.__name__}: two values are named {field.name!r} "
+                    f"({found[field.name].dotted} and {'.'.join((*prefix, field.name))})"
+                )
+            kind, optional = _leaf_kind(hint, f"{group.__name__}.{field.name}")
+            path = (*prefix, field.name)
+            found[field.name] = Leaf(
+                field.name, path, kind, optional, field.metadata.get("help", "")
+            )
+
+    walk(cls, ())
+    return found
+
+
 def field_names(cls: type) -> list[str]:
-    """The fields of a config dataclass."""
-    return [f.name for f in dataclasses.fields(cls)]
+    """The names of every leaf of a config class."""
+    return list(leaves(cls))
+
+
+def flatten(config: Any) -> dict[str, Any]:
+    """The config's leaves by name."""
+    result = {}
+    for name, leaf in leaves(type(config)).items():
+        value = config
+        for part in leaf.path:
+            value = getattr(value, part)
+        result[name] = value
+    return result
+
+
+def _leaf_for(cls: type, key: str, aliases: Mapping[str, str]) -> Leaf | None:
+    by_name = leaves(cls)
+    key = aliases.get(key, key)
+    if key in by_name:
+        return by_name[key]
+    return next((leaf for leaf in by_name.values() if leaf.dotted == key), None)
+
+
+def with_values(
+    config: ConfigT, values: Mapping[str, Any], aliases: Mapping[str, str] | None = None
+) -> ConfigT:
+    """`config` with leaves replaced, each given by name or by dotted path.
+
+    Each group touched is copied with `dataclasses.replace`; nothing is checked
+    beyond the names (a command's `check` does the values).
+
+    Raises:
+        ConfigError: A name that is not a leaf of the config.
+    """
+    cls = type(config)
+    paths: dict[tuple[str, ...], Any] = {}
+    unknown = []
+    for key, value in values.items():
+        leaf = _leaf_for(cls, key, aliases or {})
+        if leaf is None:
+            unknown.append(key)
+        else:
+            paths[leaf.path] = value
+    if unknown:
+        raise ConfigError(
+            f"unknown config fields {sorted(unknown)}; known: {', '.join(leaves(cls))}"
+        )
+    return _replace(config, paths)
+
+
+def _replace(group: Any, paths: Mapping[tuple[str, ...], Any]) -> Any:
+    direct = {path[0]: value for path, value in paths.items() if len(path) == 1}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in paths.items():
+        if len(path) > 1:
+            nested.setdefault(path[0], {})[path[1:]] = value
+    for name, inner in nested.items():
+        direct[name] = _replace(getattr(group, name), inner)
+    return dataclasses.replace(group, **direct) if direct else group
 
 
 def resolve_preset(
-    cls: Callable[..., ConfigT],
-    presets: Mapping[str, Mapping[str, Any]],
+    presets: Mapping[str, ConfigT],
     experiment: str,
     overrides: Mapping[str, Any],
     check: Callable[[ConfigT], None],
+    aliases: Mapping[str, str] | None = None,
 ) -> ConfigT:
-    """The preset `experiment` with `overrides` applied, checked.
+    """The preset `experiment` with `overrides` (leaf names or paths) applied, checked.
 
     Raises:
         ConfigError: Unknown experiment or field, or a value `check` rejects.
     """
     if experiment not in presets:
         raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(presets)}")
-    known = field_names(cls)  # type: ignore[arg-type]
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown config fields {unknown}; known: {', '.join(known)}")
-    config = cls(**{**presets[experiment], **overrides, "experiment": experiment})
+    config = with_values(presets[experiment], {**overrides, "experiment": experiment}, aliases)
     check(config)
     return config
 
 
-def config_to_dict(config: Any, fmt: str) -> dict[str, Any]:
-    """JSON-ready form of a config dataclass, with a format header."""
+def to_dict(config: Any, fmt: str) -> dict[str, Any]:
+    """JSON-ready form of a config tree (nested like the groups), with a format header."""
     return {"format": fmt, "schema_version": SCHEMA_VERSION, **dataclasses.asdict(config)}
 
 
-def config_from_dict(
+def _from_nested(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown fields {unknown}")
+    values = {
+        name: _from_nested(hints[name], value, f"{where}.{name}")
+        if is_group(hints[name])
+        else value
+        for name, value in data.items()
+    }
+    return cls(**values)
+
+
+def from_dict(
     cls: Callable[..., ConfigT],
     data: Any,
     fmt: str,
     check: Callable[[ConfigT], None],
     source: str = "config",
+    aliases: Mapping[str, str] | None = None,
 ) -> ConfigT:
-    """Reads a config written by `config_to_dict`; raises `ConfigError` naming a bad field."""
+    """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field.
+
+    A version 1 file (flat: every leaf at the top) is read into the defaults
+    of `cls` by leaf name, so runs started before the groups still resume.
+    """
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise ConfigError(f"{source}: not a {fmt} file")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if version not in (1, SCHEMA_VERSION):
         raise ConfigError(
-            f"{source}: schema_version {data.get('schema_version')!r}, this tfnas reads "
+            f"{source}: schema_version {version!r}, this tfnas reads 1 and "
             f"{SCHEMA_VERSION}; start a new run"
         )
     values = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
-    unknown = sorted(set(values) - set(field_names(cls)))  # type: ignore[arg-type]
-    if unknown:
-        raise ConfigError(f"{source}: unknown fields {unknown}")
-    config = cls(**values)
+    if version == 1:
+        try:
+            config = with_values(cls(), values, aliases)  # type: ignore[call-arg]
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+    else:
+        config = _from_nested(cls, values, source)  # type: ignore[arg-type]
     check(config)
     return config
 
 
 def save_config(config: Any, fmt: str, path: str | os.PathLike[str]) -> Path:
     """Writes `config.json` atomically."""
-    return write_text_atomic(path, json.dumps(config_to_dict(config, fmt), indent=2) + "\n")
+    return write_text_atomic(path, json.dumps(to_dict(config, fmt), indent=2) + "\n")
 
 
 def read_config_json(path: str | os.PathLike[str]) -> Any:
@@ -103,15 +267,13 @@ def read_config_json(path: str | os.PathLike[str]) -> Any:
 
 
 def differences(saved: Any, given: Mapping[str, Any]) -> list[str]:
-    """Fields of `given` whose values differ from `saved`, as `name: saved -> given`."""
+    """Leaves of `given` whose values differ from `saved`'s, as `name: saved -> given`."""
+    values = flatten(saved)
     return [
-        f"{name}: {getattr(saved, name)!r} -> {value!r}"
+        f"{name}: {values[name]!r} -> {value!r}"
         for name, value in sorted(given.items())
-        if getattr(saved, name) != value
+        if values[name] != value
     ]
-
-
-CONFIG_FILE = "config.json"
 
 
 def resolve_run(
@@ -142,13 +304,13 @@ def resolve_run(
         output_dir: `--output_dir`, or None.
         experiment: `--experiment`.
         experiment_given: Whether `--experiment` was on the command line.
-        overrides: Config fields given on the command line, parsed.
+        overrides: Leaves given on the command line, by name, parsed.
         resolve: `resolve(experiment, **overrides)` of the command's config.
         load: Reads the command's `config.json`.
         marker: The file (relative to the folder) whose presence means a run
             is already there.
         noun: What the messages call a run (default `KIND run`).
-        adjustable: Fields that `--resume` may change.
+        adjustable: Leaves that `--resume` may change.
 
     Raises:
         ConfigError: A new run into a folder that holds one, a resume of a
@@ -186,35 +348,12 @@ def resolve_run(
     adjusted = {name: value for name, value in given.items() if name in adjustable}
     if not differences(saved, adjusted):
         return saved, out
-    values = {**dataclasses.asdict(saved), **adjusted}  # type: ignore[call-overload]
-    del values["experiment"]
-    return resolve(saved.experiment, **values), out  # type: ignore[attr-defined]
+    values = {**flatten(saved), **adjusted}
+    return resolve(values.pop("experiment"), **values), out
 
 
 def report_adjusted(saved: Any, config: Any) -> None:
-    """Prints the fields a `--resume` changed (see `resolve_run`'s `adjustable`), if any."""
-    changed = differences(saved, dataclasses.asdict(config))
+    """Prints the leaves a `--resume` changed (see `resolve_run`'s `adjustable`), if any."""
+    changed = differences(saved, flatten(config))
     if changed:
         print(f"resuming with changed values: {'; '.join(changed)}", flush=True)
-
-
-def given_overrides(
-    flag_values: Any,
-    fields: Sequence[str],
-    parsers: Mapping[str, Callable[[Any], Any]] | None = None,
-) -> dict[str, Any]:
-    """Config fields set on the command line (flags whose default None was replaced), parsed.
-
-    Args:
-        flag_values: absl's `FLAGS`.
-        fields: The config's field names; each may have a flag of the same name.
-        parsers: Field -> function turning the flag's value into the field's.
-    """
-    parsers = parsers or {}
-    overrides = {}
-    for name in fields:
-        if name == "experiment" or name not in flag_values or flag_values[name].value is None:
-            continue
-        value = flag_values[name].value
-        overrides[name] = parsers[name](value) if name in parsers else value
-    return overrides

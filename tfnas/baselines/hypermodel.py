@@ -46,9 +46,11 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from tfnas.builder import build_net
+from tfnas.configs import RecipeConfig
 from tfnas.divergence import DivergenceError, LossGuard, keras_callback
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.objectives import REWARDS, latency_reward
+from tfnas.recipe import Recipe
 from tfnas.spec import NetSpec, SearchSpace
 
 CONSTRAINTS = ("reject", *REWARDS)
@@ -106,7 +108,9 @@ class SpaceHyperModel(kt.HyperModel):
         steps: Training steps per tuner epoch.
         batch_size: Images per training batch (for the budget).
         constraint: `reject`, or a reward of `tfnas.latency.objectives.REWARDS`.
-        learning_rate: SGD (Nesterov, momentum 0.9) learning rate of a trial.
+        recipe: The trials' recipe values: SGD, weight decay and label
+            smoothing as the search's weight steps, at a constant learning
+            rate (`tfnas.recipe`: a trial's length is the tuner's choice).
         budget: Caps the training images of all trials together (None: no cap).
         log: Called with one line per finished trial (None: quiet).
     """
@@ -121,7 +125,7 @@ class SpaceHyperModel(kt.HyperModel):
         steps: int,
         batch_size: int,
         constraint: str = "reject",
-        learning_rate: float = 0.05,
+        recipe: RecipeConfig | None = None,
         budget: ImageBudget | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -142,7 +146,7 @@ class SpaceHyperModel(kt.HyperModel):
         self.steps = steps
         self.batch_size = batch_size
         self.constraint = constraint
-        self.learning_rate = learning_rate
+        self.recipe = Recipe(recipe or RecipeConfig(), steps, "constant")
         self.budget = budget
         self.log = log
 
@@ -178,11 +182,7 @@ class SpaceHyperModel(kt.HyperModel):
         if self.rejects(hp):
             return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)], name="rejected")
         model = build_net(self.spec(hp))
-        model.compile(
-            optimizer=keras.optimizers.SGD(self.learning_rate, momentum=0.9, nesterov=True),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        model.compile(optimizer=self.recipe.sgd(), loss=self.recipe.loss, metrics=["accuracy"])
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> dict:
@@ -202,7 +202,7 @@ class SpaceHyperModel(kt.HyperModel):
         steps = self.budget.grant_steps(wanted, self.batch_size) if self.budget else wanted
         guard = LossGuard(
             "a trial's training",
-            f"lower --learning_rate (now {self.learning_rate:g})",
+            f"lower --learning_rate (now {self.recipe.config.learning_rate:g})",
             self.space.classifier.num_classes,
             resumable=False,
         )

@@ -25,13 +25,13 @@ from absl import app, flags
 
 from tfnas import run_config
 from tfnas.compare.config import (
-    FIELDS,
     METHOD_SEARCH,
     CompareConfig,
     load_config,
     resolve,
     save_config,
 )
+from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.records import MethodResult
 from tfnas.search.config import EXPERIMENTS
 
@@ -42,21 +42,8 @@ flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Search and training 
 flags.DEFINE_string("output_dir", None, "Output folder (default: runs/compare-TIMESTAMP).")
 flags.DEFINE_string("report_dir", None, "Also write the table, JSON and plot here.")
 flags.DEFINE_bool("resume", False, "Continue the comparison in --output_dir.")
-# Config fields: None means "the experiment's value".
-flags.DEFINE_string("target", None, "mobile, cpu, flops, or a latency table / cost model file.")
-flags.DEFINE_float("target_latency", None, "The search's target and the tuners' limit.")
-flags.DEFINE_string("tuners", None, "keras-tuner methods: random,bayesian,hyperband.")
-flags.DEFINE_string("constraint", None, "Tuners: reject over the limit, or mnas / tunas_abs.")
-flags.DEFINE_integer("trial_epochs", None, "Training epochs of a random or Bayesian trial.")
-flags.DEFINE_integer("hyperband_epochs", None, "Hyperband's longest trial, in epochs.")
-flags.DEFINE_integer("max_trials", None, "Most trials of a tuner (the budget usually stops it).")
-flags.DEFINE_integer("warmup_epochs", None, "The search's warmup epochs.")
-flags.DEFINE_integer("search_epochs", None, "The search's epochs after the warmup.")
-flags.DEFINE_integer("train_epochs", None, "Epochs of each retraining.")
-flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch everywhere (0: the whole split).")
-flags.DEFINE_integer("retrain_seeds", None, "Retrainings per winner (mean test accuracy).")
-flags.DEFINE_string("device", None, "Where latency is measured: host, adb or adb:SERIAL.")
-flags.DEFINE_integer("seed", None, "Seed of the search, the tuners and the first retraining.")
+# Config values: None means "the experiment's value".
+define_config_flags(CompareConfig)
 
 FLAGS = flags.FLAGS
 
@@ -69,7 +56,7 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[CompareConfig, Pa
         output_dir,
         FLAGS.experiment,
         FLAGS["experiment"].present,
-        run_config.given_overrides(FLAGS, FIELDS),
+        flag_overrides(CompareConfig),
         resolve,
         load_config,
         marker=CONFIG_FILE,  # written when a comparison starts

@@ -16,6 +16,7 @@ from typing import Any
 
 from tfnas import run_config
 from tfnas.baselines.hypermodel import CONSTRAINTS, TUNERS
+from tfnas.configs import value
 from tfnas.run_config import ConfigError, require
 from tfnas.search import config as search_config
 from tfnas.train import config as train_config
@@ -48,24 +49,24 @@ class CompareConfig:
     """
 
     experiment: str = "demo"
-    target: str | None = None
-    target_latency: float | None = None
-    tuners: str = ",".join(TUNERS)
-    constraint: str = "reject"
-    trial_epochs: int = 2
-    hyperband_epochs: int = 3
-    max_trials: int = 200
-    warmup_epochs: int | None = None
-    search_epochs: int | None = None
-    train_epochs: int | None = None
-    steps_per_epoch: int = 0
-    retrain_seeds: int = 1
-    device: str = "host"
-    seed: int = 0
+    target: str | None = value(None, "mobile, cpu, flops, or a latency table / cost model file.")
+    target_latency: float | None = value(None, "The search's target and the tuners' limit.")
+    tuners: str = value(",".join(TUNERS), f"keras-tuner methods: {','.join(TUNERS)}.")
+    constraint: str = value("reject", "Tuners: reject over the limit, or mnas / tunas_abs.")
+    trial_epochs: int = value(2, "Training epochs of a random or Bayesian trial.")
+    hyperband_epochs: int = value(3, "Hyperband's longest trial, in epochs.")
+    max_trials: int = value(200, "Most trials of a tuner (the budget usually stops it).")
+    warmup_epochs: int | None = value(None, "The search's warmup epochs.")
+    search_epochs: int | None = value(None, "The search's epochs after the warmup.")
+    train_epochs: int | None = value(None, "Epochs of each retraining.")
+    steps_per_epoch: int = value(0, "Steps per epoch everywhere (0: the whole split).")
+    retrain_seeds: int = value(1, "Retrainings per winner (mean test accuracy).")
+    device: str = value("host", "Where latency is measured: host, adb or adb:SERIAL.")
+    seed: int = value(0, "Seed of the search, the tuners and the first retraining.")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a format header."""
-        return run_config.config_to_dict(self, CONFIG_FORMAT)
+        return run_config.to_dict(self, CONFIG_FORMAT)
 
     @property
     def tuner_list(self) -> list[str]:
@@ -80,14 +81,14 @@ class CompareConfig:
     def search(self) -> search_config.SearchConfig:
         """The search config: the experiment with this comparison's overrides."""
         overrides: dict[str, Any] = {"seed": self.seed, "steps_per_epoch": self.steps_per_epoch}
-        for field, value in (
+        for field, given in (
             ("target", self.target),
             ("target_latency", self.target_latency),
             ("warmup_epochs", self.warmup_epochs),
             ("epochs", self.search_epochs),
         ):
-            if value is not None:
-                overrides[field] = value
+            if given is not None:
+                overrides[field] = given
         return search_config.resolve(self.experiment, **overrides)
 
     def train(self, arch: str, seed_index: int = 0) -> train_config.TrainConfig:
@@ -101,11 +102,11 @@ class CompareConfig:
             # Shorter training keeps the experiment's warmup, less than the epochs.
             preset = train_config.resolve(self.experiment, arch=arch)
             overrides["epochs"] = self.train_epochs
-            overrides["warmup_epochs"] = min(preset.warmup_epochs, self.train_epochs - 1)
+            overrides["warmup_epochs"] = min(preset.recipe.warmup_epochs, self.train_epochs - 1)
         return train_config.resolve(self.experiment, **overrides)
 
 
-FIELDS = [f.name for f in dataclasses.fields(CompareConfig)]
+FIELDS = run_config.field_names(CompareConfig)
 
 
 def check(config: CompareConfig) -> None:
@@ -133,7 +134,7 @@ def check(config: CompareConfig) -> None:
         require(c.train_epochs >= 2, "train_epochs", c.train_epochs, "an integer >= 2")
     search = c.search()
     require(
-        search.target_latency is not None,
+        search.latency.target_latency is not None,
         "target_latency",
         c.target_latency,
         "a latency limit: the search aims at it and the tuners must respect it",
@@ -143,8 +144,8 @@ def check(config: CompareConfig) -> None:
 
 def resolve(experiment: str, **overrides: Any) -> CompareConfig:
     """The comparison of `experiment` with `overrides`, checked."""
-    presets = {name: {} for name in search_config.EXPERIMENTS}
-    return run_config.resolve_preset(CompareConfig, presets, experiment, overrides, check)
+    presets = {name: CompareConfig(experiment=name) for name in search_config.EXPERIMENTS}
+    return run_config.resolve_preset(presets, experiment, overrides, check)
 
 
 def save_config(config: CompareConfig, path: str | os.PathLike[str]) -> Path:
@@ -155,7 +156,7 @@ def save_config(config: CompareConfig, path: str | os.PathLike[str]) -> Path:
 def load_config(path: str | os.PathLike[str]) -> CompareConfig:
     """Reads a comparison's `config.json`."""
     data = run_config.read_config_json(path)
-    return run_config.config_from_dict(CompareConfig, data, CONFIG_FORMAT, check, str(path))
+    return run_config.from_dict(CompareConfig, data, CONFIG_FORMAT, check, str(path))
 
 
 __all__ = ["CONFIG_FORMAT", "METHOD_SEARCH", "CompareConfig", "ConfigError", "check", "resolve"]

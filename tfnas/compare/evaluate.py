@@ -59,12 +59,12 @@ def retrain(
     summary: TrainSummary | None = None
     for seed_index in range(compare.retrain_seeds):
         config = compare.train(arch, seed_index)
-        run_dir = method_dir / f"retrain-seed{config.seed}"
+        run_dir = method_dir / f"retrain-seed{config.run.seed}"
         began = time.monotonic()
-        keras.utils.set_random_seed(config.seed)  # every winner starts from the same state
-        pipeline = pipeline_for(config, config.eval_batch_size)
+        keras.utils.set_random_seed(config.run.seed)  # every winner starts from the same state
+        pipeline = pipeline_for(config.data, config.run.seed)
         spec = prepare_spec(
-            load_net(arch), pipeline.source.num_classes, config.dropout, config.resolution
+            load_net(arch), pipeline.source.num_classes, config.dropout, config.data.resolution
         )
         trainer = Trainer(config, spec, pipeline, run_dir, log=log, verbose=0)
         if not (resume and trainer.restore()):
@@ -72,7 +72,7 @@ def retrain(
         summary = trainer.run()
         if summary.test_accuracy is None:
             raise DataError(
-                f"--dataset={config.dataset}: no test split, and the comparison scores "
+                f"--dataset={config.data.dataset}: no test split, and the comparison scores "
                 "the retrained networks on it; use a dataset with a test split"
             )
         accuracies.append(summary.test_accuracy)

@@ -59,13 +59,13 @@ def run_search(
 ) -> MethodResult:
     """Runs (or resumes) the ProxylessNAS search; returns its result and image count."""
     began = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.run.seed)
     run = SearchRun(config, pipeline, method_dir, log=log, verbose=0)
     if resume and run.restore():
         log(f"{METHOD_SEARCH}: resumed at step {int(run.step.numpy())}")
     summary = run.run()
-    weight_images = int(run.step.numpy()) * config.batch_size
-    arch_images = int(run.arch_steps.numpy()) * config.valid_batch_size
+    weight_images = int(run.step.numpy()) * config.data.batch_size
+    arch_images = int(run.arch_steps.numpy()) * config.data.eval_batch_size
     return save_result(
         method_dir,
         MethodResult(
@@ -103,22 +103,22 @@ def run_baseline(
 ) -> MethodResult:
     """Runs one keras-tuner method within `budget_images`; returns its winner and cost."""
     began = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.run.seed)
     space = build_space(config, pipeline.source.num_classes)
-    latency = space_latency(load_target(config.target), space)
-    steps = pipeline.steps_for(config.steps_per_epoch)
+    latency = space_latency(load_target(config.latency.target), space)
+    steps = pipeline.steps_for(config.data.steps_per_epoch)
     longest = max(compare.trial_epochs, compare.hyperband_epochs)
     budget = ImageBudget(budget_images)
     hypermodel = SpaceHyperModel(
         space,
         latency,
-        config.target_latency,
+        config.latency.target_latency,
         train_batches=lambda: _train_stream(pipeline, longest, steps),
         valid_batches=pipeline.valid_batches,
         steps=steps,
-        batch_size=config.batch_size,
+        batch_size=config.data.batch_size,
         constraint=compare.constraint,
-        learning_rate=config.learning_rate,
+        recipe=config.recipe,
         budget=budget,
         log=lambda line: log(f"{kind} {line}"),
     )
@@ -127,12 +127,12 @@ def run_baseline(
         hypermodel,
         max_trials=compare.max_trials,
         directory=method_dir / "tuner",
-        seed=config.seed,
+        seed=config.run.seed,
         hyperband_epochs=compare.hyperband_epochs,
     )
     rows = run_tuner(tuner, epochs=compare.trial_epochs)
     trained = [row for row in rows if row["trained_steps"] > 0]
-    within = [row for row in trained if row["latency"] <= config.target_latency]
+    within = [row for row in trained if row["latency"] <= config.latency.target_latency]
     # The winner: the best score among trained candidates (with reject, those within the limit).
     best = (within if compare.constraint == "reject" and within else trained or rows)[0]
     net = space.select(best["choices"])

@@ -265,13 +265,12 @@ class Pipeline:
         )
 
 
-def pipeline_for(config: Any, valid_batch_size: int, valid_size: int | None = None) -> Pipeline:
-    """The pipeline of a run config (search or training): its data source, sizes and seed.
+def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipeline:
+    """The pipeline of a run's data config: its source, sizes and batches.
 
     Args:
-        config: A config with `dataset`, `data_dir`, `manual_dir`, `download`,
-            `resolution`, `batch_size`, `valid_size`, `augment` and `seed`.
-        valid_batch_size: Batch size of the held-out and test splits.
+        data: The run's `tfnas.configs.DataConfig`.
+        seed: The run's seed (split, order and augmentation).
         valid_size: Examples held out of train; default the config's.
 
     Raises:
@@ -281,16 +280,16 @@ def pipeline_for(config: Any, valid_batch_size: int, valid_size: int | None = No
     from tfnas.datasets.sources import load_source
     from tfnas.run_config import ConfigError
 
-    source = load_source(config.dataset, config.data_dir, config.manual_dir, config.download)
+    source = load_source(data.dataset, data.data_dir, data.manual_dir, data.download)
     try:
         return Pipeline(
             source,
-            resolution=config.resolution,
-            batch_size=config.batch_size,
-            valid_batch_size=valid_batch_size,
-            valid_size=config.valid_size if valid_size is None else valid_size,
-            augment=config.augment,
-            seed=config.seed,
+            resolution=data.resolution,
+            batch_size=data.batch_size,
+            valid_batch_size=data.eval_batch_size,
+            valid_size=data.valid_size if valid_size is None else valid_size,
+            augment=data.augment,
+            seed=seed,
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None

@@ -22,10 +22,11 @@ from typing import Any
 from absl import app, flags
 
 from tfnas import run_config
+from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.search.config import (
+    ALIASES,
     EXPERIMENTS,
-    FIELDS,
-    STRATEGIES,
+    FLAG_HELP,
     ConfigError,
     SearchConfig,
     load_config,
@@ -34,7 +35,6 @@ from tfnas.search.config import (
 )
 
 CONFIG_FILE = run_config.CONFIG_FILE
-NONE_WORDS = ("none", "off")
 
 flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of every value.")
 flags.DEFINE_string("output_dir", None, "Output folder (default: runs/search-TIMESTAMP).")
@@ -48,84 +48,17 @@ flags.DEFINE_integer(
     "1: a progress bar per epoch on a terminal, a line every --log_every steps off one "
     "(a log file); 0: one line per epoch.",
 )
-# Config fields: None means "the experiment's value".
-flags.DEFINE_string("dataset", None, "demo, a tensorflow-datasets name, or folder:ROOT.")
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
-flags.DEFINE_string("manual_dir", None, "Manually downloaded files (imagenet2012).")
-flags.DEFINE_bool("download", None, "Let tensorflow-datasets download and prepare the data.")
-flags.DEFINE_string("augment", None, "inception, pad_crop_flip, pad_crop or none.")
-flags.DEFINE_integer("valid_size", None, "Training examples held out for the arch steps.")
-flags.DEFINE_string("space", None, "Registered search space.")
-flags.DEFINE_float("width_mult", None, "Width multiplier of the space.")
-flags.DEFINE_integer("resolution", None, "Input resolution.")
-flags.DEFINE_integer("warmup_epochs", None, "Epochs of weights on uniformly sampled paths.")
-flags.DEFINE_integer("epochs", None, "Search epochs after the warmup.")
-flags.DEFINE_integer("steps_per_epoch", None, "Weight steps per epoch (0: the whole split).")
-flags.DEFINE_integer("batch_size", None, "Global batch of the weight steps.")
-flags.DEFINE_integer("valid_batch_size", None, "Global batch of the arch steps.")
-flags.DEFINE_float("learning_rate", None, "Initial weight learning rate (cosine).")
-flags.DEFINE_float("momentum", None, "SGD momentum.")
-flags.DEFINE_bool("nesterov", None, "Nesterov momentum.")
-flags.DEFINE_float("weight_decay", None, "L2 on the weights.")
-flags.DEFINE_float("label_smoothing", None, "Label smoothing of the weight steps.")
-flags.DEFINE_string("mode", None, "Arch gradient: two, full_v2, full, or reinforce.")
-flags.DEFINE_float("arch_learning_rate", None, "Adam learning rate of alpha.")
-flags.DEFINE_float("arch_beta1", None, "Adam beta_1 of alpha (the paper: 0).")
-flags.DEFINE_float("arch_beta2", None, "Adam beta_2 of alpha.")
-flags.DEFINE_float("arch_init_stddev", None, "Stddev of alpha's normal initialization.")
-flags.DEFINE_integer("arch_update_every", None, "Weight steps per arch step.")
-flags.DEFINE_integer("arch_start_epoch", None, "Search epochs without arch steps.")
-flags.DEFINE_string("target", None, "mobile, cpu, flops, or a latency table / cost model file.")
-flags.DEFINE_string(
-    "target_latency", None, "Target latency in ms (MMACs for flops); 'none': no latency term."
-)
-flags.DEFINE_string("loss", None, "Latency loss: mul_log, add_linear, hinge or abs.")
-flags.DEFINE_string(
-    "latency_estimate", None, "expected (E[LAT]) or derived (the argmax net, straight-through)."
-)
-flags.DEFINE_list("loss_params", None, "Loss (or reward) parameters, e.g. lam=0.3,beta=0.5.")
-flags.DEFINE_string("reward", None, "REINFORCE reward: mnas or tunas_abs.")
-flags.DEFINE_integer("seed", None, "Seed of the split, the data order, the paths and alpha.")
-flags.DEFINE_integer(
-    "checkpoint_every", None, "Weight steps between checkpoints (and every epoch end)."
-)
-flags.DEFINE_integer("log_every", None, "Weight steps between TensorBoard scalars and log lines.")
-flags.DEFINE_string("strategy", None, f"tf.distribute strategy: {', '.join(STRATEGIES)}.")
-flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
+# Config values: None means "the experiment's value".
+define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
 
 FLAGS = flags.FLAGS
 # What a diverged search says to change before `--resume` (tfnas.divergence).
 RESUME_ADJUSTABLE = ("learning_rate", "arch_learning_rate")
 
 
-def _parse_target_latency(text: str) -> float | None:
-    if text.lower() in NONE_WORDS:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(
-            f"--target_latency={text!r}: expected a number (ms; MMACs for flops) or 'none'"
-        ) from None
-
-
-def _parse_loss_params(items: list[str]) -> dict[str, float]:
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            params[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise ConfigError(f"--loss_params: {item!r} is not NAME=NUMBER (e.g. lam=0.3)")
-    return params
-
-
 def given_overrides() -> dict[str, Any]:
-    """Config fields set on the command line, parsed."""
-    parsers = {"target_latency": _parse_target_latency, "loss_params": _parse_loss_params}
-    return run_config.given_overrides(FLAGS, FIELDS, parsers)
+    """Config values set on the command line, parsed."""
+    return flag_overrides(SearchConfig, ALIASES)
 
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
@@ -161,33 +94,35 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
     from tfnas.latency.targets import load_target
     from tfnas.runtime import configure_tensorflow, make_strategy
 
-    load_target(config.target)  # a bad target fails before the data loads
-    configure_tensorflow(config.seed, config.deterministic, FLAGS.cpu_devices, grappler=False)
+    load_target(config.latency.target)  # a bad target fails before the data loads
+    run = config.run
+    configure_tensorflow(run.seed, run.deterministic, FLAGS.cpu_devices, grappler=False)
     started = time.monotonic()
-    pipeline = pipeline_for(config, config.valid_batch_size)
+    pipeline = pipeline_for(config.data, run.seed)
     source = pipeline.source
     from tfnas.search.runner import ObjectiveError, SearchRun
 
-    strategy = make_strategy(config.strategy)
+    strategy = make_strategy(run.strategy)
     try:
-        run = SearchRun(config, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
+        search = SearchRun(config, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
     except ObjectiveError as error:
         raise ConfigError(str(error)) from None
     if FLAGS.resume:
         try:
-            run.restore()
+            search.restore()
         except ValueError as error:
             raise ConfigError(str(error)) from None
         run_config.report_adjusted(load_config(output_dir / CONFIG_FILE), config)
     save_config(config, output_dir / CONFIG_FILE)
     print(
-        f"searching {run.space.name} ({len(run.space.choice_blocks)} choice blocks) on "
+        f"searching {search.space.name} ({len(search.space.choice_blocks)} choice blocks) on "
         f"{source.name} ({len(pipeline.train_indices)} train / {len(pipeline.valid_indices)} "
-        f"valid images) for {config.target} at {config.target_latency} {run.latency.unit}, "
-        f"{config.total_epochs} epochs x {run.steps_per_epoch} steps, "
+        f"valid images) for {config.latency.target} at {config.latency.target_latency} "
+        f"{search.latency.unit}, "
+        f"{config.total_epochs} epochs x {search.steps_per_epoch} steps, "
         f"{strategy.num_replicas_in_sync} replica(s); output {output_dir}"
     )
-    summary = run.run()
+    summary = search.run()
     minutes = (time.monotonic() - started) / 60
     test = summary.test_accuracy
     test = "none (the data has no test split)" if test is None else f"{test:.3f}"

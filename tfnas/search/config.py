@@ -13,129 +13,144 @@ from pathlib import Path
 from typing import Any
 
 from tfnas import run_config
-from tfnas.datasets.pipeline import AUGMENTATIONS
+from tfnas.configs import EXPERIMENT_DATA, DataConfig, RecipeConfig, RunConfig, value
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
-from tfnas.run_config import (
-    ConfigError,
-    config_to_dict,
-    differences,
-    require,
-    resolve_preset,
-)
+from tfnas.run_config import ConfigError, differences, require, with_values
 from tfnas.runtime import STRATEGIES
 from tfnas.search_steps import ARCH_MODES
 
 CONFIG_FORMAT = "tfnas.search_config"
+# Names of values before the groups: the search's batch of the held-out split
+# is the shared `eval_batch_size` (it also batches the arch steps).
+ALIASES = {"valid_batch_size": "eval_batch_size"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchSearchConfig:
+    """How alpha is learned.
+
+    Adam with beta_1 = 0, one arch step every `arch_update_every` weight steps,
+    none in the first `arch_start_epoch` search epochs.
+    """
+
+    mode: str = value("two", "Arch gradient: two, full_v2, full, or reinforce.")
+    arch_learning_rate: float = value(1e-3, "Adam learning rate of alpha.")
+    arch_beta1: float = value(0.0, "Adam beta_1 of alpha (the paper: 0).")
+    arch_beta2: float = value(0.999, "Adam beta_2 of alpha.")
+    arch_init_stddev: float = value(1e-3, "Stddev of alpha's normal initialization.")
+    arch_update_every: int = value(5, "Weight steps per arch step.")
+    arch_start_epoch: int = value(1, "Search epochs without arch steps.")
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyConfig:
+    """The latency term of the arch objective (or the REINFORCE reward)."""
+
+    target: str = value("mobile", "mobile, cpu, flops, or a latency table / cost model file.")
+    target_latency: float | None = value(
+        80.0, "Target latency in ms (MMACs for flops); none: no latency term."
+    )
+    loss: str = value("mul_log", f"Latency loss: {', '.join(LOSSES)}.")
+    latency_estimate: str = value(
+        "expected", "expected (E[LAT]) or derived (the argmax net, straight-through)."
+    )
+    loss_params: dict[str, float] = value({}, "Loss (or reward) parameters, e.g. lam=0.3,beta=0.5.")
+    reward: str = value("tunas_abs", f"REINFORCE reward: {', '.join(REWARDS)}.")
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
     """Everything a search run depends on. Defaults are the paper's ImageNet recipe.
 
-    Attributes are grouped as the flags are: data, space, schedule, weight
-    optimizer, architecture optimizer, latency, run.
+    The weights: SGD Nesterov, a cosine learning rate over the warmup epochs
+    (uniformly sampled paths, no arch steps), restarted for the search epochs.
     """
 
     experiment: str = "imagenet"
-    # Data.
-    dataset: str = "imagenet2012"
-    data_dir: str | None = None
-    manual_dir: str | None = None
-    download: bool = False
-    augment: str = "inception"
-    valid_size: int = 10_000
-    # Space.
-    space: str = "proxyless_imagenet"
-    width_mult: float = 1.0
-    resolution: int = 224
-    # Schedule.
-    warmup_epochs: int = 40
-    epochs: int = 120
-    steps_per_epoch: int = 0  # 0: one pass over the training split
-    batch_size: int = 256
-    valid_batch_size: int = 256
-    # Weights: SGD Nesterov, cosine learning rate (restarted after the warmup).
-    learning_rate: float = 0.025
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 4e-5
-    label_smoothing: float = 0.1
-    # Architecture: Adam with beta_1 = 0, one arch step every `arch_update_every`
-    # weight steps, none in the first `arch_start_epoch` search epochs.
-    mode: str = "two"
-    arch_learning_rate: float = 1e-3
-    arch_beta1: float = 0.0
-    arch_beta2: float = 0.999
-    arch_init_stddev: float = 1e-3
-    arch_update_every: int = 5
-    arch_start_epoch: int = 1
-    # Latency.
-    target: str = "mobile"
-    target_latency: float | None = 80.0  # None: no latency term (cross-entropy only)
-    loss: str = "mul_log"
-    latency_estimate: str = "expected"  # or "derived": the argmax network, straight-through
-    loss_params: dict[str, float] = dataclasses.field(default_factory=dict)
-    reward: str = "tunas_abs"
-    # Run.
-    seed: int = 0
-    checkpoint_every: int = 500  # weight steps; also at the end of every epoch
-    log_every: int = 20
-    strategy: str = "default"
-    deterministic: bool = True
+    space: str = value("proxyless_imagenet", "Registered search space.")
+    width_mult: float = value(1.0, "Width multiplier of the space.")
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(valid_size=10_000))
+    recipe: RecipeConfig = dataclasses.field(
+        default_factory=lambda: RecipeConfig(epochs=120, warmup_epochs=40, learning_rate=0.025)
+    )
+    arch_search: ArchSearchConfig = dataclasses.field(default_factory=ArchSearchConfig)
+    latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
+    run: RunConfig = dataclasses.field(
+        default_factory=lambda: RunConfig(checkpoint_every=500, log_every=20)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a format header."""
-        return config_to_dict(self, CONFIG_FORMAT)
+        return run_config.to_dict(self, CONFIG_FORMAT)
 
     @property
     def total_epochs(self) -> int:
         """Warmup plus search epochs."""
-        return self.warmup_epochs + self.epochs
+        return self.recipe.warmup_epochs + self.recipe.epochs
 
 
-FIELDS = [f.name for f in dataclasses.fields(SearchConfig)]
+FIELDS = run_config.field_names(SearchConfig)
+# How the search's flags read where they mean more than the shared groups say.
+FLAG_HELP = {
+    "valid_size": "Training examples held out for the arch steps.",
+    "eval_batch_size": "Batch of the arch steps and of the evaluations (was --valid_batch_size).",
+    "warmup_epochs": "Epochs of weights on uniformly sampled paths.",
+    "epochs": "Search epochs after the warmup.",
+    "learning_rate": "Initial weight learning rate (cosine, restarted after the warmup).",
+    "weight_decay": "L2 on the weights.",
+    "label_smoothing": "Label smoothing of the weight steps.",
+    "steps_per_epoch": "Weight steps per epoch (0: the whole split).",
+    "checkpoint_every": "Weight steps between checkpoints (and every epoch end).",
+    "log_every": "Weight steps between TensorBoard scalars and log lines.",
+    "seed": "Seed of the split, the data order, the paths and alpha.",
+}
+IMAGENET = SearchConfig()
 
-EXPERIMENTS: dict[str, dict[str, Any]] = {
+EXPERIMENTS: dict[str, SearchConfig] = {
     # The paper: ProxylessNAS space on ImageNet at 224 px, Pixel 1 at 80 ms.
-    "imagenet": {},
+    "imagenet": IMAGENET,
     # The ImageNet space on CIFAR-10's 32 px images (a quick public benchmark).
-    "cifar10": {
-        "dataset": "cifar10",
-        "augment": "pad_crop_flip",
-        "valid_size": 5000,
-        "resolution": 32,
-        "warmup_epochs": 10,
-        "epochs": 40,
-        "batch_size": 128,
-        "valid_batch_size": 128,
-        "target": "flops",
-        "target_latency": 6.0,
-        "loss": "hinge",
-    },
+    "cifar10": with_values(
+        IMAGENET,
+        {
+            "experiment": "cifar10",
+            **EXPERIMENT_DATA["cifar10"],
+            "valid_size": 5000,
+            "warmup_epochs": 10,
+            "epochs": 40,
+            "batch_size": 128,
+            "eval_batch_size": 128,
+            "target": "flops",
+            "target_latency": 6.0,
+            "loss": "hinge",
+        },
+    ),
     # The embedded demo data on the small demo space: minutes on 2 CPU cores.
-    "demo": {
-        "dataset": "demo",
-        "augment": "pad_crop",
-        "valid_size": 1000,
-        "space": "demo",
-        "resolution": 32,
-        "warmup_epochs": 4,
-        "epochs": 10,
-        "batch_size": 64,
-        "valid_batch_size": 100,
-        "learning_rate": 0.05,
-        "label_smoothing": 0.0,
-        "arch_learning_rate": 0.1,
-        "arch_update_every": 2,
-        "target": "mobile",
-        # About the 20th percentile of the demo space on the `mobile` model
-        # (0.29 to 0.99 ms, median of random networks 0.63), so the latency term binds.
-        "target_latency": 0.55,
-        "loss": "abs",
-        "latency_estimate": "derived",
-        "checkpoint_every": 100,
-        "log_every": 10,
-    },
+    "demo": with_values(
+        IMAGENET,
+        {
+            "experiment": "demo",
+            **EXPERIMENT_DATA["demo"],
+            "valid_size": 1000,
+            "space": "demo",
+            "warmup_epochs": 4,
+            "epochs": 10,
+            "batch_size": 64,
+            "eval_batch_size": 100,
+            "learning_rate": 0.05,
+            "label_smoothing": 0.0,
+            "arch_learning_rate": 0.1,
+            "arch_update_every": 2,
+            "target": "mobile",
+            # About the 20th percentile of the demo space on the `mobile` model
+            # (0.29 to 0.99 ms, median of random networks 0.63), so the latency term binds.
+            "target_latency": 0.55,
+            "loss": "abs",
+            "latency_estimate": "derived",
+            "checkpoint_every": 100,
+            "log_every": 10,
+        },
+    ),
 }
 
 
@@ -145,58 +160,59 @@ def resolve(experiment: str, **overrides: Any) -> SearchConfig:
     Raises:
         ConfigError: Unknown experiment or field, or a value out of range.
     """
-    return resolve_preset(SearchConfig, EXPERIMENTS, experiment, overrides, check)
+    return run_config.resolve_preset(EXPERIMENTS, experiment, overrides, check, ALIASES)
 
 
 def check(config: SearchConfig) -> None:
-    """Checks every field of `config`; raises `ConfigError` naming the first bad one."""
-    c = config
-    require(c.augment in AUGMENTATIONS, "augment", c.augment, f"one of {AUGMENTATIONS}")
-    require(c.mode in ARCH_MODES, "mode", c.mode, f"one of {ARCH_MODES}")
-    require(c.loss in LOSSES, "loss", c.loss, f"one of {LOSSES}")
+    """Checks every value of `config`; raises `ConfigError` naming the first bad one."""
+    c, a, lat = config, config.arch_search, config.latency
+    c.data.check(min_valid_size=1)
+    c.recipe.check()
+    c.run.check()
+    require(a.mode in ARCH_MODES, "mode", a.mode, f"one of {ARCH_MODES}")
+    require(lat.loss in LOSSES, "loss", lat.loss, f"one of {LOSSES}")
     require(
-        c.latency_estimate in ESTIMATES,
+        lat.latency_estimate in ESTIMATES,
         "latency_estimate",
-        c.latency_estimate,
+        lat.latency_estimate,
         f"one of {ESTIMATES}",
     )
-    require(c.reward in REWARDS, "reward", c.reward, f"one of {REWARDS}")
-    require(c.strategy in STRATEGIES, "strategy", c.strategy, f"one of {STRATEGIES}")
-    for name in ("valid_size", "resolution", "batch_size", "valid_batch_size"):
-        require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
-    for name in ("warmup_epochs", "epochs", "steps_per_epoch", "arch_start_epoch"):
-        require(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
-    for name in ("arch_update_every", "checkpoint_every", "log_every"):
-        require(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
-    require(c.total_epochs >= 1, "epochs", c.epochs, "at least one epoch in all (with warmup)")
-    for name in ("learning_rate", "arch_learning_rate", "width_mult"):
-        require(getattr(c, name) > 0, name, getattr(c, name), "a number > 0")
-    for name in ("momentum", "arch_beta1", "arch_beta2", "label_smoothing"):
-        require(0 <= getattr(c, name) < 1, name, getattr(c, name), "a number in [0, 1)")
-    for name in ("weight_decay", "arch_init_stddev"):
-        require(getattr(c, name) >= 0, name, getattr(c, name), "a number >= 0")
-    if c.target_latency is not None:
+    require(lat.reward in REWARDS, "reward", lat.reward, f"one of {REWARDS}")
+    require(c.recipe.epochs >= 0, "epochs", c.recipe.epochs, "an integer >= 0")
+    require(a.arch_start_epoch >= 0, "arch_start_epoch", a.arch_start_epoch, "an integer >= 0")
+    require(a.arch_update_every >= 1, "arch_update_every", a.arch_update_every, "an integer >= 1")
+    require(
+        c.total_epochs >= 1, "epochs", c.recipe.epochs, "at least one epoch in all (with warmup)"
+    )
+    for name in ("arch_learning_rate",):
+        require(getattr(a, name) > 0, name, getattr(a, name), "a number > 0")
+    require(c.width_mult > 0, "width_mult", c.width_mult, "a number > 0")
+    for name in ("arch_beta1", "arch_beta2"):
+        require(0 <= getattr(a, name) < 1, name, getattr(a, name), "a number in [0, 1)")
+    require(a.arch_init_stddev >= 0, "arch_init_stddev", a.arch_init_stddev, "a number >= 0")
+    if lat.target_latency is not None:
         require(
-            c.target_latency > 0,
+            lat.target_latency > 0,
             "target_latency",
-            c.target_latency,
+            lat.target_latency,
             "a latency > 0 in the target's unit (ms; MMACs for flops), or none to search "
             "without a latency term",
         )
-    defaults = REWARD_DEFAULTS[c.reward] if c.mode == "reinforce" else LOSS_DEFAULTS[c.loss]
-    what = f"reward {c.reward!r}" if c.mode == "reinforce" else f"loss {c.loss!r}"
-    for name in c.loss_params:
+    reinforce = a.mode == "reinforce"
+    defaults = REWARD_DEFAULTS[lat.reward] if reinforce else LOSS_DEFAULTS[lat.loss]
+    what = f"reward {lat.reward!r}" if reinforce else f"loss {lat.loss!r}"
+    for name in lat.loss_params:
         require(
             name in defaults,
             "loss_params",
-            dict(c.loss_params),
+            dict(lat.loss_params),
             f"parameters of {what}: {', '.join(defaults)}",
         )
 
 
 def config_from_dict(data: Any, source: str = "config") -> SearchConfig:
     """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field."""
-    return run_config.config_from_dict(SearchConfig, data, CONFIG_FORMAT, check, source)
+    return run_config.from_dict(SearchConfig, data, CONFIG_FORMAT, check, source, ALIASES)
 
 
 def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:

@@ -62,14 +62,15 @@ def summary(
     """
     latency = net_latency(target, net)
     cost = net_cost(net)
+    reinforce = config.arch_search.mode == "reinforce"
     return SearchSummary(
         experiment=config.experiment,
         space=space.name,
-        target=config.target,
+        target=config.latency.target,
         unit=target.unit,
-        target_latency=config.target_latency,
-        loss=config.reward if config.mode == "reinforce" else config.loss,
-        mode=config.mode,
+        target_latency=config.latency.target_latency,
+        loss=config.latency.reward if reinforce else config.latency.loss,
+        mode=config.arch_search.mode,
         latency=latency.total,
         latency_measured_parts=latency.count("measured"),
         latency_predicted_parts=latency.count("predicted"),

@@ -16,8 +16,6 @@ step counters, so a run resumed from it continues exactly where it stopped.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,15 +27,16 @@ import tensorflow as tf
 from tfnas import sampling
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.divergence import LossGuard, save_if_healthy
+from tfnas.divergence import LossGuard
+from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
 from tfnas.path_optimizer import SampledPathSGD
-from tfnas.progress import EpochProgress, is_terminal
+from tfnas.recipe import Recipe
 from tfnas.records import SearchSummary
 from tfnas.registry import SPACES
-from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
+from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
 from tfnas.search.config import SearchConfig
 from tfnas.search_steps import SearchSteps, accuracy_reward, cross_entropy_only
@@ -54,19 +53,9 @@ def build_space(config: SearchConfig, num_classes: int) -> SearchSpace:
     return SPACES.get(
         config.space,
         width_mult=config.width_mult,
-        resolution=config.resolution,
+        resolution=config.data.resolution,
         num_classes=num_classes,
     )
-
-
-def cosine_learning_rate(config: SearchConfig, step: int, steps_per_epoch: int) -> float:
-    """The weight learning rate at `step`: a cosine over the warmup, restarted for the search."""
-    warmup_steps = config.warmup_epochs * steps_per_epoch
-    if step < warmup_steps:
-        position, length = step, warmup_steps
-    else:
-        position, length = step - warmup_steps, config.epochs * steps_per_epoch
-    return 0.5 * config.learning_rate * (1.0 + math.cos(math.pi * position / max(length, 1)))
 
 
 class ObjectiveError(ValueError):
@@ -79,15 +68,16 @@ def make_objectives(config: SearchConfig, latency: SpaceLatency) -> tuple[Any, A
     Raises:
         ObjectiveError: A loss that cannot use the target (mul_log below 1, ...).
     """
-    if config.target_latency is None:
+    lat = config.latency
+    if lat.target_latency is None:
         return cross_entropy_only, accuracy_reward
-    params = dict(config.loss_params)
+    params = dict(lat.loss_params)
     try:
-        if config.mode == "reinforce":
-            reward = make_reward(config.reward, latency, config.target_latency, **params)
+        if config.arch_search.mode == "reinforce":
+            reward = make_reward(lat.reward, latency, lat.target_latency, **params)
             return cross_entropy_only, reward
         objective = make_arch_objective(
-            config.loss, latency, config.target_latency, config.latency_estimate, **params
+            lat.loss, latency, lat.target_latency, lat.latency_estimate, **params
         )
         return objective, accuracy_reward
     except ValueError as error:
@@ -128,26 +118,26 @@ class SearchRun:
         self.log = log or print_line
         self.verbose = verbose
         self.space = build_space(config, pipeline.source.num_classes)
-        self.target = load_target(config.target)
+        self.target = load_target(config.latency.target)
         self.latency: SpaceLatency = space_latency(self.target, self.space)
         objective, reward = make_objectives(config, self.latency)
-        self.steps_per_epoch = pipeline.steps_for(config.steps_per_epoch)
+        self.steps_per_epoch = pipeline.steps_for(config.data.steps_per_epoch)
+        self.recipe = Recipe(config.recipe, self.steps_per_epoch, "cosine_restart")
+        arch = config.arch_search
         with self.strategy.scope():
             self.supernet = Supernet(self.space)
             self.arch = ArchParameters(
                 self.supernet.num_candidates,
-                init_stddev=config.arch_init_stddev,
-                seed=config.seed,
+                init_stddev=arch.arch_init_stddev,
+                seed=config.run.seed,
             )
             weight_optimizer = SampledPathSGD(
-                config.learning_rate,
-                momentum=config.momentum,
-                nesterov=config.nesterov,
-                l2=config.weight_decay,
+                **self.recipe.sgd_arguments(),
+                l2=config.recipe.weight_decay,
                 candidate_owners=self.supernet.candidate_weight_owners(),
             )
             arch_optimizer = keras.optimizers.Adam(
-                config.arch_learning_rate, beta_1=config.arch_beta1, beta_2=config.arch_beta2
+                arch.arch_learning_rate, beta_1=arch.arch_beta1, beta_2=arch.arch_beta2
             )
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.arch_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="arch_steps")
@@ -156,9 +146,9 @@ class SearchRun:
             self.arch,
             weight_optimizer,
             arch_optimizer,
-            mode=config.mode,
+            mode=arch.mode,
             strategy=self.strategy,
-            label_smoothing=config.label_smoothing,
+            label_smoothing=config.recipe.label_smoothing,
             arch_objective=objective,
             reward_fn=reward,
         )
@@ -173,27 +163,48 @@ class SearchRun:
             arch_steps=self.arch_steps,
             random_states=random_states(self.supernet),
         )
-        self.keeper = CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT)
         self.guard = LossGuard(
             "the search's weight training",
-            f"lower --learning_rate (now {config.learning_rate:g})",
+            f"lower --learning_rate (now {config.recipe.learning_rate:g})",
             pipeline.source.num_classes,
         )
-        self.history: list[dict[str, Any]] = []
+        self.loop = EpochLoop(
+            self.recipe,
+            self.step,
+            weight_optimizer,
+            CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT),
+            self.guard,
+            lambda: [*self.supernet.weights, *self.arch.alphas],
+            ScalarLog(self.output_dir / TENSORBOARD_DIR),
+            self.log,
+            config.run.checkpoint_every,
+            config.run.log_every,
+            verbose,
+            phase=self.phase,
+            stateful=("lat",),
+        )
         self._valid: Any = None  # created at the first arch step of this process
-        self.scalars = ScalarLog(self.output_dir / TENSORBOARD_DIR)
 
     # -- state ---------------------------------------------------------------
 
     @property
     def total_steps(self) -> int:
         """Weight steps of the whole run."""
-        return self.config.total_epochs * self.steps_per_epoch
+        return self.recipe.total_steps
 
     @property
     def checkpoint_dir(self) -> Path:
         """Where the checkpoints and `state.json` are."""
         return self.output_dir / CHECKPOINT_DIR
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One record per epoch searched."""
+        return self.loop.history
+
+    def phase(self, epoch: int) -> str:
+        """`warmup` (uniformly sampled paths, no arch steps) or `search`."""
+        return "warmup" if epoch < self.config.recipe.warmup_epochs else "search"
 
     def save(self) -> Path | None:
         """Writes a checkpoint (with the history); a run killed meanwhile keeps the last one.
@@ -201,27 +212,20 @@ class SearchRun:
         Nothing is written while the run is diverging (then None), so a diverged
         run never leaves a broken checkpoint behind (`save_if_healthy`).
         """
-        step = int(self.step.numpy())
-        variables = [*self.supernet.weights, *self.arch.alphas]
-        return save_if_healthy(self.guard, self.keeper, step, variables, self.history, self.log)
+        return self.loop.save()
 
     def restore(self) -> bool:
         """Restores the last checkpoint of `output_dir`; False when there is none."""
-        state = self.keeper.restore()
-        if state is None:
+        if not self.loop.restore():
             return False
-        self.history = state["history"]
-        self.guard.restore(state.get("guard"))
-        self.guard.saved(f"step {state['step']}, {self.checkpoint_dir}")
         # The checkpoint holds Adam's learning rate; a resume may have lowered it.
-        self.steps.arch_optimizer.learning_rate.assign(self.config.arch_learning_rate)
-        self.log(f"resumed from {self.checkpoint_dir / state['checkpoint']} (step {state['step']})")
+        self.steps.arch_optimizer.learning_rate.assign(self.config.arch_search.arch_learning_rate)
         return True
 
     # -- phases --------------------------------------------------------------
 
     def _seed(self, step: int, arch: bool) -> tf.Tensor:
-        return tf.constant([self.config.seed, 2 * step + int(arch)], tf.int64)
+        return tf.constant([self.config.run.seed, 2 * step + int(arch)], tf.int64)
 
     def _distribute(self, dataset: tf.data.Dataset) -> Any:
         return self.strategy.experimental_distribute_dataset(dataset)
@@ -230,61 +234,48 @@ class SearchRun:
         """E[LAT] of the current alpha, in the target's unit."""
         return float(expected_latency(self.latency, self.arch.alphas))
 
-    def _weight_and_arch_steps(self, epoch: int, skip: int) -> dict[str, float]:
-        """The weight steps (and arch steps) of one epoch; returns the epoch's means."""
+    def _steps(self, epoch: int) -> StepFn:
+        """The step of `epoch`: a weight step, then an arch step every `arch_update_every`."""
         config = self.config
-        warmup = epoch < config.warmup_epochs
-        arch_on = not warmup and epoch - config.warmup_epochs >= config.arch_start_epoch
+        warmup = self.phase(epoch) == "warmup"
+        start = config.arch_search.arch_start_epoch
+        arch_on = not warmup and epoch - config.recipe.warmup_epochs >= start
         uniform = tf.constant(warmup)
-        batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
         valid = self._valid_stream() if arch_on else None
-        phase = "warmup" if warmup else "search"
-        progress = EpochProgress(
-            self.steps_per_epoch,
-            config.log_every,
-            f"epoch {epoch + 1}/{config.total_epochs} ({phase})",
-            self.verbose,
-            done=skip,
-            stateful=("lat",),
-            log=self.log,
-        )
-        means = RunningMeans()
-        latency = self.expected_latency()  # changes only when an arch step moves alpha
-        for images, labels in self._distribute(batches):
-            step = int(self.step.numpy())
-            lr = cosine_learning_rate(config, step, self.steps_per_epoch)
-            self.steps.weight_optimizer.learning_rate.assign(lr)
-            out = self.steps.weight_step(images, labels, self._seed(step, False), uniform)
-            values = {"loss": float(out["loss"]), "acc": float(out["accuracy"])}
-            self.guard.observe(step, values["loss"], f"epoch {epoch + 1}, {phase}")
-            self.step.assign_add(1)
-            means.add(**values)
-            scalars = {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr}
-            if valid is not None and (step + 1) % config.arch_update_every == 0:
-                arch_images, arch_labels = next(valid)
-                arch_out = self.steps.arch_step(arch_images, arch_labels, self._seed(step, True))
-                self.guard.require_finite(
-                    float(arch_out["loss"]),
-                    "the arch step's loss",
-                    step,
-                    f"lower --arch_learning_rate (now {config.arch_learning_rate:g})",
-                )
-                self.arch_steps.assign_add(1)
-                means.add(arch_loss=float(arch_out["loss"]), arch_acc=float(arch_out["accuracy"]))
-                scalars.update({"arch/loss": float(arch_out["loss"])})
-                latency = self.expected_latency()
-            progress.update(
-                step + 1 - epoch * self.steps_per_epoch,
-                step + 1,
-                {**means.result(), "lat": latency},
-                {**values, "lat": latency},
+        every = config.arch_search.arch_update_every
+        shown = {"lat": self.expected_latency()}  # changes only when an arch step moves alpha
+
+        def arch_step(step: int) -> StepResult:
+            images, labels = next(valid)
+            out = self.steps.arch_step(images, labels, self._seed(step, True))
+            loss = float(out["loss"])
+            self.guard.require_finite(
+                loss,
+                "the arch step's loss",
+                step,
+                f"lower --arch_learning_rate (now {config.arch_search.arch_learning_rate:g})",
             )
-            if (step + 1) % config.log_every == 0:
-                scalars["latency/expected"] = latency
-                self.scalars.write(scalars, step + 1)
-            if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
-                self.save()
-        return means.result()
+            self.arch_steps.assign_add(1)
+            shown["lat"] = self.expected_latency()
+            return StepResult(
+                {"arch_loss": loss, "arch_acc": float(out["accuracy"])},
+                shown,
+                {"arch/loss": loss, "latency/expected": shown["lat"]},
+            )
+
+        def step(step: int, images: Any, labels: Any) -> StepResult:
+            out = self.steps.weight_step(images, labels, self._seed(step, False), uniform)
+            then = None
+            if valid is not None and (step + 1) % every == 0:
+                then = lambda: arch_step(step)  # noqa: E731
+            return StepResult(
+                {"loss": float(out["loss"]), "acc": float(out["accuracy"])},
+                dict(shown),
+                {"latency/expected": shown["lat"]},
+                then,
+            )
+
+        return step
 
     def _valid_stream(self) -> Any:
         """The arch steps' valid batches: one stream per process, from where the run is."""
@@ -315,7 +306,7 @@ class SearchRun:
         net = derive(self.space, self.arch.alphas)
         record = {
             "epoch": epoch + 1,
-            "phase": "warmup" if epoch < self.config.warmup_epochs else "search",
+            "phase": self.phase(epoch),
             "step": int(self.step.numpy()),
             **{f"train_{k}": v for k, v in means.items()},
             "valid_accuracy": self.evaluate(self.pipeline.valid_batches(), choices),
@@ -327,7 +318,7 @@ class SearchRun:
             "seconds": seconds,
         }
         self.history.append(record)
-        self.scalars.write(
+        self.loop.scalars.write(
             {
                 "valid/accuracy": record["valid_accuracy"],
                 "latency/derived": record["derived_latency"],
@@ -337,25 +328,16 @@ class SearchRun:
         )
         unit = self.latency.unit
         self.log(
-            f"epoch {epoch + 1}/{self.config.total_epochs} ({record['phase']}): "
+            f"{self.loop.title(epoch)}: "
             f"train loss {means.get('loss', float('nan')):.3f} acc {means.get('acc', 0):.3f}, "
             f"valid acc {record['valid_accuracy']:.3f}, E[LAT] {record['expected_latency']:.3f} "
             f"{unit}, derived {record['derived_latency']:.3f} {unit}, {seconds:.0f} s"
         )
         outputs.write_arch_log(self.output_dir, self.space, self.history)
-        self.save()
 
     def run(self) -> SearchSummary:
         """Runs (or finishes) the search and writes the outputs; returns the summary."""
-        start = int(self.step.numpy())
-        for epoch, skip in epochs_from(start, self.steps_per_epoch, self.config.total_epochs):
-            if self.verbose and is_terminal():  # a title for the bar; log lines name the epoch
-                phase = "warmup" if epoch < self.config.warmup_epochs else "search"
-                self.log(f"epoch {epoch + 1}/{self.config.total_epochs} ({phase})")
-            began = time.monotonic()
-            means = self._weight_and_arch_steps(epoch, skip)
-            self._end_of_epoch(epoch, means, time.monotonic() - began)
-        self.scalars.flush()
+        self.loop.run(self.pipeline.train_epoch, self._steps, self._end_of_epoch, self._distribute)
         return self.finish()
 
     def finish(self) -> SearchSummary:

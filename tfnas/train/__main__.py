@@ -29,8 +29,9 @@ from typing import Any
 from absl import app, flags
 
 from tfnas import run_config
+from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.run_config import ConfigError, save_config
-from tfnas.train.config import CONFIG_FORMAT, EXPERIMENTS, FIELDS, TrainConfig, load_config, resolve
+from tfnas.train.config import CONFIG_FORMAT, EXPERIMENTS, TrainConfig, load_config, resolve
 
 CONFIG_FILE = run_config.CONFIG_FILE
 
@@ -44,31 +45,8 @@ flags.DEFINE_integer(
     "1: a progress bar per epoch on a terminal, a line every --log_every steps off one "
     "(a log file); 0: one line per epoch.",
 )
-# Config fields: None means "the experiment's value".
-flags.DEFINE_string("arch", None, "Registered network, arch.json or net.config.")
-flags.DEFINE_string("dataset", None, "demo, a tensorflow-datasets name, or folder:ROOT.")
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
-flags.DEFINE_string("manual_dir", None, "Manually downloaded files (imagenet2012).")
-flags.DEFINE_bool("download", None, "Let tensorflow-datasets download and prepare the data.")
-flags.DEFINE_string("augment", None, "inception, pad_crop_flip, pad_crop or none.")
-flags.DEFINE_integer("valid_size", None, "Training examples held out for monitoring (0: none).")
-flags.DEFINE_integer("resolution", None, "Input resolution.")
-flags.DEFINE_integer("epochs", None, "Epochs, learning-rate warmup included.")
-flags.DEFINE_integer("warmup_epochs", None, "Epochs of linear learning-rate warmup.")
-flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (0: the whole split).")
-flags.DEFINE_integer("batch_size", None, "Global training batch.")
-flags.DEFINE_integer("eval_batch_size", None, "Evaluation batch.")
-flags.DEFINE_float("learning_rate", None, "Peak learning rate (after the warmup).")
-flags.DEFINE_float("momentum", None, "SGD momentum.")
-flags.DEFINE_bool("nesterov", None, "Nesterov momentum.")
-flags.DEFINE_float("weight_decay", None, "Weight decay of kernels (not BN, not biases).")
-flags.DEFINE_float("label_smoothing", None, "Label smoothing.")
-flags.DEFINE_float("dropout", None, "Dropout before the classifier.")
-flags.DEFINE_integer("seed", None, "Seed of the data order, augmentation and initialization.")
-flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints (and every epoch end).")
-flags.DEFINE_integer("log_every", None, "Steps between TensorBoard scalars and log lines.")
-flags.DEFINE_string("strategy", None, "tf.distribute strategy: default, mirrored, multi_worker.")
-flags.DEFINE_bool("deterministic", None, "Deterministic ops (exact resume; a little slower).")
+# Config values: None means "the experiment's value".
+define_config_flags(TrainConfig)
 flags.DEFINE_bool("tune", False, "Tune learning rate, weight decay and dropout first.")
 flags.DEFINE_enum("tuner", "bayesian", ["bayesian", "random", "hyperband"], "keras-tuner method.")
 flags.DEFINE_integer("tune_trials", 8, "Trials of --tune.")
@@ -87,7 +65,7 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
         output_dir,
         FLAGS.experiment,
         FLAGS["experiment"].present,
-        run_config.given_overrides(FLAGS, FIELDS),
+        flag_overrides(TrainConfig),
         resolve,
         load_config,
         adjustable=RESUME_ADJUSTABLE,
@@ -119,14 +97,14 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
     from tfnas.train.trainer import Trainer, prepare_spec
 
     spec = load_net(config.arch)  # a bad arch fails before the data loads
-    configure_tensorflow(config.seed, config.deterministic, FLAGS.cpu_devices)
+    configure_tensorflow(config.run.seed, config.run.deterministic, FLAGS.cpu_devices)
     started = time.monotonic()
-    pipeline = pipeline_for(config, config.eval_batch_size)
+    pipeline = pipeline_for(config.data, config.run.seed)
     source = pipeline.source
     if FLAGS.tune and not FLAGS.resume:
         config = _tuned(config, spec, pipeline, output_dir)
-    spec = prepare_spec(spec, source.num_classes, config.dropout, config.resolution)
-    strategy = make_strategy(config.strategy)
+    spec = prepare_spec(spec, source.num_classes, config.dropout, config.data.resolution)
+    strategy = make_strategy(config.run.strategy)
     trainer = Trainer(config, spec, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
     if FLAGS.resume:
         try:
@@ -136,8 +114,9 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
         run_config.report_adjusted(load_config(str(output_dir / CONFIG_FILE)), config)
     save_config(config, CONFIG_FORMAT, output_dir / CONFIG_FILE)
     print(
-        f"training {spec.name} ({len(spec.blocks)} blocks, {config.resolution} px) on "
-        f"{source.name} ({len(pipeline.train_indices)} train images), {config.epochs} epochs x "
+        f"training {spec.name} ({len(spec.blocks)} blocks, {config.data.resolution} px) on "
+        f"{source.name} ({len(pipeline.train_indices)} train images), "
+        f"{config.recipe.epochs} epochs x "
         f"{trainer.steps_per_epoch} steps, {strategy.num_replicas_in_sync} replica(s); "
         f"output {output_dir}",
         flush=True,
@@ -160,7 +139,7 @@ def _tuned(config: TrainConfig, spec: Any, pipeline: Any, output_dir: Path) -> T
 
     from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
 
-    held_out = config.valid_size or round(TUNE_VALID_FRACTION * pipeline.source.train_size)
+    held_out = config.data.valid_size or round(TUNE_VALID_FRACTION * pipeline.source.train_size)
     try:
         tune_pipeline = dataclasses.replace(pipeline, valid_size=held_out)
         best, summary = tune_recipe(

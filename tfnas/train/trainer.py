@@ -19,10 +19,8 @@ killed mid-epoch resumes where it stopped. What it writes, atomically:
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,11 +33,12 @@ from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.divergence import LossGuard, save_if_healthy
+from tfnas.divergence import LossGuard
+from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
 from tfnas.losses import accuracy, cross_entropy
-from tfnas.progress import EpochProgress, is_terminal
+from tfnas.recipe import Recipe
 from tfnas.records import TrainSummary
-from tfnas.runtime import RunningMeans, ScalarLog, epochs_from, print_line
+from tfnas.runtime import ScalarLog, print_line
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
 
@@ -47,8 +46,6 @@ STATE_FORMAT = "tfnas.train_state"
 ARCH_FILE = "arch.json"
 WEIGHTS_FILE = "model.weights.h5"
 SUMMARY_FILE = "train_summary.json"
-# Batch-norm scales and offsets and biases get no weight decay.
-NO_DECAY = ["gamma", "beta", "bias"]
 
 
 def prepare_spec(spec: NetSpec, num_classes: int, dropout: float, resolution: int) -> NetSpec:
@@ -57,16 +54,6 @@ def prepare_spec(spec: NetSpec, num_classes: int, dropout: float, resolution: in
         spec.with_resolution(resolution),
         classifier=ClassifierSpec(num_classes, dropout),
     )
-
-
-def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Linear warmup from 0 over `warmup_epochs`, then a cosine decay to 0."""
-    warmup = config.warmup_epochs * steps_per_epoch
-    total = config.epochs * steps_per_epoch
-    if step < warmup:
-        return config.learning_rate * (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
-    return 0.5 * config.learning_rate * (1.0 + math.cos(math.pi * progress))
 
 
 def save_weights_atomic(model: keras.Model, path: Path) -> Path:
@@ -118,18 +105,11 @@ class Trainer:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.log = log or print_line
         self.verbose = verbose
-        self.steps_per_epoch = pipeline.steps_for(config.steps_per_epoch)
+        self.steps_per_epoch = pipeline.steps_for(config.data.steps_per_epoch)
+        self.recipe = Recipe(config.recipe, self.steps_per_epoch, "linear_warmup_cosine")
         with self.strategy.scope():
             self.model = build_net(spec)
-            self.optimizer = keras.optimizers.SGD(
-                config.learning_rate,
-                momentum=config.momentum,
-                nesterov=config.nesterov,
-                weight_decay=config.weight_decay or None,
-            )
-            if config.weight_decay:
-                self.optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-            self.optimizer.build(self.model.trainable_variables)
+            self.optimizer = self.recipe.sgd(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         checkpoint = tf.train.Checkpoint(
             model=self.model,
@@ -137,29 +117,44 @@ class Trainer:
             step=self.step,
             random_states=random_states(self.model),
         )
-        self.keeper = CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT)
+        recipe = config.recipe
         self.guard = LossGuard(
             f"training {spec.name}",
-            f"lower --learning_rate (now {config.learning_rate:g}) or lengthen "
-            f"--warmup_epochs (now {config.warmup_epochs})",
+            f"lower --learning_rate (now {recipe.learning_rate:g}) or lengthen "
+            f"--warmup_epochs (now {recipe.warmup_epochs})",
             spec.classifier.num_classes,
         )
-        self.history: list[dict[str, Any]] = []
-        self.scalars = ScalarLog(self.output_dir / "tensorboard")
+        self.loop = EpochLoop(
+            self.recipe,
+            self.step,
+            self.optimizer,
+            CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT),
+            self.guard,
+            lambda: self.model.weights,
+            ScalarLog(self.output_dir / "tensorboard"),
+            self.log,
+            config.run.checkpoint_every,
+            config.run.log_every,
+            verbose,
+        )
         self.train_step = tf.function(self._train_step)
         self.eval_step = tf.function(self._eval_step)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One record per epoch trained."""
+        return self.loop.history
 
     # -- compiled steps --------------------------------------------------------
 
     def _train_step(self, images: Any, labels: Any) -> tuple[tf.Tensor, tf.Tensor]:
         replicas = self.strategy.num_replicas_in_sync
-        smoothing = self.config.label_smoothing
 
         def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             variables = self.model.trainable_variables
             with tf.GradientTape() as tape:
                 logits = self.model(images, training=True)
-                ce = tf.reduce_mean(cross_entropy(labels, logits, smoothing))
+                ce = self.recipe.loss(labels, logits)
                 loss = ce / replicas  # gradients are summed over replicas
             self.optimizer.apply(tape.gradient(loss, variables), variables)
             return ce, accuracy(labels, logits)
@@ -197,56 +192,39 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Writes a checkpoint with the history, unless the run is diverging (then None)."""
-        step = int(self.step.numpy())
-        return save_if_healthy(
-            self.guard, self.keeper, step, self.model.weights, self.history, self.log
-        )
+        return self.loop.save()
 
     def restore(self) -> bool:
         """Restores the last checkpoint; False when there is none."""
-        state = self.keeper.restore()
-        if state is None:
-            return False
-        self.history = state["history"]
-        self.guard.restore(state.get("guard"))
-        self.guard.saved(f"step {state['step']}, {self.keeper.directory}")
-        self.log(
-            f"resumed from {self.keeper.directory / state['checkpoint']} (step {state['step']})"
-        )
-        return True
+        return self.loop.restore()
 
-    def _epoch(self, epoch: int, skip: int) -> dict[str, float]:
-        config = self.config
-        batches = self.pipeline.train_epoch(epoch, skip).take(self.steps_per_epoch - skip)
-        progress = EpochProgress(
-            self.steps_per_epoch,
-            config.log_every,
-            f"epoch {epoch + 1}/{config.epochs}",
-            self.verbose,
-            done=skip,
-            log=self.log,
-        )
-        means = RunningMeans()
-        for images, labels in self.strategy.experimental_distribute_dataset(batches):
-            step = int(self.step.numpy())
-            lr = learning_rate(config, step, self.steps_per_epoch)
-            self.optimizer.learning_rate.assign(lr)
+    def _steps(self, epoch: int) -> StepFn:
+        def step(step: int, images: Any, labels: Any) -> StepResult:
             ce, acc = self.train_step(images, labels)
-            values = {"loss": float(ce), "acc": float(acc)}
-            self.guard.observe(step, values["loss"], f"epoch {epoch + 1}")
-            self.step.assign_add(1)
-            means.add(**values)
-            progress.update(
-                step + 1 - epoch * self.steps_per_epoch, step + 1, means.result(), values
-            )
-            if (step + 1) % config.log_every == 0:
-                self.scalars.write(
-                    {"train/loss": values["loss"], "train/accuracy": values["acc"], "lr": lr},
-                    step + 1,
-                )
-            if (step + 1) % config.checkpoint_every == 0 and (step + 1) % self.steps_per_epoch:
-                self.save()
-        return means.result()
+            return StepResult({"loss": float(ce), "acc": float(acc)})
+
+        return step
+
+    def _end_of_epoch(self, epoch: int, means: dict[str, float], seconds: float) -> None:
+        held_out = self.pipeline.valid_batches()
+        which = "valid" if held_out is not None else "test"
+        metrics = self.evaluate(held_out if held_out is not None else self.pipeline.test_batches())
+        record = {
+            "epoch": epoch + 1,
+            "step": int(self.step.numpy()),
+            "train_loss": means["loss"],
+            "train_accuracy": means["acc"],
+            f"{which}_accuracy": metrics["accuracy"] if metrics else None,
+            "seconds": seconds,
+        }
+        self.history.append(record)
+        if metrics:
+            self.loop.scalars.write({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
+        self.log(
+            f"{self.loop.title(epoch)}: train loss {means['loss']:.3f} acc {means['acc']:.3f}"
+            + (f", {which} acc {metrics['accuracy']:.3f}" if metrics else "")
+            + f", {seconds:.0f} s"
+        )
 
     def run(self, test: bool = True) -> TrainSummary:
         """Trains (or finishes training) and writes the outputs; returns the summary.
@@ -255,37 +233,12 @@ class Trainer:
             test: Evaluate on the test split at the end (tuning trials do not:
                 they are scored on the held-out split only).
         """
-        for epoch, skip in epochs_from(
-            int(self.step.numpy()), self.steps_per_epoch, self.config.epochs
-        ):
-            if self.verbose and is_terminal():  # a title for the bar; log lines name the epoch
-                self.log(f"epoch {epoch + 1}/{self.config.epochs}")
-            began = time.monotonic()
-            means = self._epoch(epoch, skip)
-            held_out = self.pipeline.valid_batches()
-            which = "valid" if held_out is not None else "test"
-            metrics = self.evaluate(
-                held_out if held_out is not None else self.pipeline.test_batches()
-            )
-            record = {
-                "epoch": epoch + 1,
-                "step": int(self.step.numpy()),
-                "train_loss": means["loss"],
-                "train_accuracy": means["acc"],
-                f"{which}_accuracy": metrics["accuracy"] if metrics else None,
-                "seconds": time.monotonic() - began,
-            }
-            self.history.append(record)
-            if metrics:
-                self.scalars.write({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
-            self.log(
-                f"epoch {epoch + 1}/{self.config.epochs}: train loss {means['loss']:.3f} acc "
-                f"{means['acc']:.3f}"
-                + (f", {which} acc {metrics['accuracy']:.3f}" if metrics else "")
-                + f", {record['seconds']:.0f} s"
-            )
-            self.save()
-        self.scalars.flush()
+        self.loop.run(
+            self.pipeline.train_epoch,
+            self._steps,
+            self._end_of_epoch,
+            self.strategy.experimental_distribute_dataset,
+        )
         return self.finish(test)
 
     def finish(self, test_split: bool = True) -> TrainSummary:
@@ -300,7 +253,7 @@ class Trainer:
             resolution=self.spec.resolution,
             params=cost.params,
             macs=cost.macs,
-            epochs=self.config.epochs,
+            epochs=self.config.recipe.epochs,
             steps=int(self.step.numpy()),
             test_accuracy=test["accuracy"] if test else None,
             test_loss=test["loss"] if test else None,

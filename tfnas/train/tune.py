@@ -21,7 +21,6 @@ diverges, tuning stops with a `DivergenceError`.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from tfnas import records
+from tfnas import records, run_config
 from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import DivergenceError
@@ -45,6 +44,7 @@ SUMMARY_FILE = "tune_summary.json"
 WEIGHT_DECAY_RANGE = (1e-6, 1e-3)
 DROPOUT_RANGE = (0.0, 0.5)
 LEARNING_RATE_FACTOR = 5.0
+TUNED = ("learning_rate", "weight_decay", "dropout")
 # Held out for scoring trials when the config holds out nothing.
 TUNE_VALID_FRACTION = 0.1
 
@@ -54,8 +54,8 @@ def recipe_space(config: TrainConfig) -> kt.HyperParameters:
     hp = kt.HyperParameters()
     hp.Float(
         "learning_rate",
-        config.learning_rate / LEARNING_RATE_FACTOR,
-        config.learning_rate * LEARNING_RATE_FACTOR,
+        config.recipe.learning_rate / LEARNING_RATE_FACTOR,
+        config.recipe.learning_rate * LEARNING_RATE_FACTOR,
         sampling="log",
     )
     hp.Float("weight_decay", *WEIGHT_DECAY_RANGE, sampling="log")
@@ -63,14 +63,22 @@ def recipe_space(config: TrainConfig) -> kt.HyperParameters:
     return hp
 
 
-def with_values(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+def tuned(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     """`config` with the tuned values (rounded, so config.json stays readable)."""
-    return dataclasses.replace(
+    return run_config.with_values(
         config,
-        learning_rate=float(f"{values['learning_rate']:.4g}"),
-        weight_decay=float(f"{values['weight_decay']:.4g}"),
-        dropout=round(float(values["dropout"]), 4),
+        {
+            "learning_rate": float(f"{values['learning_rate']:.4g}"),
+            "weight_decay": float(f"{values['weight_decay']:.4g}"),
+            "dropout": round(float(values["dropout"]), 4),
+        },
     )
+
+
+def tuned_values(config: TrainConfig) -> dict[str, float]:
+    """The values `--tune` tunes, as `config` has them."""
+    values = run_config.flatten(config)
+    return {name: values[name] for name in TUNED}
 
 
 class _RecipeTrials:
@@ -132,19 +140,24 @@ def tune_recipe(
         raise ValueError("--tune scores trials on a held-out split; set --valid_size >= 1")
     if trials < 1:
         raise ValueError(f"--tune_trials={trials}: expected an integer >= 1")
-    trial_config = dataclasses.replace(config, epochs=epochs or config.epochs)
-    if trial_config.warmup_epochs >= trial_config.epochs:
-        trial_config = dataclasses.replace(trial_config, warmup_epochs=trial_config.epochs - 1)
+    trial_epochs = epochs or config.recipe.epochs
+    trial_config = run_config.with_values(
+        config,
+        {
+            "epochs": trial_epochs,
+            "warmup_epochs": min(config.recipe.warmup_epochs, trial_epochs - 1),
+        },
+    )
     began = time.monotonic()
 
     def run_trial(values: dict[str, Any], trial_id: str) -> dict[str, float]:
-        recipe = with_values(trial_config, values)
-        keras.utils.set_random_seed(recipe.seed)  # every trial starts from the same state
+        trial = tuned(trial_config, values)
+        keras.utils.set_random_seed(trial.run.seed)  # every trial starts from the same state
         trial_spec = prepare_spec(
-            spec, pipeline.source.num_classes, recipe.dropout, recipe.resolution
+            spec, pipeline.source.num_classes, trial.dropout, trial.data.resolution
         )
         trainer = Trainer(
-            recipe,
+            trial,
             trial_spec,
             pipeline,
             output_dir / TUNE_DIR / f"trial_{trial_id}",
@@ -152,8 +165,8 @@ def tune_recipe(
             log=lambda line: None,
         )
         values_text = (
-            f"trial {trial_id}: learning rate {recipe.learning_rate:.4g}, weight decay "
-            f"{recipe.weight_decay:.3g}, dropout {recipe.dropout:.1f}"
+            f"trial {trial_id}: learning rate {trial.recipe.learning_rate:.4g}, weight decay "
+            f"{trial.recipe.weight_decay:.3g}, dropout {trial.dropout:.1f}"
         )
         try:
             history = trainer.run(test=False).history
@@ -174,7 +187,7 @@ def tune_recipe(
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=trials,
         hyperparameters=recipe_space(config),
-        seed=config.seed,
+        seed=config.run.seed,
         directory=str(output_dir / TUNE_DIR),
         project_name=tuner,
         overwrite=True,
@@ -184,17 +197,17 @@ def tune_recipe(
     if all(row["diverged"] for row in rows):
         raise DivergenceError(
             f"all {len(rows)} tuning trials diverged; lower --learning_rate (now "
-            f"{config.learning_rate:g}: trials draw from a fifth to five times it) or lengthen "
-            f"--warmup_epochs (now {config.warmup_epochs})"
+            f"{config.recipe.learning_rate:g}: trials draw from a fifth to five times it) or "
+            f"lengthen --warmup_epochs (now {config.recipe.warmup_epochs})"
         )
-    best = with_values(config, rows[0]["values"])
+    best = tuned(config, rows[0]["values"])
     summary = TuneSummary(
         tuner=tuner,
-        trial_epochs=trial_config.epochs,
+        trial_epochs=trial_config.recipe.epochs,
         held_out=len(pipeline.valid_indices),
         seconds=time.monotonic() - began,
-        before={k: getattr(config, k) for k in ("learning_rate", "weight_decay", "dropout")},
-        best={k: getattr(best, k) for k in ("learning_rate", "weight_decay", "dropout")},
+        before=tuned_values(config),
+        best=tuned_values(best),
         best_valid_accuracy=rows[0][OBJECTIVE],
         trials=[
             {

@@ -1,0 +1,108 @@
+"""The config groups every job shares: the data, the weights' recipe, the run.
+
+`SearchConfig` and `TrainConfig` are each made of these three plus their own
+values; a group's defaults are the `imagenet` experiments' where they agree,
+and each command sets the rest in its own default (see `tfnas.run_config` for
+how the tree is addressed, resolved and written).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfnas.datasets.pipeline import AUGMENTATIONS
+from tfnas.run_config import require
+from tfnas.runtime import STRATEGIES
+
+
+def value(default: Any, help: str) -> Any:
+    """A config field with its default and the help its flag shows."""
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are batched."""
+
+    dataset: str = value("imagenet2012", "demo, a tensorflow-datasets name, or folder:ROOT.")
+    data_dir: str | None = value(None, "tensorflow-datasets data directory.")
+    manual_dir: str | None = value(None, "Manually downloaded files (imagenet2012).")
+    download: bool = value(False, "Let tensorflow-datasets download and prepare the data.")
+    augment: str = value("inception", f"Training augmentation: {', '.join(AUGMENTATIONS)}.")
+    valid_size: int = value(0, "Training examples held out (0: none).")
+    resolution: int = value(224, "Input resolution.")
+    batch_size: int = value(256, "Global training batch.")
+    eval_batch_size: int = value(256, "Batch of the held-out and test splits.")
+    steps_per_epoch: int = value(0, "Steps per epoch (0: one pass over the training split).")
+
+    def check(self, min_valid_size: int = 0) -> None:
+        """Raises `ConfigError` naming the first bad value."""
+        require(self.augment in AUGMENTATIONS, "augment", self.augment, f"one of {AUGMENTATIONS}")
+        for name in ("resolution", "batch_size", "eval_batch_size"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), "an integer >= 1")
+        require(
+            self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "an integer >= 0"
+        )
+        require(
+            self.valid_size >= min_valid_size,
+            "valid_size",
+            self.valid_size,
+            f"an integer >= {min_valid_size}",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeConfig:
+    """How the weights are trained: SGD with momentum, a schedule, regularization.
+
+    The shape of the learning-rate schedule belongs to the job, not to the
+    config (`tfnas.recipe.SCHEDULES`): training ramps up linearly over
+    `warmup_epochs` of its `epochs`; the search runs a cosine over its
+    `warmup_epochs` and another over its `epochs` of search after them.
+    """
+
+    epochs: int = value(300, "Epochs, learning-rate warmup included.")
+    warmup_epochs: int = value(5, "Epochs of linear learning-rate warmup.")
+    learning_rate: float = value(0.05, "Peak learning rate (after the warmup).")
+    momentum: float = value(0.9, "SGD momentum.")
+    nesterov: bool = value(True, "Nesterov momentum.")
+    weight_decay: float = value(4e-5, "Weight decay of kernels (not batch norm, not biases).")
+    label_smoothing: float = value(0.1, "Label smoothing.")
+
+    def check(self) -> None:
+        """Raises `ConfigError` naming the first bad value (the job checks the epochs)."""
+        require(self.learning_rate > 0, "learning_rate", self.learning_rate, "a number > 0")
+        for name in ("momentum", "label_smoothing"):
+            require(0 <= getattr(self, name) < 1, name, getattr(self, name), "a number in [0, 1)")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        require(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """How a run is carried out: seed, devices, determinism, logs and checkpoints."""
+
+    seed: int = value(0, "Seed of the split, the data order, the augmentation and the weights.")
+    checkpoint_every: int = value(1000, "Steps between checkpoints (and every epoch end).")
+    log_every: int = value(50, "Steps between TensorBoard scalars and log lines.")
+    strategy: str = value("default", f"tf.distribute strategy: {', '.join(STRATEGIES)}.")
+    deterministic: bool = value(True, "Deterministic ops (exact resume; a little slower).")
+
+    def check(self) -> None:
+        """Raises `ConfigError` naming the first bad value."""
+        require(self.strategy in STRATEGIES, "strategy", self.strategy, f"one of {STRATEGIES}")
+        for name in ("checkpoint_every", "log_every"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), "an integer >= 1")
+
+
+# The data of the experiments that search and training share by name; each
+# command's experiment adds its own sizes (held-out split, batches).
+EXPERIMENT_DATA: dict[str, dict[str, Any]] = {
+    "cifar10": {"dataset": "cifar10", "augment": "pad_crop_flip", "resolution": 32},
+    "demo": {"dataset": "demo", "augment": "pad_crop", "resolution": 32},
+}
+
+__all__ = ["EXPERIMENT_DATA", "DataConfig", "RecipeConfig", "RunConfig", "value"]

@@ -135,3 +135,22 @@ def test_every_mode_computes_the_derived_network(tiny):
     for mode in ("one", "two", "full_v2", "full"):
         output = tiny(images, sample, gates=gates, mode=mode, bn_mode="batch")
         assert_same_network_outputs(output.numpy(), expected, err_msg=mode)
+
+
+def test_a_fixed_zero_block_is_an_identity_in_the_supernet_as_in_the_built_network():
+    """Both walk one skeleton (`tfnas.builder.skeleton`): a Zero block with a residual
+    passes its input through (the supernet's own walk used to add it to itself)."""
+    from tfnas.ops import ZeroOp
+    from tfnas.spec import BlockSpec
+
+    base = tiny_space()
+    zero = BlockSpec(ZeroOp(), 12, 12, 1, residual=True)
+    space = dataclasses.replace(base, blocks=(*base.blocks, zero))
+    keras.utils.set_random_seed(0)
+    supernet = Supernet(space)
+    images = tf.constant(np.random.default_rng(2).normal(size=(2, 8, 8, 3)), tf.float32)
+    sample = sampling.PathSample(tf.constant([0, 1]), tf.fill([2], sampling.NO_PATH))
+    model = inherit_weights(supernet, [0, 1])
+    expected = supernet(images, sample, bn_mode="moving")
+    assert_same_network_outputs(model(images, training=False).numpy(), expected.numpy())
+    assert supernet.skeleton.identity == [False, False, False, True]

@@ -14,13 +14,15 @@ pads one pixel less on the top and left than PyTorch's symmetric padding.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import keras
 
 from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, block_name
+from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
 
 INPUT_NAME = "images"
 
@@ -119,6 +121,104 @@ def apply(layer_list: list[Any], x: Any) -> Any:
     return x
 
 
+@dataclasses.dataclass
+class Skeleton:
+    """The layers of a network, or of a supernet, in the order they run.
+
+    `skeleton` builds it once for both: the stem, one body per block (a plain
+    network's layer list, a supernet's mixed op), the residual additions, the
+    feature mix and the head. `forward` is the one walk through it; the
+    caller says how a list of layers and a block's body run (Functional
+    calls for `build_net`, batch-norm modes and sampled paths for the
+    supernet).
+
+    Attributes:
+        stem: The stem's convolution, batch norm and ReLU6.
+        blocks: Each block's body, as `skeleton`'s `body` made it.
+        residual_adds: Each block's Add layer, or None for a block without a residual.
+        identity: Whether each block passes its input through (Zero with a
+            residual): it is skipped.
+        feature_mix: The 1x1 convolution before pooling (empty when the net has none).
+        pool: Global average pooling.
+        dropout: Dropout before the classifier, or None.
+        classifier: The Dense layer giving the logits.
+    """
+
+    stem: list[Any]
+    blocks: list[Any]
+    residual_adds: list[Any | None]
+    identity: list[bool]
+    feature_mix: list[Any]
+    pool: Any
+    dropout: Any | None
+    classifier: Any
+
+    def forward(
+        self,
+        x: Any,
+        run: Callable[[list[Any], Any], Any] = apply,
+        run_block: Callable[[int, Any, Any], Any] | None = None,
+        training: bool | None = None,
+    ) -> Any:
+        """The logits of `x`.
+
+        Args:
+            x: The images (a Keras input, or a tensor).
+            run: Applies a list of layers (default: in sequence).
+            run_block: `(block index, body, x)` -> the block's output before
+                the residual; default `run(body, x)`.
+            training: Whether dropout is active (None: Keras' learning phase).
+        """
+        x = run(self.stem, x)
+        for index, body in enumerate(self.blocks):
+            if self.identity[index]:
+                continue  # Zero plus the residual: the block passes x through.
+            y = run_block(index, body, x) if run_block else run(body, x)
+            add = self.residual_adds[index]
+            x = add([x, y]) if add is not None else y
+        x = run(self.feature_mix, x)
+        x = self.pool(x)
+        if self.dropout is not None:
+            x = self.dropout(x, training=training)
+        return self.classifier(x)
+
+
+def skeleton(
+    net: NetSpec | SearchSpace,
+    body: Callable[[int, Any, str], Any],
+    layers: ModuleType = keras.layers,
+) -> Skeleton:
+    """The layers of `net` (a network or a search space), its blocks' bodies made by `body`.
+
+    Args:
+        net: A `NetSpec` or a `SearchSpace`: the stem, blocks and head are theirs.
+        body: `(block index, block, name prefix)` -> the block's body.
+        layers: The layers module to build from (`keras.layers` or `tf_keras.layers`).
+    """
+    bn = net.batch_norm
+    stem = net.stem
+    feature_mix = net.feature_mix_channels
+    dropout = net.classifier.dropout
+    prefixes = [block_name(index) for index in range(len(net.blocks))]
+    return Skeleton(
+        stem=conv_bn_relu6(layers, stem.out_channels, stem.kernel_size, stem.stride, "stem", bn),
+        blocks=[body(i, block, prefixes[i]) for i, block in enumerate(net.blocks)],
+        residual_adds=[
+            layers.Add(name=f"{prefixes[i]}_add") if block.residual else None
+            for i, block in enumerate(net.blocks)
+        ],
+        identity=[isinstance(block, BlockSpec) and block.is_identity for block in net.blocks],
+        feature_mix=(
+            conv_bn_relu6(layers, feature_mix, 1, 1, "feature_mix", bn)
+            if feature_mix is not None
+            else []
+        ),
+        pool=layers.GlobalAveragePooling2D(name="pool"),
+        dropout=layers.Dropout(dropout, name="dropout") if dropout > 0 else None,
+        classifier=layers.Dense(net.classifier.num_classes, name="classifier"),
+    )
+
+
 def build_net(spec: NetSpec, keras_module: ModuleType = keras) -> Any:
     """Builds the Functional model of a network; its output is the logits.
 
@@ -138,26 +238,12 @@ def build_net(spec: NetSpec, keras_module: ModuleType = keras) -> Any:
             "for a SearchSpace, select or derive one network first"
         )
     layers = keras_module.layers
-    bn = spec.batch_norm
     inputs = keras_module.Input(
         shape=(spec.resolution, spec.resolution, spec.in_channels), name=INPUT_NAME
     )
-    x = apply(
-        conv_bn_relu6(
-            layers, spec.stem.out_channels, spec.stem.kernel_size, spec.stem.stride, "stem", bn
-        ),
-        inputs,
+    parts = skeleton(
+        spec,
+        lambda index, block, prefix: block_layers(block, prefix, spec.batch_norm, layers),
+        layers,
     )
-    for index, block in enumerate(spec.blocks):
-        prefix = block_name(index)
-        y = apply(block_layers(block, prefix, bn, layers), x)
-        if block.is_identity:
-            continue  # Zero plus the residual: the block passes x through.
-        x = layers.Add(name=f"{prefix}_add")([x, y]) if block.residual else y
-    if spec.feature_mix_channels is not None:
-        x = apply(conv_bn_relu6(layers, spec.feature_mix_channels, 1, 1, "feature_mix", bn), x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    if spec.classifier.dropout > 0:
-        x = layers.Dropout(spec.classifier.dropout, name="dropout")(x)
-    logits = layers.Dense(spec.classifier.num_classes, name="classifier")(x)
-    return keras_module.Model(inputs, logits, name=spec.name)
+    return keras_module.Model(inputs, parts.forward(inputs), name=spec.name)

@@ -1,7 +1,8 @@
 """The supernet of a search space, its architecture parameters, and `derive`.
 
-The supernet is the space's skeleton (stem, fixed blocks, feature mix, head)
-with a `MixedOp` in every choice block. The architecture logits alpha live in
+The supernet is the space's skeleton (stem, fixed blocks, feature mix, head;
+`tfnas.builder.skeleton`, the one `build_net` walks) with a `MixedOp` in
+every choice block. The architecture logits alpha live in
 a separate `ArchParameters` object: the supernet's variables are the network
 weights only, so the weight optimizer never sees alpha and the arch optimizer
 never sees a weight.
@@ -17,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.builder import INPUT_NAME, block_layers, build_net, conv_bn_relu6
+from tfnas.builder import INPUT_NAME, block_layers, build_net, skeleton
 from tfnas.mixed_op import MixedOp, build_layers, check_bn_mode, run_layers
 from tfnas.sampling import PathSample, most_likely
 from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name
@@ -43,34 +44,22 @@ class Supernet(keras.Model):
             raise TypeError(f"Supernet expects a SearchSpace, got {type(space).__name__}")
         self.space = space
         bn = space.batch_norm
-        layers = keras.layers
-        self.stem = conv_bn_relu6(
-            layers, space.stem.out_channels, space.stem.kernel_size, space.stem.stride, "stem", bn
-        )
-        self.block_ops: list[Any] = []  # a MixedOp, or the layer list of a fixed block
-        self.residual_adds: list[Any] = []
-        for index, block in enumerate(space.blocks):
-            prefix = block_name(index)
+
+        def body(index: int, block: Any, prefix: str) -> Any:
             if isinstance(block, ChoiceBlock):
-                self.block_ops.append(
-                    MixedOp.from_choice(block, prefix, bn, name=f"{prefix}_mixed")
-                )
-            else:
-                self.block_ops.append(block_layers(block, prefix, bn))
-            add = layers.Add(name=f"{prefix}_add") if block.residual else None
-            self.residual_adds.append(add)
-        self.feature_mix = (
-            conv_bn_relu6(layers, space.feature_mix_channels, 1, 1, "feature_mix", bn)
-            if space.feature_mix_channels is not None
-            else []
-        )
-        self.pool = layers.GlobalAveragePooling2D(name="pool")
-        self.dropout = (
-            layers.Dropout(space.classifier.dropout, name="dropout")
-            if space.classifier.dropout > 0
-            else None
-        )
-        self.classifier = layers.Dense(space.classifier.num_classes, name="classifier")
+                return MixedOp.from_choice(block, prefix, bn, name=f"{prefix}_mixed")
+            return block_layers(block, prefix, bn)
+
+        # The layers are the attributes Keras tracks (and checkpoints name);
+        # `skeleton` keeps the same objects in the order `call` runs them.
+        self.skeleton = skeleton(space, body)
+        self.stem = self.skeleton.stem
+        self.block_ops: list[Any] = self.skeleton.blocks  # a MixedOp, or a fixed block's layers
+        self.residual_adds = self.skeleton.residual_adds
+        self.feature_mix = self.skeleton.feature_mix
+        self.pool = self.skeleton.pool
+        self.dropout = self.skeleton.dropout
+        self.classifier = self.skeleton.classifier
         self.mixed_ops = [op for op in self.block_ops if isinstance(op, MixedOp)]
         self.build((None, space.resolution, space.resolution, space.in_channels))
 
@@ -116,27 +105,27 @@ class Supernet(keras.Model):
             Logits, (batch, num_classes).
         """
         check_bn_mode(bn_mode)
-        x = run_layers(self.stem, images, bn_mode)
-        choice = 0
-        for op, add in zip(self.block_ops, self.residual_adds, strict=True):
-            if isinstance(op, MixedOp):
-                y = op(
-                    x,
-                    active=sample.active[choice],
-                    inactive=sample.inactive[choice],
-                    gate=None if gates is None else gates[choice],
-                    mode=mode,
-                    bn_mode=bn_mode,
-                )
-                choice += 1
-            else:
-                y = run_layers(op, x, bn_mode)
-            x = add([x, y]) if add is not None else y
-        x = run_layers(self.feature_mix, x, bn_mode)
-        x = self.pool(x)
-        if self.dropout is not None:
-            x = self.dropout(x, training=bn_mode != "moving" if dropout is None else dropout)
-        return self.classifier(x)
+        choice_of = {id(op): index for index, op in enumerate(self.mixed_ops)}
+
+        def run_block(index: int, body: Any, x: tf.Tensor) -> tf.Tensor:
+            if not isinstance(body, MixedOp):
+                return run_layers(body, x, bn_mode)
+            choice = choice_of[id(body)]
+            return body(
+                x,
+                active=sample.active[choice],
+                inactive=sample.inactive[choice],
+                gate=None if gates is None else gates[choice],
+                mode=mode,
+                bn_mode=bn_mode,
+            )
+
+        return self.skeleton.forward(
+            images,
+            run=lambda layers, x: run_layers(layers, x, bn_mode),
+            run_block=run_block,
+            training=bn_mode != "moving" if dropout is None else dropout,
+        )
 
     def candidate_weight_owners(self) -> dict[str, tuple[int, int]]:
         """Maps the path of each candidate-op variable to (choice block, candidate).

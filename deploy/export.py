@@ -41,6 +41,10 @@ from deploy.common import (
     client_images,
     load_trained,
 )
+from deploy.convert import export_saved_model, run_tflite, serving_model, to_tflite
+from deploy.qat import REPORT_FILE as QAT_REPORT
+from tfnas.atomic import write_bytes_atomic, write_text_atomic
+from tfnas.runtime import run_command
 
 __all__ = ["FORMATS", "REPORT_FILE", "ExportError", "export", "report_table"]
 
@@ -63,9 +67,6 @@ def export(
 ) -> dict[str, Any]:
     """Writes the selected formats and the report; returns the report."""
     import tensorflow as tf
-
-    from deploy.convert import export_saved_model, run_tflite, serving_model, to_tflite
-    from tfnas.atomic import write_bytes_atomic, write_text_atomic
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
@@ -132,8 +133,6 @@ def _qat_in_child_process(model_dir: Path, output_dir: Path, check_images: int) 
     """Runs `python -m deploy.qat` (its progress shows) and returns its report's figures."""
     import subprocess
 
-    from deploy.qat import REPORT_FILE as QAT_REPORT
-
     command = [
         sys.executable,
         "-m",
@@ -177,8 +176,6 @@ def report_table(report: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     """Runs the export; returns the exit status."""
     from absl import flags
-
-    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
 

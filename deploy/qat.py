@@ -36,6 +36,22 @@ from typing import Any
 
 import numpy as np
 
+from deploy.common import (
+    REPRESENTATIVE_IMAGES,
+    ExportError,
+    batches_of,
+    client_images,
+    load_trained,
+)
+from deploy.convert import INPUT_NAME, run_tflite, serving_model, to_tflite
+from tfnas.atomic import write_bytes_atomic, write_text_atomic
+from tfnas.builder import build_net
+from tfnas.datasets.pipeline import MEAN_RGB, STDDEV_RGB, pipeline_for
+from tfnas.divergence import LossGuard, keras_callback
+from tfnas.progress import is_terminal
+from tfnas.recipe import Recipe
+from tfnas.runtime import configure_tensorflow, run_command
+
 OUTPUT_FILE = "model_qat_int8.tflite"
 REPORT_FILE = "qat_report.json"
 # Fine-tuning starts from a trained network: a twentieth of the recipe's
@@ -83,8 +99,6 @@ def tf_keras_twin(spec: Any, model: Any) -> Any:
     """`model` (Keras 3, built from `spec`) rebuilt with tf_keras layers, its weights copied."""
     import tf_keras
 
-    from tfnas.builder import build_net
-
     twin = build_net(spec, keras_module=tf_keras)
     copy_weights_by_name(model, twin)
     return twin
@@ -104,8 +118,6 @@ def qat_recipe(trained: Any, epochs: int, steps_per_epoch: int, learning_rate: f
     decay: a few hundred steps from trained weights should absorb the
     quantization error, not move the weights towards zero.
     """
-    from tfnas.recipe import Recipe
-
     recipe = dataclasses.replace(
         trained,
         epochs=epochs,
@@ -127,8 +139,6 @@ def fine_tune(model: Any, pipeline: Any, recipe: Any, verbose: int = 1) -> dict[
         DivergenceError: The fine-tuning loss diverged (`tfnas.divergence`).
     """
     import tf_keras
-
-    from tfnas.divergence import LossGuard, keras_callback
 
     epochs, steps_per_epoch = recipe.total_epochs, recipe.steps_per_epoch
     total = recipe.total_steps
@@ -164,9 +174,6 @@ def qat_serving_model(quantized: Any) -> Any:
     """The quantized tf_keras network behind the serving normalization, as `serving_model`."""
     import tf_keras
 
-    from deploy.convert import INPUT_NAME
-    from tfnas.datasets.pipeline import MEAN_RGB, STDDEV_RGB
-
     images = tf_keras.Input(quantized.input_shape[1:], dtype="float32", name=INPUT_NAME)
     normalized = tf_keras.layers.Normalization(
         mean=list(MEAN_RGB), variance=[s * s for s in STDDEV_RGB], name="normalize"
@@ -199,12 +206,6 @@ def run_qat(
         check_images: Held-out images to compare with the float model on.
         verbose: Keras progress output of the fine-tuning (0, 1 or 2).
     """
-    from deploy.common import REPRESENTATIVE_IMAGES, batches_of, client_images, load_trained
-    from deploy.convert import run_tflite, serving_model, to_tflite
-    from tfnas.atomic import write_bytes_atomic, write_text_atomic
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.runtime import configure_tensorflow
-
     if epochs < 1:
         raise QatError(f"--epochs={epochs}: expected an integer >= 1")
     if steps_per_epoch < 0:
@@ -248,10 +249,6 @@ def run_qat(
 def main(argv: Sequence[str]) -> int:
     """Runs QAT; returns the exit status."""
     from absl import flags
-
-    from deploy.common import ExportError
-    from tfnas.progress import is_terminal
-    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
 

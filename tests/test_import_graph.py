@@ -3,10 +3,14 @@
 A cycle hides behind imports inside functions (they run late, so nothing
 fails at import time), which is how the two cycles this test first found had
 grown: `deploy.export` <-> `deploy.qat` and `tflite_bench.adb` <->
-`tflite_bench.runners`. Every import counts here, wherever it sits.
+`tflite_bench.runners`. Every import counts here, wherever it sits; and
+project imports sit at the top of their files, but for the few named in
+`LAZY_IMPORTS` that keep the light commands free of TensorFlow.
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +66,35 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                 if target.split(".")[0] in PACKAGES and (found := owner(target)) != name:
                     graph[name].add(found)
     return graph
+
+
+# The only project modules imported inside functions, and why: `tfnas net`
+# answers `summary`, `table` and `convert` in a tenth of a second because it
+# does not load TensorFlow (importing Keras takes 3 to 9 s on 2 cores); it
+# loads the builder only for `table --build` and matplotlib only for `draw`.
+LAZY_IMPORTS = {
+    ("tfnas.net", "tfnas.builder"),
+    ("tfnas.net", "tfnas.plots"),
+}
+
+
+def imports_in_functions(root: Path) -> set[tuple[str, str]]:
+    """(module, project module it imports inside a function) of every package module."""
+    found = set()
+    for name, path in module_files(root).items():
+        tree = ast.parse(path.read_text(), str(path))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    targets = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    targets = [node.module]
+                else:
+                    continue
+                found.update((name, t) for t in targets if t.split(".")[0] in PACKAGES)
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -121,6 +154,18 @@ def test_every_import_points_down_the_layers():
     assert upward_imports(import_graph(REPO_ROOT)) == []
 
 
+def test_project_imports_are_at_the_top_of_files_but_the_named_lazy_ones():
+    assert imports_in_functions(REPO_ROOT) - LAZY_IMPORTS == set()
+
+
+def test_an_import_inside_a_function_is_found(tmp_path):
+    (tmp_path / "tfnas").mkdir()
+    (tmp_path / "tfnas" / "__init__.py").write_text("")
+    (tmp_path / "tfnas" / "a.py").write_text("import json\n\ndef f():\n    from tfnas.b import x\n")
+    (tmp_path / "tfnas" / "b.py").write_text("x = 1\n")
+    assert imports_in_functions(tmp_path) == {("tfnas.a", "tfnas.b")}
+
+
 def test_the_architecture_page_draws_every_group():
     page = (REPO_ROOT / "docs" / "architecture.md").read_text()
     missing = [group for group in LAYERS if f"`{group}`" not in page]
@@ -143,3 +188,13 @@ def test_an_import_of_a_tool_from_the_library_is_upward():
     assert upward_imports(graph) == ["tfnas.spec -> tflite_bench.runners (layer 0 -> 4)"]
     siblings = {"deploy.export": {"tflite_bench.measure"}, "tflite_bench.measure": set()}
     assert upward_imports(siblings) == ["deploy.export -> tflite_bench.measure (layer 4 -> 4)"]
+
+
+def test_the_light_commands_do_not_load_tensorflow():
+    """`tfnas net`, `tfnas latency` and timing a .tflite answer without TensorFlow (seconds)."""
+    light = ["tfnas.cli", "tfnas.net", "tfnas.latency.__main__", "tflite_bench.measure"]
+    code = f"import sys\nfor m in {light!r}: __import__(m)\nprint('tensorflow' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

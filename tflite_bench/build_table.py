@@ -25,10 +25,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, key_flatbuffer, space_keys
-from tflite_bench.runners import Runner
+from tflite_bench.runners import DeviceError, Runner
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.table import LatencyTable, Measurement, load_table, save_table
+from tfnas.load import load_net_or_space
+from tfnas.registry import SPACES
+from tfnas.runtime import run_command
 from tfnas.spec import SearchSpace
 
 PARTIAL_SUFFIX = ".partial"
@@ -40,9 +44,6 @@ class TableBuildError(ValueError):
 
 def load_space(name: str, resolution: int | None, width_mult: float = 1.0) -> SearchSpace:
     """A search space by registered name or file, at a resolution and width multiplier."""
-    from tfnas.load import load_net_or_space
-    from tfnas.registry import SPACES
-
     if width_mult <= 0:
         raise TableBuildError(f"--width_mult={width_mult}: expected a number > 0")
     if name in SPACES:
@@ -154,10 +155,6 @@ def build_table(
 def main(argv: list[str]) -> int:
     """Builds the table the flags describe; returns the exit status."""
     from absl import flags
-
-    from tflite_bench.device_flags import runner_from_flags
-    from tflite_bench.runners import DeviceError
-    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
 

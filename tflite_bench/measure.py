@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tflite_bench.runners import Runner, Timing
+from tflite_bench.device_flags import runner_from_flags
+from tflite_bench.runners import DeviceError, Runner, Timing
+from tfnas.runtime import run_command
 
 
 class MeasureError(ValueError):
@@ -73,10 +75,6 @@ def measure_files(runner: Runner, paths: Sequence[str | Path], passes: int = 1) 
 def main(argv: list[str]) -> int:
     """Measures the models named on the command line; returns the exit status."""
     from absl import flags
-
-    from tflite_bench.device_flags import runner_from_flags
-    from tflite_bench.runners import DeviceError
-    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
     if len(argv) < 2:

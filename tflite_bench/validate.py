@@ -37,10 +37,14 @@ from typing import Any
 import numpy as np
 
 from tflite_bench.build_table import load_space
+from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
-from tflite_bench.runners import Runner
+from tflite_bench.runners import DeviceError, Runner
+from tfnas.atomic import write_text_atomic
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, load_table, save_table, today
+from tfnas.plots import plot_predicted_vs_measured
+from tfnas.runtime import run_command
 from tfnas.spec import SearchSpace
 
 
@@ -205,12 +209,6 @@ def report(
 def main(argv: list[str]) -> int:
     """Runs the validation the flags describe; returns the exit status."""
     from absl import flags
-
-    from tflite_bench.device_flags import runner_from_flags
-    from tflite_bench.runners import DeviceError
-    from tfnas.atomic import write_text_atomic
-    from tfnas.plots import plot_predicted_vs_measured
-    from tfnas.runtime import run_command
 
     flag_values = flags.FLAGS
 

@@ -25,6 +25,10 @@ class SpecError(ValueError):
         return SpecError(self.message, f"{parent}.{self.field}" if self.field else parent)
 
 
+class DataError(ValueError):
+    """A dataset that cannot be loaded; the message says how to provide it."""
+
+
 class UnknownNameError(KeyError):
     """A registry lookup for a name that is not registered; the message lists the names."""
 

@@ -12,6 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tfnas.divergence import DivergenceError
+from tfnas.errors import DataError, SpecError
+from tfnas.run_config import ConfigError
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -100,11 +104,6 @@ def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ..
     import sys
 
     from absl import logging
-
-    from tfnas.datasets.sources import DataError
-    from tfnas.divergence import DivergenceError
-    from tfnas.errors import SpecError
-    from tfnas.run_config import ConfigError
 
     if len(argv) > 1:
         print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)

@@ -23,7 +23,10 @@ from typing import Any
 
 from absl import app, flags
 
+from tflite_bench.runners import DeviceError
 from tfnas import run_config
+from tfnas.baselines.hypermodel import TrialFailedError
+from tfnas.compare import evaluate, methods, report
 from tfnas.compare.config import (
     METHOD_SEARCH,
     CompareConfig,
@@ -32,7 +35,10 @@ from tfnas.compare.config import (
     save_config,
 )
 from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.datasets.pipeline import pipeline_for
+from tfnas.latency.targets import load_target
 from tfnas.records import MethodResult
+from tfnas.runtime import configure_tensorflow, print_line, run_command
 from tfnas.search.config import EXPERIMENTS
 
 CONFIG_FILE = run_config.CONFIG_FILE
@@ -66,9 +72,6 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[CompareConfig, Pa
 
 def main(argv: list[str]) -> int:
     """Runs the comparison; returns the exit status."""
-    from tflite_bench.runners import DeviceError
-    from tfnas.baselines.hypermodel import TrialFailedError
-    from tfnas.runtime import run_command
 
     def body() -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
@@ -79,11 +82,6 @@ def main(argv: list[str]) -> int:
 
 def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
     import tensorflow as tf
-
-    from tfnas.compare import evaluate, methods, report
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.latency.targets import load_target
-    from tfnas.runtime import configure_tensorflow, print_line
 
     began = time.monotonic()
     search = config.search()

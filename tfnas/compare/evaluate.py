@@ -20,11 +20,13 @@ from pathlib import Path
 
 import keras
 
+from tflite_bench.key_models import flatbuffer_for_timing, net_model
+from tflite_bench.runners import DeviceError
 from tfnas import records
 from tfnas.atomic import write_bytes_atomic
 from tfnas.compare.config import CompareConfig
 from tfnas.datasets.pipeline import pipeline_for
-from tfnas.datasets.sources import DataError
+from tfnas.errors import DataError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
@@ -110,9 +112,6 @@ def measure_latencies(
     Raises:
         DeviceError: The measuring process failed (its error line is the message).
     """
-    from tflite_bench.key_models import flatbuffer_for_timing, net_model
-    from tflite_bench.runners import DeviceError
-
     paths = {}
     for name, arch in archs.items():
         flatbuffer = flatbuffer_for_timing(net_model(load_net(arch)))

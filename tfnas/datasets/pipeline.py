@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfnas.datasets.sources import DataSource
+from tfnas.datasets.sources import DataSource, load_source
+from tfnas.run_config import ConfigError
 
 AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "none")
 # ImageNet channel statistics, in 0..255 units.
@@ -277,9 +278,6 @@ def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipelin
         DataError: The data cannot be loaded.
         ConfigError: The sizes do not fit the data (named, with the flag to change).
     """
-    from tfnas.datasets.sources import load_source
-    from tfnas.run_config import ConfigError
-
     source = load_source(data.dataset, data.data_dir, data.manual_dir, data.download)
     try:
         return Pipeline(

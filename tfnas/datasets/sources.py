@@ -21,14 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.datasets import demo
+from tfnas.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 TEST_FOLDER_NAMES = ("test", "val", "validation")
 FOLDER_PREFIX = "folder:"
-
-
-class DataError(ValueError):
-    """A dataset that cannot be loaded; the message says how to provide it."""
 
 
 def _decode_image(image: tf.Tensor) -> tf.Tensor:

@@ -23,6 +23,9 @@ from absl import app, flags
 
 from tfnas import run_config
 from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.datasets.pipeline import pipeline_for
+from tfnas.latency.targets import load_target
+from tfnas.runtime import configure_tensorflow, make_strategy, run_command
 from tfnas.search.config import (
     ALIASES,
     EXPERIMENTS,
@@ -33,6 +36,7 @@ from tfnas.search.config import (
     resolve,
     save_config,
 )
+from tfnas.search.runner import ObjectiveError, SearchRun
 
 CONFIG_FILE = run_config.CONFIG_FILE
 
@@ -78,7 +82,6 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
 
 def main(argv: list[str]) -> int:
     """Runs the search; returns the exit status."""
-    from tfnas.runtime import run_command
 
     def body() -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
@@ -90,9 +93,6 @@ def main(argv: list[str]) -> int:
 
 
 def _search(config: SearchConfig, output_dir: Path) -> int:
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.latency.targets import load_target
-    from tfnas.runtime import configure_tensorflow, make_strategy
 
     load_target(config.latency.target)  # a bad target fails before the data loads
     run = config.run
@@ -100,7 +100,6 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
     started = time.monotonic()
     pipeline = pipeline_for(config.data, run.seed)
     source = pipeline.source
-    from tfnas.search.runner import ObjectiveError, SearchRun
 
     strategy = make_strategy(run.strategy)
     try:

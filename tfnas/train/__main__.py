@@ -29,9 +29,15 @@ from typing import Any
 from absl import app, flags
 
 from tfnas import run_config
+from tfnas.baselines.hypermodel import TrialFailedError
 from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.datasets.pipeline import pipeline_for
+from tfnas.load import load_net
 from tfnas.run_config import ConfigError, save_config
+from tfnas.runtime import configure_tensorflow, make_strategy, run_command
 from tfnas.train.config import CONFIG_FORMAT, EXPERIMENTS, TrainConfig, load_config, resolve
+from tfnas.train.trainer import Trainer, prepare_spec
+from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
 
 CONFIG_FILE = run_config.CONFIG_FILE
 
@@ -74,7 +80,6 @@ def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
 
 def main(argv: list[str]) -> int:
     """Runs the training; returns the exit status."""
-    from tfnas.runtime import run_command
 
     def body() -> int:
         if FLAGS.cpu_devices < 1:
@@ -84,17 +89,11 @@ def main(argv: list[str]) -> int:
 
     errors: tuple[type, ...] = ()
     if FLAGS.tune:  # keras-tuner is imported only when tuning
-        from tfnas.baselines.hypermodel import TrialFailedError
-
         errors = (TrialFailedError,)
     return run_command(argv, body, errors)
 
 
 def _train(config: TrainConfig, output_dir: Path) -> int:
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.load import load_net
-    from tfnas.runtime import configure_tensorflow, make_strategy
-    from tfnas.train.trainer import Trainer, prepare_spec
 
     spec = load_net(config.arch)  # a bad arch fails before the data loads
     configure_tensorflow(config.run.seed, config.run.deterministic, FLAGS.cpu_devices)
@@ -136,8 +135,6 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
 def _tuned(config: TrainConfig, spec: Any, pipeline: Any, output_dir: Path) -> TrainConfig:
     """The config with the recipe values `--tune` found best (trials on a held-out split)."""
     import dataclasses
-
-    from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
 
     held_out = config.data.valid_size or round(TUNE_VALID_FRACTION * pipeline.source.train_size)
     try:

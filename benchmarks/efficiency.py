@@ -113,10 +113,10 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
 
     from tfnas.builder import build_net
     from tfnas.losses import cross_entropy
-    from tfnas.path_optimizer import SampledPathSGD
     from tfnas.registry import SPACES
-    from tfnas.search_steps import SearchSteps
-    from tfnas.supernet import ArchParameters, Supernet
+    from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.steps import SearchSteps
+    from tfnas.search.supernet import ArchParameters, Supernet
 
     baseline_mb = _rss_mb()  # TensorFlow imported, nothing built
     gpus = tf.config.list_physical_devices("GPU")

@@ -10,8 +10,8 @@ from deploy.convert import export_saved_model, run_tflite, serving_model, to_tfl
 from tfnas.builder import build_net
 from tfnas.datasets import demo
 from tfnas.datasets.pipeline import normalize
+from tfnas.search.supernet import derive_choices
 from tfnas.spaces import demo as demo_space
-from tfnas.supernet import derive_choices
 
 
 @pytest.fixture(scope="module")

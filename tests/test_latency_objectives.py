@@ -177,9 +177,9 @@ def test_latency_term_in_search_steps_lowers_expected_latency(mode):
     import keras
     from toy_search import tiny_space
 
-    from tfnas.path_optimizer import SampledPathSGD
-    from tfnas.search_steps import SearchSteps
-    from tfnas.supernet import ArchParameters, Supernet
+    from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.steps import SearchSteps
+    from tfnas.search.supernet import ArchParameters, Supernet
 
     space = tiny_space()
     latencies = space_latency(load_target("flops"), space)

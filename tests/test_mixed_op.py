@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from tfnas import sampling
-from tfnas.mixed_op import MixedOp, batch_norm, run_layers
 from tfnas.ops import MBConvOp, ZeroOp
+from tfnas.search.mixed_op import MixedOp, batch_norm, run_layers
 from tfnas.spec import BatchNormSpec, ChoiceBlock
 
 CANDIDATES = (MBConvOp(3, 3), MBConvOp(5, 6), MBConvOp(7, 3), ZeroOp())

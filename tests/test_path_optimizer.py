@@ -7,8 +7,8 @@ import tensorflow as tf
 from toy_search import tiny_space
 
 from tfnas import sampling
-from tfnas.path_optimizer import SampledPathAdam, SampledPathSGD
-from tfnas.supernet import Supernet
+from tfnas.search.path_optimizer import SampledPathAdam, SampledPathSGD
+from tfnas.search.supernet import Supernet
 
 SCHEDULE = [[0, 0], [1, 2], [0, 1], [2, 2], [1, 0]]  # active path per choice block, per step
 

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from tfnas.plots import draw_net, plot_alpha_history
+from tfnas.search.supernet import derive_choices
 from tfnas.spaces import demo
-from tfnas.supernet import derive_choices
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

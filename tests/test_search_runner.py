@@ -6,7 +6,7 @@ from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
 from tfnas.search.config import resolve
 from tfnas.search.runner import ObjectiveError, make_objectives
-from tfnas.search_steps import accuracy_reward, cross_entropy_only
+from tfnas.search.steps import accuracy_reward, cross_entropy_only
 from tfnas.spaces import demo
 
 

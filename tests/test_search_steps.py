@@ -19,9 +19,9 @@ from toy_search import (
 )
 
 from tfnas import sampling
-from tfnas.path_optimizer import SampledPathSGD
-from tfnas.search_steps import ARCH_MODES, SearchSteps
-from tfnas.supernet import ArchParameters, Supernet
+from tfnas.search.path_optimizer import SampledPathSGD
+from tfnas.search.steps import ARCH_MODES, SearchSteps
+from tfnas.search.supernet import ArchParameters, Supernet
 
 
 def _steps(space, mode, seed=0, weights=None, **kwargs):
@@ -218,9 +218,9 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, "tests")
     from toy_search import tiny_space
-    from tfnas.path_optimizer import SampledPathSGD
-    from tfnas.search_steps import SearchSteps
-    from tfnas.supernet import ArchParameters, Supernet
+    from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.steps import SearchSteps
+    from tfnas.search.supernet import ArchParameters, Supernet
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     rng = np.random.default_rng(0)

@@ -13,8 +13,8 @@ from tfnas import sampling
 from tfnas.builder import build_net
 from tfnas.costs import block_cost, net_cost
 from tfnas.registry import NETS, SPACES
+from tfnas.search.supernet import ArchParameters, Supernet, derive, inherit_weights
 from tfnas.spec import ChoiceBlock, conv_output_size
-from tfnas.supernet import ArchParameters, Supernet, derive, inherit_weights
 
 
 @pytest.fixture(scope="module")

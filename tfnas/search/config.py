@@ -17,7 +17,7 @@ from tfnas.configs import EXPERIMENT_DATA, DataConfig, RecipeConfig, RunConfig, 
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
 from tfnas.run_config import ConfigError, differences, require, with_values
 from tfnas.runtime import STRATEGIES
-from tfnas.search_steps import ARCH_MODES
+from tfnas.search.steps import ARCH_MODES
 
 CONFIG_FORMAT = "tfnas.search_config"
 # Names of values before the groups: the search's batch of the held-out split

@@ -32,16 +32,16 @@ from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
-from tfnas.path_optimizer import SampledPathSGD
 from tfnas.recipe import Recipe
 from tfnas.records import SearchSummary
 from tfnas.registry import SPACES
 from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
 from tfnas.search.config import SearchConfig
-from tfnas.search_steps import SearchSteps, accuracy_reward, cross_entropy_only
+from tfnas.search.path_optimizer import SampledPathSGD
+from tfnas.search.steps import SearchSteps, accuracy_reward, cross_entropy_only
+from tfnas.search.supernet import ArchParameters, Supernet, derive
 from tfnas.spec import SearchSpace
-from tfnas.supernet import ArchParameters, Supernet, derive
 
 STATE_FORMAT = "tfnas.search_state"
 CHECKPOINT_DIR = "checkpoints"

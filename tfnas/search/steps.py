@@ -26,8 +26,8 @@ import tensorflow as tf
 
 from tfnas import sampling
 from tfnas.losses import ArchObjective, RewardFn, accuracy, cross_entropy
-from tfnas.path_optimizer import SampledPathsMixin
-from tfnas.supernet import ArchParameters, Supernet
+from tfnas.search.path_optimizer import SampledPathsMixin
+from tfnas.search.supernet import ArchParameters, Supernet
 
 GRADIENT_MODES = ("two", "full_v2", "full")
 ARCH_MODES = (*GRADIENT_MODES, "reinforce")
@@ -85,7 +85,7 @@ class SearchSteps:
         if not isinstance(weight_optimizer, SampledPathsMixin):
             raise TypeError(
                 f"the weight optimizer must update only the sampled paths, got "
-                f"{type(weight_optimizer).__name__}; use tfnas.path_optimizer.SampledPathSGD"
+                f"{type(weight_optimizer).__name__}; use tfnas.search.path_optimizer.SampledPathSGD"
             )
         if arch.num_candidates != supernet.num_candidates:
             raise ValueError(

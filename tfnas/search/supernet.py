@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.builder import INPUT_NAME, block_layers, build_net, skeleton
-from tfnas.mixed_op import MixedOp, build_layers, check_bn_mode, run_layers
 from tfnas.sampling import PathSample, most_likely
+from tfnas.search.mixed_op import MixedOp, build_layers, check_bn_mode, run_layers
 from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name
 from tfnas.spec_json import spec_from_dict, spec_to_dict
 
@@ -98,7 +98,7 @@ class Supernet(keras.Model):
             gates: One gate vector per choice block (`sampling.binary_gates`);
                 required for modes other than `one`.
             mode: How the mixed ops run (see `MixedOp.call`).
-            bn_mode: Batch-norm mode (see `tfnas.mixed_op`).
+            bn_mode: Batch-norm mode (see `tfnas.search.mixed_op`).
             dropout: Whether dropout is active (default: unless `bn_mode` is `moving`).
 
         Returns:

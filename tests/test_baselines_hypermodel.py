@@ -96,8 +96,8 @@ def test_within_the_limit_it_trains_and_rewards_score_like_the_search(pipeline):
 def test_a_random_search_returns_its_trials_best_first(pipeline, tmp_path):
     tuner = make_tuner("random", hypermodel(pipeline, 1e3), max_trials=2, directory=tmp_path)
     rows = run_tuner(tuner)
-    assert len(rows) == 2 and rows[0]["score"] >= rows[1]["score"]
-    assert len(rows[0]["choices"]) == len(demo().choice_blocks)
+    assert len(rows) == 2 and rows[0].score >= rows[1].score
+    assert len(rows[0].choices) == len(demo().choice_blocks)
 
 
 def test_a_failing_trial_is_an_error_not_an_empty_result(pipeline, tmp_path):
@@ -127,8 +127,8 @@ def test_a_budgeted_random_search_stops_when_its_images_are_spent(pipeline, tmp_
     budget = ImageBudget(5 * 32 + 20)
     model = hypermodel(pipeline, 1e3, budget=budget)
     rows = run_tuner(make_tuner("random", model, max_trials=50, directory=tmp_path))
-    assert sorted(row["trained_steps"] for row in rows) == [1, 2, 2]
-    assert sum(row["trained_images"] for row in rows) == budget.spent == 5 * 32
+    assert sorted(row.trained_steps for row in rows) == [1, 2, 2]
+    assert sum(row.trained_images for row in rows) == budget.spent == 5 * 32
 
 
 def test_hyperband_continues_a_promoted_trial_from_its_weights_within_the_budget(

@@ -14,6 +14,7 @@ from tfnas.errors import SpecError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
+from tfnas.records import MethodResult, RetrainResult
 
 TINY = {"steps_per_epoch": 3, "warmup_epochs": 1, "search_epochs": 2, "train_epochs": 2}
 
@@ -24,21 +25,25 @@ def test_pareto_optimal_points_are_the_ones_nothing_dominates():
     assert pareto_optimal(points) == [True, True, False, False, True, True]
 
 
-def row(method, latency, accuracy, **extra):
-    return {
-        "method": method,
-        "images": 1000,
-        "seconds": 90.0,
-        "trials": None if method == "proxylessnas" else 7,
-        "trained_trials": None if method == "proxylessnas" else 3,
-        "predicted_latency": latency,
-        "predicted_cpu_latency": latency / 10,
-        "measured_ms": latency / 20,
-        "test_accuracy": accuracy,
-        "test_accuracies": [accuracy],
-        "ops": ["3x3_MBConv3", "Zero"],
-        **extra,
-    }
+def row(method, latency, accuracy):
+    tuner = method != "proxylessnas"
+    found = MethodResult(
+        method=method,
+        choices=[0, 2],
+        ops=["3x3_MBConv3", "Zero"],
+        arch=f"{method}/arch.json",
+        images=1000,
+        weight_images=1000,
+        arch_images=0,
+        seconds=90.0,
+        trials=7 if tuner else None,
+        trained_trials=3 if tuner else None,
+        valid_accuracy=accuracy,
+        predicted_latency=latency,
+        trial_rows=None,
+    )
+    trained = RetrainResult([accuracy], accuracy, 30.0, 1000, 2000)
+    return report.ComparisonRow(found, trained, latency / 10, latency / 20)
 
 
 def settings(**extra):
@@ -61,10 +66,10 @@ def settings(**extra):
 def test_the_report_flags_the_front_and_says_who_won(tmp_path):
     rows = [row("proxylessnas", 0.95, 0.97), row("random", 0.80, 0.96), row("bayesian", 1.2, 0.98)]
     record = report.build_report(rows, settings(), seconds=600)
-    assert [r["pareto_predicted"] for r in record["rows"]] == [True, True, True]
-    rows[2].update(test_accuracy=0.95, test_accuracies=[0.95])  # slower and less accurate
+    assert [r.pareto_predicted for r in record["rows"]] == [True, True, True]
+    rows[2] = row("bayesian", 1.2, 0.95)  # slower and less accurate
     record = report.build_report(rows, settings(), seconds=600)
-    assert [r["pareto_predicted"] for r in record["rows"]] == [True, True, False]
+    assert [r.pareto_predicted for r in record["rows"]] == [True, True, False]
     text = report.markdown(record)
     assert "| proxylessnas | 1,000 | 1.5 min | – | 0.950 |" in text
     assert "| random | 1,000 | 1.5 min | 7 (3) | 0.800 |" in text
@@ -76,6 +81,13 @@ def test_the_report_flags_the_front_and_says_who_won(tmp_path):
     assert written["plot"].read_bytes()[:4] == b"\x89PNG"
     saved = json.loads(written["json"].read_text())
     assert saved["format"] == report.REPORT_FORMAT and len(saved["rows"]) == 3
+    first = saved["rows"][0]  # one flat object per method, as the JSON has always had
+    assert (first["method"], first["retrain_seconds"], first["measured_ms"]) == (
+        "proxylessnas",
+        30.0,
+        0.95 / 20,
+    )
+    assert first["pareto_predicted"] is True and "trial_rows" not in first
 
 
 def test_a_baseline_spends_the_search_budget_and_its_winner_is_within_the_limit(tmp_path):
@@ -88,7 +100,7 @@ def test_a_baseline_spends_the_search_budget_and_its_winner_is_within_the_limit(
         "random", compare, search, pipeline, budget, tmp_path / "random", lines.append
     )
     assert result.images == 7 * 64 and result.arch_images == 0
-    assert sum(r["trained_images"] for r in result.trial_rows) == result.images
+    assert sum(r.trained_images for r in result.trial_rows) == result.images
     assert result.trained_trials == 3  # 3 + 3 + 1 steps
     winner = load_net(result.arch)
     latency = net_latency(load_target("mobile"), winner).total

@@ -37,17 +37,10 @@ def test_a_deeper_network_draws_wider_and_colors_follow_the_kernels(tmp_path):
 
 def test_alpha_history_plot_has_a_panel_per_choice_block(tmp_path):
     space = demo()
-    history = [
-        {
-            "epoch": e,
-            "probabilities": [
-                np.full(len(b.candidates), 1 / len(b.candidates)).tolist()
-                for b in space.choice_blocks
-            ],
-        }
-        for e in (1, 2, 3)
+    uniform = [
+        np.full(len(b.candidates), 1 / len(b.candidates)).tolist() for b in space.choice_blocks
     ]
-    path = plot_alpha_history(space, history, tmp_path / "alpha.png")
+    path = plot_alpha_history(space, [1, 2, 3], [uniform] * 3, tmp_path / "alpha.png")
     width, height = _size(path)
     assert width > 600 and height > 300
     assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file

@@ -7,7 +7,7 @@ import pytest
 
 from tfnas import records
 from tfnas.errors import SpecError
-from tfnas.records import SearchSummary, TrainSummary
+from tfnas.records import SearchSummary, TrainEpoch, TrainSummary
 
 
 def _train_summary(**changes):
@@ -24,7 +24,7 @@ def _train_summary(**changes):
         test_loss=0.52,
         test_examples=1000,
         loss_peak_ratio=1.01,
-        history=[{"epoch": 1, "train_loss": 1.9, "train_accuracy": 0.4}],
+        history=[TrainEpoch(1, 93, 1.9, 0.4, 12.5, valid_accuracy=0.5)],
     )
     return TrainSummary(**(values | changes))
 
@@ -49,6 +49,8 @@ def test_a_summary_reads_back_as_written_with_its_header_first(tmp_path):
         (lambda d: d.update(format="tfnas.search_summary"), "format: expected 'tfnas.train_"),
         (lambda d: d.update(schema_version=2), "schema_version: this file has version 2"),
         (lambda d: d.update(loss_peak_ratio=None), "loss_peak_ratio: expected a number, got None"),
+        (lambda d: d["history"][0].pop("step"), "history[0].step: required field is missing"),
+        (lambda d: d["history"][0].update(lr=1), "history[0]: unknown field(s) lr"),
     ],
 )
 def test_a_bad_file_fails_with_one_line_naming_the_file_and_field(tmp_path, edit, message):

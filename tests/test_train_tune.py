@@ -57,9 +57,9 @@ def test_tuning_scores_trials_on_the_held_out_split_and_returns_the_best(pipelin
     best, summary = two_random_trials(pipeline, tmp_path, 0.01, lines)
     trials = summary.trials
     assert len(trials) == 2 and len(lines) == 2
-    assert trials[0]["valid_accuracy"] >= trials[1]["valid_accuracy"]
-    assert best.recipe.learning_rate == pytest.approx(trials[0]["learning_rate"], rel=1e-3)
-    assert best.dropout == pytest.approx(trials[0]["dropout"])
+    assert trials[0].valid_accuracy >= trials[1].valid_accuracy
+    assert best.recipe.learning_rate == pytest.approx(trials[0].learning_rate, rel=1e-3)
+    assert best.dropout == pytest.approx(trials[0].dropout)
     assert best.recipe.epochs == 2 and best.arch == ARCH  # only the three values change
     assert summary.held_out == 200
     assert json.loads((tmp_path / tune.SUMMARY_FILE).read_text())["best"] == summary.best

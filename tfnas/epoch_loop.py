@@ -27,6 +27,7 @@ from tfnas.checkpoints import CheckpointKeeper
 from tfnas.divergence import LossGuard, save_if_healthy
 from tfnas.progress import EpochProgress, is_terminal
 from tfnas.recipe import Recipe
+from tfnas.records import entry_from_json
 from tfnas.runtime import RunningMeans, ScalarLog, epochs_from
 
 
@@ -72,6 +73,8 @@ class EpochLoop:
             `log_every` steps elsewhere), 0 only the job's epoch lines.
         phase: The name of an epoch's phase (`warmup`, `search`) or None.
         stateful: Names of `StepResult.shown` values the progress line shows as is.
+        entry: The job's record of an epoch (`tfnas.records.TrainEpoch`,
+            `SearchEpoch`): what `history` holds and checkpoints keep as JSON.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class EpochLoop:
         verbose: int = 1,
         phase: Callable[[int], str | None] = lambda epoch: None,
         stateful: Sequence[str] = (),
+        entry: type = dict,
     ) -> None:
         self.recipe = recipe
         self.step = step
@@ -103,7 +107,8 @@ class EpochLoop:
         self.verbose = verbose
         self.phase = phase
         self.stateful = tuple(stateful)
-        self.history: list[dict[str, Any]] = []
+        self.entry = entry
+        self.history: list[Any] = []
 
     @property
     def steps_per_epoch(self) -> int:
@@ -121,16 +126,21 @@ class EpochLoop:
     def save(self) -> Path | None:
         """Writes a checkpoint with the history, unless the run is diverging (then None)."""
         step = int(self.step.numpy())
-        return save_if_healthy(
-            self.guard, self.keeper, step, self.watched(), self.history, self.log
-        )
+        history = [
+            dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
+            for record in self.history
+        ]
+        return save_if_healthy(self.guard, self.keeper, step, self.watched(), history, self.log)
 
     def restore(self) -> bool:
         """Restores the last checkpoint (variables, history, guard); False when there is none."""
         state = self.keeper.restore()
         if state is None:
             return False
-        self.history = state["history"]
+        self.history = [
+            record if self.entry is dict else entry_from_json(self.entry, record, "history")
+            for record in state["history"]
+        ]
         self.guard.restore(state.get("guard"))
         self.guard.saved(f"step {state['step']}, {self.keeper.directory}")
         self.log(

@@ -131,13 +131,17 @@ def draw_net(spec: NetSpec, path: str | os.PathLike[str], title: str | None = No
 
 
 def plot_alpha_history(
-    space: SearchSpace, history: Sequence[dict[str, Any]], path: str | os.PathLike[str]
+    space: SearchSpace,
+    epochs: Sequence[int],
+    probabilities: Sequence[Sequence[Sequence[float]]],
+    path: str | os.PathLike[str],
 ) -> Path:
     """Plots each choice block's op probabilities over the epochs and writes a PNG.
 
     Args:
         space: The searched space (for the op names).
-        history: The per-epoch records of a search (`epoch`, `probabilities`).
+        epochs: The epochs recorded (1-based).
+        probabilities: Of each epoch, each choice block's op probabilities.
         path: The PNG to write.
     """
     blocks = space.choice_blocks
@@ -146,11 +150,10 @@ def plot_alpha_history(
     figure, grid = plt.subplots(
         rows, columns, figsize=(3.2 * columns, 2.3 * rows), squeeze=False, sharex=True, sharey=True
     )
-    epochs = [record["epoch"] for record in history]
     for b, block in enumerate(blocks):
         axes = grid[b // columns][b % columns]
         for c, op in enumerate(block.candidates):
-            values = [record["probabilities"][b][c] for record in history]
+            values = [epoch[b][c] for epoch in probabilities]
             style = ":" if not isinstance(op, MBConvOp) else "-"
             color = KERNEL_COLORS.get(getattr(op, "kernel_size", 0), "black")
             width = 0.8 + 0.25 * getattr(op, "expand_ratio", 0)

@@ -26,6 +26,68 @@ from tfnas.spec_json import parse_json, read_text
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainEpoch:
+    """One epoch of `tfnas.train` (`TrainSummary.history`, and its checkpoints)."""
+
+    epoch: int  # 1-based
+    step: int  # weight steps at its end
+    train_loss: float
+    train_accuracy: float
+    seconds: float
+    # Evaluated after the epoch: the held-out split when there is one, else the
+    # test split (then valid_accuracy is None); None when neither exists.
+    valid_accuracy: float | None = None
+    test_accuracy: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchEpoch:
+    """One epoch of a search (its checkpoints, `arch_log.txt` and `alpha_history.png`)."""
+
+    epoch: int  # 1-based
+    phase: str  # warmup or search
+    step: int
+    train_loss: float
+    train_acc: float
+    valid_accuracy: float | None  # the most likely network with the supernet's weights
+    expected_latency: float
+    derived_latency: float
+    choices: list[int]
+    probabilities: list[list[float]]
+    entropy: list[float]
+    seconds: float
+    train_arch_loss: float | None = None  # None in epochs without arch steps
+    train_arch_acc: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceTrial:
+    """One keras-tuner trial over a search space (`tfnas.baselines`), as `MethodResult` keeps it."""
+
+    trial: str
+    choices: list[int]  # the candidate of each choice block
+    values: dict[str, Any]  # the trial's hyperparameters, as keras-tuner has them
+    score: float  # what the tuner maximizes: accuracy under `reject`, else the reward
+    val_accuracy: float
+    latency: float  # predicted, on the target
+    trained_steps: int
+    trained_images: int
+    diverged: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneTrial:
+    """One trial of `tfnas.train --tune` (`TuneSummary.trials`)."""
+
+    trial: str
+    learning_rate: float
+    weight_decay: float
+    dropout: float
+    valid_accuracy: float  # 0 when it diverged
+    diverged: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainSummary:
     """`train_summary.json`: what `tfnas.train` measured of the network it trained."""
 
@@ -45,7 +107,7 @@ class TrainSummary:
     test_examples: int
     # How near the loss came to divergence: 1 is its start, 1.5 stops the run.
     loss_peak_ratio: float
-    history: list[dict[str, Any]]  # per epoch: step, train loss and accuracy, seconds, ...
+    history: list[TrainEpoch]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +147,8 @@ class MethodResult:
     """`result.json` of one method of `tfnas.compare`: its winner and what it cost."""
 
     FORMAT: ClassVar[str] = "tfnas.compare_method"
-    VERSION: ClassVar[int] = 1
+    # 2: typed trial rows (`SpaceTrial`: integer steps, a boolean `diverged`).
+    VERSION: ClassVar[int] = 2
 
     method: str  # proxylessnas, random, bayesian, hyperband
     choices: list[int]
@@ -99,7 +162,7 @@ class MethodResult:
     trained_trials: int | None
     valid_accuracy: float | None
     predicted_latency: float
-    trial_rows: list[dict[str, Any]] | None  # a tuner's every trial; None for the search
+    trial_rows: list[SpaceTrial] | None  # a tuner's every trial, best first; None for the search
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,21 +193,52 @@ class TuneSummary:
     before: dict[str, float]  # learning_rate, weight_decay, dropout as given
     best: dict[str, float]  # ... as the best trial had them
     best_valid_accuracy: float
-    trials: list[dict[str, Any]]  # per trial: its values, valid accuracy, whether it diverged
+    trials: list[TuneTrial]  # best first
 
 
 AnyRecord = TrainSummary | SearchSummary | MethodResult | RetrainResult | TuneSummary
 Record = TypeVar("Record", TrainSummary, SearchSummary, MethodResult, RetrainResult, TuneSummary)
 
 
-def _kind(annotation: Any) -> tuple[type, bool]:
-    """(the JSON kind a field's annotation asks for, whether null is allowed)."""
+ENTRIES = (TrainEpoch, SearchEpoch, SpaceTrial, TuneTrial)
+Entry = TypeVar("Entry", TrainEpoch, SearchEpoch, SpaceTrial, TuneTrial)
+
+
+def _kind(annotation: Any) -> tuple[Any, bool]:
+    """(the annotation without None, whether null is allowed)."""
     nullable = False
     if isinstance(annotation, types.UnionType):  # X | None
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         nullable = len(members) < len(typing.get_args(annotation))
         (annotation,) = members
-    return typing.get_origin(annotation) or annotation, nullable
+    return annotation, nullable
+
+
+def _read_fields(cls: type, fields: Fields) -> dict[str, Any]:
+    """The values of `cls`'s fields from `fields`, lists of entries read as entries."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for field in dataclasses.fields(cls):
+        annotation, nullable = _kind(hints[field.name])
+        kind = typing.get_origin(annotation) or annotation
+        default = field.default if field.default is not dataclasses.MISSING else ...
+        options = {} if default is ... else {"default": default}
+        value = fields.get(field.name, kind, nullable=nullable, **options)
+        item = (typing.get_args(annotation) or (None,))[0]
+        if kind is list and item in ENTRIES and value is not None:
+            where = f"{fields.where}.{field.name}" if fields.where else field.name
+            value = [
+                entry_from_json(item, entry, f"{where}[{index}]")
+                for index, entry in enumerate(value)
+            ]
+        values[field.name] = value
+    fields.done()
+    return values
+
+
+def entry_from_json(cls: type[Entry], data: Any, where: str = "") -> Entry:
+    """Reads one entry of a record's list (an epoch, a trial), strictly; no header."""
+    return cls(**_read_fields(cls, Fields(data, where)))
 
 
 def to_json(record: AnyRecord) -> dict[str, Any]:
@@ -164,13 +258,7 @@ def from_json(cls: type[Record], data: Any) -> Record:
     check_header(
         fields, cls.FORMAT, cls.VERSION, "file", "rerun the command with this tfnas to rewrite it"
     )
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for field in dataclasses.fields(cls):
-        kind, nullable = _kind(hints[field.name])
-        values[field.name] = fields.get(field.name, kind, nullable=nullable)
-    fields.done()
-    return cls(**values)
+    return cls(**_read_fields(cls, fields))
 
 
 def save(record: AnyRecord, path: str | os.PathLike[str]) -> Path:

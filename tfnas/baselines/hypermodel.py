@@ -51,6 +51,7 @@ from tfnas.divergence import DivergenceError, LossGuard, keras_callback
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.objectives import REWARDS, latency_reward
 from tfnas.recipe import Recipe
+from tfnas.records import SpaceTrial
 from tfnas.spec import NetSpec, SearchSpace
 
 CONSTRAINTS = ("reject", *REWARDS)
@@ -341,12 +342,34 @@ def make_tuner(
     raise ValueError(f"tuner {kind!r}: expected one of {', '.join(TUNERS)}")
 
 
-def run_tuner(tuner: kt.Tuner, epochs: int = 1) -> list[dict[str, Any]]:
-    """Runs the search; returns every completed trial (choices and figures), best first.
+def space_trial(trial: str, values: dict[str, Any], metrics: dict[str, float]) -> SpaceTrial:
+    """The record of a finished `SpaceHyperModel` trial (its `fit`'s figures)."""
+    return SpaceTrial(
+        trial=trial,
+        # The ops of the trial, in block order.
+        choices=[int(values[name]) for name in sorted(values) if name.startswith("block")],
+        values=values,
+        score=float(metrics[OBJECTIVE]),
+        val_accuracy=float(metrics["val_accuracy"]),
+        latency=float(metrics["latency"]),
+        trained_steps=int(metrics["trained_steps"]),
+        trained_images=int(metrics["trained_images"]),
+        diverged=bool(metrics["diverged"]),
+    )
+
+
+def run_tuner(
+    tuner: kt.Tuner,
+    epochs: int = 1,
+    record: Callable[[str, dict[str, Any], dict[str, float]], Any] = space_trial,
+) -> list[Any]:
+    """Runs the search; returns every completed trial, best first (highest `OBJECTIVE`).
 
     Args:
         tuner: From `make_tuner`.
         epochs: Tuner epochs of a random or Bayesian trial (Hyperband picks its own).
+        record: `(trial id, hyperparameter values, last metrics)` -> the
+            trial's record (default: a `SpaceHyperModel`'s `SpaceTrial`).
 
     Raises:
         TrialFailedError: Any trial failed, naming its error; or none completed.
@@ -369,16 +392,11 @@ def run_tuner(tuner: kt.Tuner, epochs: int = 1) -> list[dict[str, Any]]:
     completed = [trial for trial in trials if trial.status == "COMPLETED"]
     if not completed:
         raise TrialFailedError(f"no trial completed ({len(trials)} run)")
-    rows = []
+    found = []
     for trial in completed:
         values = trial.hyperparameters.values
-        rows.append(
-            {
-                "trial": trial.trial_id,
-                # The ops of a SpaceHyperModel's trial, in block order.
-                "choices": [values[name] for name in sorted(values) if name.startswith("block")],
-                "values": {k: v for k, v in values.items() if not k.startswith("tuner/")},
-                **{name: trial.metrics.get_last_value(name) for name in trial.metrics.metrics},
-            }
-        )
-    return sorted(rows, key=lambda row: row[OBJECTIVE], reverse=True)
+        metrics = {name: trial.metrics.get_last_value(name) for name in trial.metrics.metrics}
+        values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+        found.append((metrics[OBJECTIVE], record(trial.trial_id, values, metrics)))
+    # Stable: trials of one score stay in keras-tuner's order.
+    return [row for _, row in sorted(found, key=lambda pair: pair[0], reverse=True)]

@@ -15,7 +15,6 @@ last checkpoint.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -85,15 +84,16 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
 
     began = time.monotonic()
     search = config.search()
-    unit = load_target(search.target).unit  # a bad target fails before the data loads
-    configure_tensorflow(search.seed, search.deterministic, grappler=False)
-    pipeline = pipeline_for(search, search.valid_batch_size)
+    target, target_latency = search.latency.target, search.latency.target_latency
+    unit = load_target(target).unit  # a bad target fails before the data loads
+    configure_tensorflow(search.run.seed, search.run.deterministic, grappler=False)
+    pipeline = pipeline_for(search.data, search.run.seed)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         save_config(config, out / CONFIG_FILE)
     print_line(
-        f"comparing {', '.join(config.methods)} on {search.dataset} for {search.target} at "
-        f"{search.target_latency} {unit}; output {out}"
+        f"comparing {', '.join(config.methods)} on {search.data.dataset} for {target} at "
+        f"{target_latency} {unit}; output {out}"
     )
 
     def stage(method: str, run: Any) -> MethodResult:
@@ -128,33 +128,42 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
                 ),
             )
         )
-    rows = []
+    found = []
     for result in results:
         print_line(f"{result.method}: retraining ({_elapsed(began)})")
         trained = evaluate.retrain(config, result.arch, out / result.method, resume, print_line)
         print_line(f"{result.method}: test accuracy {trained.test_accuracy:.4f}")
-        # One row of the report: the method's result, its retraining, its latencies.
-        predicted = evaluate.predicted_latencies(result.arch, search.target)
-        rows.append(dataclasses.asdict(result) | dataclasses.asdict(trained) | predicted)
+        found.append((result, trained))
     print_line(f"measuring latency on {config.device} ({_elapsed(began)})")
     measure_began = time.monotonic()
     measured, device = evaluate.measure_latencies(
-        {r["method"]: r["arch"] for r in rows}, out, config.device, LATENCY_PASSES
+        {result.method: result.arch for result, _ in found}, out, config.device, LATENCY_PASSES
     )
-    for row in rows:
-        row["measured_ms"] = measured[row["method"]]
+    rows = [
+        report.ComparisonRow(
+            result,
+            trained,
+            predicted_cpu_latency=evaluate.predicted_latencies(result.arch, target)[
+                "predicted_cpu_latency"
+            ],
+            measured_ms=measured[result.method],
+        )
+        for result, trained in found
+    ]
     seconds = (
-        sum(r["seconds"] + r["retrain_seconds"] for r in rows) + time.monotonic() - measure_began
+        sum(r.result.seconds + r.retrain.retrain_seconds for r in rows)
+        + time.monotonic()
+        - measure_began
     )
     settings = {
         "experiment": config.experiment,
-        "target": search.target,
+        "target": target,
         "unit": unit,
-        "target_latency": search.target_latency,
+        "target_latency": target_latency,
         "budget_images": budget,
         "search_weight_images": results[0].weight_images,
         "search_arch_images": results[0].arch_images,
-        "train_epochs": config.train(results[0].arch).epochs,
+        "train_epochs": config.train(results[0].arch).recipe.epochs,
         "retrain_seeds": config.retrain_seeds,
         "device": device,
         "passes": LATENCY_PASSES,

@@ -131,18 +131,18 @@ def run_baseline(
         hyperband_epochs=compare.hyperband_epochs,
     )
     rows = run_tuner(tuner, epochs=compare.trial_epochs)
-    trained = [row for row in rows if row["trained_steps"] > 0]
-    within = [row for row in trained if row["latency"] <= config.latency.target_latency]
+    trained = [row for row in rows if row.trained_steps > 0]
+    within = [row for row in trained if row.latency <= config.latency.target_latency]
     # The winner: the best score among trained candidates (with reject, those within the limit).
     best = (within if compare.constraint == "reject" and within else trained or rows)[0]
-    net = space.select(best["choices"])
+    net = space.select(best.choices)
     spec_json.save_spec(net, method_dir / ARCH_FILE)
     return save_result(
         method_dir,
         MethodResult(
             method=kind,
-            choices=[int(c) for c in best["choices"]],
-            ops=[space.choice_blocks[b].candidates[c].name for b, c in enumerate(best["choices"])],
+            choices=best.choices,
+            ops=[space.choice_blocks[b].candidates[c].name for b, c in enumerate(best.choices)],
             arch=str(method_dir / ARCH_FILE),
             images=budget.spent,
             weight_images=budget.spent,
@@ -150,8 +150,8 @@ def run_baseline(
             seconds=time.monotonic() - began,
             trials=len(rows),
             trained_trials=len(trained),
-            valid_accuracy=best["val_accuracy"],
-            predicted_latency=latency.latency_of(best["choices"]),
+            valid_accuracy=best.val_accuracy,
+            predicted_latency=latency.latency_of(best.choices),
             trial_rows=rows,
         ),
     )

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tfnas import netconfig, records, spec_json
 from tfnas.atomic import write_text_atomic
 from tfnas.costs import net_cost
 from tfnas.latency.model import LatencyModel, net_latency
 from tfnas.plots import draw_net, plot_alpha_history
-from tfnas.records import SearchSummary
+from tfnas.records import SearchEpoch, SearchSummary
 from tfnas.search.config import SearchConfig
 from tfnas.spec import NetSpec, SearchSpace
 
@@ -89,23 +88,23 @@ def summary(
     )
 
 
-def arch_log_text(space: SearchSpace, history: Sequence[dict[str, Any]]) -> str:
+def arch_log_text(space: SearchSpace, history: Sequence[SearchEpoch]) -> str:
     """One paragraph per epoch: each choice block's ops by probability, most likely first."""
     lines = []
     for record in history:
         lines.append(
-            f"epoch {record['epoch']} ({record['phase']}), E[LAT] "
-            f"{record['expected_latency']:.4g}, derived {record['derived_latency']:.4g}"
+            f"epoch {record.epoch} ({record.phase}), E[LAT] "
+            f"{record.expected_latency:.4g}, derived {record.derived_latency:.4g}"
         )
         for b, (block, probs) in enumerate(
-            zip(space.choice_blocks, record["probabilities"], strict=True)
+            zip(space.choice_blocks, record.probabilities, strict=True)
         ):
             ranked = sorted(zip(probs, block.candidates, strict=True), key=lambda pc: -pc[0])
             lines.append(f"  block {b}: " + "  ".join(f"{op.name} {p:.3f}" for p, op in ranked))
     return "\n".join(lines) + "\n"
 
 
-def write_arch_log(output_dir: Path, space: SearchSpace, history: Sequence[dict]) -> Path:
+def write_arch_log(output_dir: Path, space: SearchSpace, history: Sequence[SearchEpoch]) -> Path:
     """Rewrites `arch_log.txt` from the history (so a resumed run's log stays whole)."""
     return write_text_atomic(output_dir / ARCH_LOG_FILE, arch_log_text(space, history))
 
@@ -115,7 +114,7 @@ def write_outputs(
     space: SearchSpace,
     net: NetSpec,
     summary: SearchSummary,
-    history: Sequence[dict[str, Any]],
+    history: Sequence[SearchEpoch],
 ) -> dict[str, Path]:
     """Writes the derived network, the summary and the plots; returns them by name."""
     written = {
@@ -134,5 +133,10 @@ def write_outputs(
         ),
     }
     if history:
-        written["alpha_plot"] = plot_alpha_history(space, history, output_dir / ALPHA_PLOT_FILE)
+        written["alpha_plot"] = plot_alpha_history(
+            space,
+            [record.epoch for record in history],
+            [record.probabilities for record in history],
+            output_dir / ALPHA_PLOT_FILE,
+        )
     return written

@@ -33,7 +33,7 @@ from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
 from tfnas.recipe import Recipe
-from tfnas.records import SearchSummary
+from tfnas.records import SearchEpoch, SearchSummary
 from tfnas.registry import SPACES
 from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
@@ -182,6 +182,7 @@ class SearchRun:
             verbose,
             phase=self.phase,
             stateful=("lat",),
+            entry=SearchEpoch,
         )
         self._valid: Any = None  # created at the first arch step of this process
 
@@ -198,7 +199,7 @@ class SearchRun:
         return self.output_dir / CHECKPOINT_DIR
 
     @property
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[SearchEpoch]:
         """One record per epoch searched."""
         return self.loop.history
 
@@ -304,34 +305,37 @@ class SearchRun:
     def _end_of_epoch(self, epoch: int, means: dict[str, float], seconds: float) -> None:
         choices = sampling.most_likely(self.arch.alphas)
         net = derive(self.space, self.arch.alphas)
-        record = {
-            "epoch": epoch + 1,
-            "phase": self.phase(epoch),
-            "step": int(self.step.numpy()),
-            **{f"train_{k}": v for k, v in means.items()},
-            "valid_accuracy": self.evaluate(self.pipeline.valid_batches(), choices),
-            "expected_latency": self.expected_latency(),
-            "derived_latency": outputs.net_latency_of(self.target, net),
-            "choices": choices,
-            "probabilities": [p.round(4).tolist() for p in self.arch.probabilities()],
-            "entropy": [float(e) for e in sampling.entropy(self.arch.alphas)],
-            "seconds": seconds,
-        }
+        record = SearchEpoch(
+            epoch=epoch + 1,
+            phase=self.phase(epoch),
+            step=int(self.step.numpy()),
+            train_loss=means["loss"],
+            train_acc=means["acc"],
+            train_arch_loss=means.get("arch_loss"),
+            train_arch_acc=means.get("arch_acc"),
+            valid_accuracy=self.evaluate(self.pipeline.valid_batches(), choices),
+            expected_latency=self.expected_latency(),
+            derived_latency=outputs.net_latency_of(self.target, net),
+            choices=choices,
+            probabilities=[p.round(4).tolist() for p in self.arch.probabilities()],
+            entropy=[float(e) for e in sampling.entropy(self.arch.alphas)],
+            seconds=seconds,
+        )
         self.history.append(record)
         self.loop.scalars.write(
             {
-                "valid/accuracy": record["valid_accuracy"],
-                "latency/derived": record["derived_latency"],
-                **{f"entropy/block{b:02d}": e for b, e in enumerate(record["entropy"])},
+                "valid/accuracy": record.valid_accuracy,
+                "latency/derived": record.derived_latency,
+                **{f"entropy/block{b:02d}": e for b, e in enumerate(record.entropy)},
             },
-            record["step"],
+            record.step,
         )
         unit = self.latency.unit
         self.log(
             f"{self.loop.title(epoch)}: "
-            f"train loss {means.get('loss', float('nan')):.3f} acc {means.get('acc', 0):.3f}, "
-            f"valid acc {record['valid_accuracy']:.3f}, E[LAT] {record['expected_latency']:.3f} "
-            f"{unit}, derived {record['derived_latency']:.3f} {unit}, {seconds:.0f} s"
+            f"train loss {record.train_loss:.3f} acc {record.train_acc:.3f}, "
+            f"valid acc {record.valid_accuracy:.3f}, E[LAT] {record.expected_latency:.3f} "
+            f"{unit}, derived {record.derived_latency:.3f} {unit}, {seconds:.0f} s"
         )
         outputs.write_arch_log(self.output_dir, self.space, self.history)
 

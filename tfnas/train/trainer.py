@@ -37,7 +37,7 @@ from tfnas.divergence import LossGuard
 from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
 from tfnas.losses import accuracy, cross_entropy
 from tfnas.recipe import Recipe
-from tfnas.records import TrainSummary
+from tfnas.records import TrainEpoch, TrainSummary
 from tfnas.runtime import ScalarLog, print_line
 from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
@@ -136,12 +136,13 @@ class Trainer:
             config.run.checkpoint_every,
             config.run.log_every,
             verbose,
+            entry=TrainEpoch,
         )
         self.train_step = tf.function(self._train_step)
         self.eval_step = tf.function(self._eval_step)
 
     @property
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[TrainEpoch]:
         """One record per epoch trained."""
         return self.loop.history
 
@@ -209,17 +210,18 @@ class Trainer:
         held_out = self.pipeline.valid_batches()
         which = "valid" if held_out is not None else "test"
         metrics = self.evaluate(held_out if held_out is not None else self.pipeline.test_batches())
-        record = {
-            "epoch": epoch + 1,
-            "step": int(self.step.numpy()),
-            "train_loss": means["loss"],
-            "train_accuracy": means["acc"],
-            f"{which}_accuracy": metrics["accuracy"] if metrics else None,
-            "seconds": seconds,
-        }
+        accuracy = metrics["accuracy"] if metrics else None
+        record = TrainEpoch(
+            epoch=epoch + 1,
+            step=int(self.step.numpy()),
+            train_loss=means["loss"],
+            train_accuracy=means["acc"],
+            seconds=seconds,
+            **{f"{which}_accuracy": accuracy},
+        )
         self.history.append(record)
         if metrics:
-            self.loop.scalars.write({f"{which}/accuracy": metrics["accuracy"]}, record["step"])
+            self.loop.scalars.write({f"{which}/accuracy": metrics["accuracy"]}, record.step)
         self.log(
             f"{self.loop.title(epoch)}: train loss {means['loss']:.3f} acc {means['acc']:.3f}"
             + (f", {which} acc {metrics['accuracy']:.3f}" if metrics else "")

@@ -21,6 +21,7 @@ diverges, tuning stops with a `DivergenceError`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ from tfnas import records, run_config
 from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import DivergenceError
-from tfnas.records import TuneSummary
+from tfnas.records import TuneSummary, TuneTrial
 from tfnas.spec import NetSpec
 from tfnas.train.config import TrainConfig
 from tfnas.train.trainer import Trainer, prepare_spec
@@ -61,6 +62,18 @@ def recipe_space(config: TrainConfig) -> kt.HyperParameters:
     hp.Float("weight_decay", *WEIGHT_DECAY_RANGE, sampling="log")
     hp.Float("dropout", *DROPOUT_RANGE, step=0.1)
     return hp
+
+
+def tune_trial(trial: str, values: dict[str, Any], metrics: dict[str, float]) -> TuneTrial:
+    """The record of a finished trial (what `run_trial` returned)."""
+    return TuneTrial(
+        trial=trial,
+        learning_rate=float(values["learning_rate"]),
+        weight_decay=float(values["weight_decay"]),
+        dropout=float(values["dropout"]),
+        valid_accuracy=float(metrics["valid_accuracy"]),
+        diverged=bool(metrics["diverged"]),
+    )
 
 
 def tuned(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
@@ -173,7 +186,7 @@ def tune_recipe(
         except DivergenceError as error:
             log(f"{values_text}: {error}; scored 0")
             return {OBJECTIVE: 0.0, "valid_accuracy": 0.0, "diverged": 1.0}
-        accuracy = float(history[-1]["valid_accuracy"])
+        accuracy = float(history[-1].valid_accuracy)
         log(
             f"{values_text}: valid accuracy {accuracy:.4f} "
             f"({(time.monotonic() - began) / 60:.1f} min in)"
@@ -193,14 +206,14 @@ def tune_recipe(
         overwrite=True,
         **options,
     )
-    rows = run_tuner(keras_tuner)
-    if all(row["diverged"] for row in rows):
+    rows = run_tuner(keras_tuner, record=tune_trial)
+    if all(row.diverged for row in rows):
         raise DivergenceError(
             f"all {len(rows)} tuning trials diverged; lower --learning_rate (now "
             f"{config.recipe.learning_rate:g}: trials draw from a fifth to five times it) or "
             f"lengthen --warmup_epochs (now {config.recipe.warmup_epochs})"
         )
-    best = tuned(config, rows[0]["values"])
+    best = tuned(config, dataclasses.asdict(rows[0]))
     summary = TuneSummary(
         tuner=tuner,
         trial_epochs=trial_config.recipe.epochs,
@@ -208,16 +221,8 @@ def tune_recipe(
         seconds=time.monotonic() - began,
         before=tuned_values(config),
         best=tuned_values(best),
-        best_valid_accuracy=rows[0][OBJECTIVE],
-        trials=[
-            {
-                "trial": r["trial"],
-                **r["values"],
-                "valid_accuracy": r[OBJECTIVE],
-                "diverged": bool(r["diverged"]),
-            }
-            for r in rows
-        ],
+        best_valid_accuracy=rows[0].valid_accuracy,
+        trials=rows,
     )
     records.save(summary, output_dir / SUMMARY_FILE)
     return best, summary

@@ -11,8 +11,9 @@ from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
 from tfnas.divergence import DivergenceError
 from tfnas.load import load_net
+from tfnas.run_config import flatten
 from tfnas.train import tune
-from tfnas.train.config import resolve
+from tfnas.train.config import load_config, resolve
 
 ARCH = "mobilenet_v2"
 
@@ -102,7 +103,7 @@ def test_train_tune_trains_with_the_best_values(tmp_path):
     result = run_module("tfnas.train", *args, f"--output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     best = json.loads((out / tune.SUMMARY_FILE).read_text())["best"]
-    saved = json.loads((out / "config.json").read_text())
+    saved = flatten(load_config(str(out / "config.json")))  # config.json is grouped
     assert {k: saved[k] for k in best} == best
     assert "tuned on 600 held-out images" in result.stdout
 

@@ -1,10 +1,15 @@
-"""Every registered op type works everywhere an op is used.
+"""Every registered op type works everywhere an op is used, and is defined in one place.
 
-A new op type (MBConv with squeeze-excite, say) registered in
-`tfnas.ops.OP_TYPES` fails here until it has every part: a Keras builder,
-a cost, a latency key (or None, for an op that costs nothing), a `net.config`
-form, a tfnas JSON form, a drawing, and a place in a search space.
+A new op type (MBConv with squeeze-excite, say) is a class in `tfnas.ops`
+with every member the rest of the code calls (its convolutions, for the
+Keras builder and the cost counter; its latency key; its `net.config`
+form; its drawing), registered in `tfnas.ops.OP_TYPES`; it fails here until
+it builds, costs, keys, serializes and draws, and has a place in a search
+space. No other module branches on an op's class.
 """
+
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +20,7 @@ from tfnas.costs import net_cost
 from tfnas.latency.keys import block_key
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.ops import OP_TYPES
+from tfnas.ops import OP_TYPES, ZeroOp
 from tfnas.plots import draw_net
 from tfnas.spaces import demo
 
@@ -51,3 +56,41 @@ def test_an_op_type_builds_costs_keys_serializes_and_draws(op_type, tmp_path):
         assert (key is None) == (block.op.type == "zero")
     assert net_latency(load_target("mobile"), net).total > 0
     assert draw_net(net, tmp_path / "net.png").stat().st_size > 0
+
+
+MEMBERS = (
+    "type",
+    "name",
+    "outputs_zero",
+    "convs",
+    "latency_fields",
+    "net_config_layer",
+    "from_net_config",
+    "drawing",
+    "NET_CONFIG_NAME",
+)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("op_type", sorted(OP_TYPES))
+def test_an_op_type_defines_every_member_itself(op_type):
+    cls = OP_TYPES[op_type]
+    missing = [m for m in MEMBERS if not any(m in vars(k) for k in cls.__mro__[:-1])]
+    assert missing == [], f"{cls.__name__} lacks {missing}"
+
+
+def test_no_module_branches_on_an_ops_class():
+    names = "|".join(cls.__name__ for cls in OP_TYPES.values())
+    pattern = re.compile(rf"isinstance\([^)]*\b({names})\b")
+    found = []
+    for package in ("tfnas", "deploy", "tflite_bench"):
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            if path.name == "ops.py" and path.parent.name == "tfnas":
+                continue
+            found += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(path.read_text())]
+    assert found == []
+
+
+def test_zero_computes_nothing_and_has_no_key():
+    zero = ZeroOp()
+    assert zero.convs(8, 8, 1) == () and zero.latency_fields() is None and zero.outputs_zero

@@ -21,7 +21,6 @@ from typing import Any
 
 import keras
 
-from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
 
 INPUT_NAME = "images"
@@ -96,21 +95,18 @@ def block_layers(
     Returns:
         The layers, in the order they are applied.
     """
-    op = block.op
-    if isinstance(op, ZeroOp):
-        return []
-    if not isinstance(op, MBConvOp):
-        raise TypeError(f"{prefix}: no Keras builder for op {op!r}")
     result = []
-    mid = op.mid_channels(block.in_channels)
-    if op.expand_ratio != 1:
-        result += conv_bn_relu6(layers, mid, 1, 1, f"{prefix}_expand", batch_norm)
-    result += conv_bn_relu6(
-        layers, mid, op.kernel_size, block.stride, f"{prefix}_dw", batch_norm, depthwise=True
-    )
-    result += conv_bn_relu6(
-        layers, block.out_channels, 1, 1, f"{prefix}_project", batch_norm, activation=False
-    )
+    for conv in block.op.convs(block.in_channels, block.out_channels, block.stride):
+        result += conv_bn_relu6(
+            layers,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            f"{prefix}_{conv.role}",
+            batch_norm,
+            depthwise=conv.depthwise,
+            activation=conv.activation,
+        )
     return result
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name, conv_output_size
 
 
@@ -90,16 +89,12 @@ def block_cost(block: BlockSpec, height: int, width: int, name: str) -> LayerCos
     out_h, out_w = conv_output_size(height, block.stride), conv_output_size(width, block.stride)
     shape = (out_h, out_w, block.out_channels)
     op = block.op
-    if isinstance(op, ZeroOp):
-        return LayerCost(name, op.name, shape, 0, 0, 0)
-    if not isinstance(op, MBConvOp):
-        raise TypeError(f"{name}: no cost counter for op {op!r}")
-    mid = op.mid_channels(block.in_channels)
     convs = []  # (conv, output height, output width)
-    if op.expand_ratio != 1:
-        convs.append((_Conv(block.in_channels, mid, 1), height, width))
-    convs.append((_Conv(mid, mid, op.kernel_size, depthwise=True), out_h, out_w))
-    convs.append((_Conv(mid, block.out_channels, 1), out_h, out_w))
+    h, w = height, width
+    for part in op.convs(block.in_channels, block.out_channels, block.stride):
+        h, w = conv_output_size(h, part.stride), conv_output_size(w, part.stride)
+        conv = _Conv(part.in_channels, part.out_channels, part.kernel_size, part.depthwise)
+        convs.append((conv, h, w))
     return LayerCost(
         name=name,
         description=op.name,

@@ -21,7 +21,7 @@ from typing import Any
 
 from tfnas.errors import SpecError
 from tfnas.fields import Fields, within
-from tfnas.ops import MBConvOp, ZeroOp
+from tfnas.ops import NET_CONFIG_LAYERS
 from tfnas.spec import BatchNormSpec, BlockSpec, ClassifierSpec, ConvSpec, NetSpec
 from tfnas.spec_json import parse_json, read_text
 
@@ -221,49 +221,20 @@ def _read_block(block: Fields) -> BlockSpec:
         shortcut.done()
 
     kind = conv.get("name", str)
-    if kind == "ZeroLayer":
-        stride = conv.get("stride", int)
-        conv.done()
-        if residual_channels is None:
-            raise SpecError(
-                "a ZeroLayer block needs an IdentityLayer shortcut "
-                "(without one the block outputs zeros)",
-                f"{block.where}.shortcut",
-            )
-        with within(block.where):
-            return BlockSpec(ZeroOp(), *residual_channels, stride, residual=True)
-    if kind != "MBInvertedConvLayer":
+    if kind not in NET_CONFIG_LAYERS:
         raise SpecError(
-            f"expected 'MBInvertedConvLayer' or 'ZeroLayer', got {kind!r}",
+            f"expected {' or '.join(repr(n) for n in NET_CONFIG_LAYERS)}, got {kind!r}",
             f"{conv.where}.name",
         )
-    kernel_size, expand_ratio = conv.get("kernel_size", int), conv.get("expand_ratio", int)
-    in_channels, out_channels = conv.get("in_channels", int), conv.get("out_channels", int)
-    stride = conv.get("stride", int)
-    conv.done()
-    with within(conv.where):
-        op = MBConvOp(kernel_size, expand_ratio)
-    if residual_channels is not None and residual_channels != (in_channels, out_channels):
-        raise SpecError(
-            f"channels {residual_channels} differ from the conv's {(in_channels, out_channels)}",
-            f"{block.where}.shortcut",
-        )
+    op, in_channels, out_channels, stride = NET_CONFIG_LAYERS[kind].from_net_config(
+        conv, residual_channels, block.where
+    )
     with within(block.where):
         return BlockSpec(op, in_channels, out_channels, stride, residual_channels is not None)
 
 
 def _block_config(block: BlockSpec) -> dict[str, Any]:
-    if isinstance(block.op, ZeroOp):
-        conv: dict[str, Any] = {"name": "ZeroLayer", "stride": block.stride}
-    else:
-        conv = {
-            "name": "MBInvertedConvLayer",
-            "in_channels": block.in_channels,
-            "out_channels": block.out_channels,
-            "kernel_size": block.op.kernel_size,
-            "stride": block.stride,
-            "expand_ratio": block.op.expand_ratio,
-        }
+    conv = block.op.net_config_layer(block.in_channels, block.out_channels, block.stride)
     shortcut = None
     if block.residual:
         shortcut = {

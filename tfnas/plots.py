@@ -23,7 +23,6 @@ from matplotlib.patches import FancyBboxPatch, Patch
 
 from tfnas.atomic import write_bytes_atomic
 from tfnas.costs import net_cost
-from tfnas.ops import MBConvOp
 from tfnas.spec import ChoiceBlock, NetSpec, SearchSpace, conv_output_size
 
 KERNEL_COLORS = {3: "#9ecae1", 5: "#fdae6b", 7: "#e6550d"}
@@ -82,13 +81,9 @@ def draw_net(spec: NetSpec, path: str | os.PathLike[str], title: str | None = No
     ]  # (height, color, label, below, halves the resolution)
     for block in spec.blocks:
         size = conv_output_size(size, block.stride)
-        op = block.op
-        if isinstance(op, MBConvOp):
-            height = 0.6 + 0.25 * op.expand_ratio
-            color = KERNEL_COLORS.get(op.kernel_size, OTHER_COLOR)
-            label = f"MB{op.expand_ratio} {op.kernel_size}x{op.kernel_size}"
-        else:  # pragma: no cover - derived networks hold no Zero blocks
-            height, color, label = 0.6, "white", op.name
+        drawing = block.op.drawing()
+        height, label = drawing.height, drawing.label
+        color = KERNEL_COLORS.get(drawing.kernel_size, OTHER_COLOR) if drawing.solid else "white"
         parts.append(
             (height, color, label, f"{size}x{size}x{block.out_channels}", block.stride > 1)
         )
@@ -154,9 +149,10 @@ def plot_alpha_history(
         axes = grid[b // columns][b % columns]
         for c, op in enumerate(block.candidates):
             values = [epoch[b][c] for epoch in probabilities]
-            style = ":" if not isinstance(op, MBConvOp) else "-"
-            color = KERNEL_COLORS.get(getattr(op, "kernel_size", 0), "black")
-            width = 0.8 + 0.25 * getattr(op, "expand_ratio", 0)
+            drawing = op.drawing()
+            style = "-" if drawing.solid else ":"
+            color = KERNEL_COLORS.get(drawing.kernel_size, "black")
+            width = 0.2 + drawing.height  # wider for a wider expansion
             axes.plot(epochs, values, style, color=color, linewidth=width, label=op.name)
         axes.set_title(f"choice block {b}", fontsize=8)
         axes.set_ylim(0, 1)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.ops import OP_TYPES, MBConvOp, Op, ZeroOp
+from tfnas.ops import OP_TYPES, MBConvOp, Op
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -135,7 +135,7 @@ class BlockSpec:
     @property
     def is_identity(self) -> bool:
         """True for a Zero block with its residual: it passes its input through."""
-        return isinstance(self.op, ZeroOp)
+        return self.op.outputs_zero
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,7 +312,7 @@ def _check_position(block: BlockSpec | ChoiceBlock, ops: Sequence[Op]) -> None:
             f"stride {block.stride}, {block.in_channels} -> {block.out_channels} channels",
             "residual",
         )
-    if any(isinstance(op, ZeroOp) for op in ops) and not block.residual:
+    if any(op.outputs_zero for op in ops) and not block.residual:
         raise SpecError(
             "a block with the Zero op must be residual (Zero plus the residual is an "
             "identity; without it the block would output zeros)",

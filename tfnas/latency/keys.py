@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterator
 
 from tfnas.errors import SpecError
-from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name, conv_output_size
 
 EXPANDED_CONV = "expanded_conv"
@@ -162,19 +161,16 @@ def block_key(block: BlockSpec, height: int, width: int) -> LayerKey | None:
 
     A Zero block (an identity through its residual) costs nothing and has no key.
     """
-    if isinstance(block.op, ZeroOp):
+    fields = block.op.latency_fields()
+    if fields is None:
         return None
-    if not isinstance(block.op, MBConvOp):
-        raise TypeError(f"no latency key for op {block.op!r}")
     out_h, out_w = conv_output_size(height, block.stride), conv_output_size(width, block.stride)
     return LayerKey(
-        kind=EXPANDED_CONV,
         input_shape=(height, width, block.in_channels),
         output_shape=(out_h, out_w, block.out_channels),
-        expand=block.op.expand_ratio,
-        kernel=block.op.kernel_size,
         stride=block.stride,
         residual=block.residual,
+        **fields,
     )
 
 

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from tfnas.builder import block_layers
-from tfnas.ops import ZeroOp, parse_op
+from tfnas.ops import parse_op
 from tfnas.spec import BatchNormSpec, ChoiceBlock
 
 BN_MODES = ("update", "batch", "moving")
@@ -239,7 +239,7 @@ class MixedOp(keras.layers.Layer):
             def grad(dy: tf.Tensor) -> tuple[tf.Tensor, None, tf.Tensor]:
                 d_gate = []
                 for j, op in enumerate(self.choice.candidates):
-                    if isinstance(op, ZeroOp):
+                    if op.outputs_zero:
                         d_gate.append(tf.zeros([], dy.dtype))  # o_j = 0
                         continue
                     d_gate.append(

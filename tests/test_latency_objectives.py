@@ -208,3 +208,58 @@ def test_latency_term_in_search_steps_lowers_expected_latency(mode):
         steps.arch_step(images, labels, tf.constant([step, 7]))
     after = float(objectives.expected_latency(latencies, arch.alphas))
     assert after < before - 0.2 * (before - target)
+
+
+@pytest.mark.parametrize("loss", objectives.LOSSES)
+def test_two_mode_keeps_every_unsampled_ops_probability_with_a_latency_term(loss):
+    """The reference's two-path rule: the latency term weighs by the sampled pair's
+    probabilities, so only the pair's logits get a gradient and the rescale keeps every
+    other op's probability (before, E[LAT] over all ops moved them by up to 1.3%)."""
+    import keras
+    from toy_search import tiny_space
+
+    from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.steps import SearchSteps
+    from tfnas.search.supernet import ArchParameters, Supernet
+
+    space = tiny_space()
+    # Latencies in ms above 1 (mul_log divides by log T); tiny_space has 3 + 3 candidates.
+    latency = SpaceLatency("toy", "ms", 10.0, ((2.0, 4.0, 6.0), (3.0, 5.0, 0.0)), 0, 6)
+    keras.utils.set_random_seed(0)
+    net = Supernet(space)
+    arch = ArchParameters(net.num_candidates, init_stddev=0.5, seed=0)
+    steps = SearchSteps(
+        net,
+        arch,
+        SampledPathSGD(0.1, candidate_owners=net.candidate_weight_owners()),
+        keras.optimizers.Adam(0.1, beta_1=0.0),  # the paper's beta_1: no momentum on alpha
+        mode="two",
+        arch_objective=objectives.make_arch_objective(loss, latency, 14.0),
+    )
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(size=(8, 8, 8, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 3, 8), tf.int32)
+    moved = 0
+    for step in range(6):
+        before = [tf.nn.softmax(tf.cast(a, tf.float64)).numpy() for a in arch.alphas]
+        out = steps.arch_step(images, labels, tf.constant([step, 3]))
+        after = [tf.nn.softmax(tf.cast(a, tf.float64)).numpy() for a in arch.alphas]
+        for b, (p0, p1) in enumerate(zip(before, after, strict=True)):
+            pair = {int(out["active"][b]), int(out["inactive"][b])}
+            others = [i for i in range(len(p0)) if i not in pair]
+            # 1e-6: float32 logits rescaled by a float32 log-sum-exp round at ~1e-7.
+            np.testing.assert_allclose(p1[others], p0[others], rtol=1e-6)
+            moved += int(not np.allclose(p1[list(pair)], p0[list(pair)], rtol=1e-4))
+    assert moved > 0  # the pairs themselves did move
+
+
+def test_pair_probabilities_are_the_softmax_over_the_pair():
+    logits = alphas([1.0, 2.0, 3.0], [0.5, 0.5])
+    sample = sampling.PathSample(tf.constant([2, 0]), tf.constant([0, 1]))
+    got = [p.numpy() for p in sampling.pair_probabilities(logits, sample)]
+    e = math.exp(1.0)
+    np.testing.assert_allclose(got[0], [1 / (1 + e**2), 0.0, e**2 / (1 + e**2)], rtol=1e-6)
+    np.testing.assert_allclose(got[1], [0.5, 0.5], rtol=1e-6)
+    # The latency term: the pair's latencies weighed by these, nothing of the third op.
+    under = float(objectives.latency_under(SPACE, sampling.pair_probabilities(logits, sample)))
+    assert under == pytest.approx(2.0 + got[0][0] * 1.0 + got[0][2] * 0.0 + 0.5 * 3.0 + 0.5 * 5.0)

@@ -141,8 +141,8 @@ def test_reinforce_baseline_starts_at_the_first_reward_and_follows_the_rewards()
 def test_a_term_in_alpha_joins_the_arch_objective():
     """What a latency loss does: a penalty on op 0 of block 0 drives its probability down."""
 
-    def objective(ce, alphas):
-        return ce + 5.0 * tf.nn.softmax(alphas[0])[0]
+    def objective(ce, alphas, probabilities):
+        return ce + 5.0 * probabilities[0][0]
 
     steps = _steps(tiny_space(), "full_v2", arch_objective=objective)
     p_before = tf.nn.softmax(steps.arch.alphas[0]).numpy()[0]

@@ -12,8 +12,11 @@ import tensorflow as tf
 
 from tfnas import sampling
 
-# The arch step's objective: (validation cross-entropy, architecture logits) -> loss.
-ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor]], tf.Tensor]
+# The arch step's objective: (validation cross-entropy, architecture logits, the op
+# probabilities the step's latency term sees) -> loss. The probabilities are
+# softmax(alpha) in `full` and `full_v2`, and in `two` the softmax over the
+# sampled pair, zero elsewhere (the reference's `current_prob_over_ops`).
+ArchObjective = Callable[[tf.Tensor, Sequence[tf.Tensor], Sequence[tf.Tensor]], tf.Tensor]
 # REINFORCE's reward: (logits, labels, the sampled paths) -> reward of the batch.
 RewardFn = Callable[[tf.Tensor, tf.Tensor, sampling.PathSample], tf.Tensor]
 

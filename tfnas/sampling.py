@@ -20,6 +20,7 @@ same sample can be handed to every replica of a distributed step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -170,6 +171,21 @@ def binary_gates(
         over = involved_mask(sample, b, tf.shape(alpha)[0]) if renormalize else None
         gates.append(_binary_gate(alpha, sample.active[b], over))
     return gates
+
+
+def pair_probabilities(alphas: Sequence[tf.Tensor], sample: PathSample) -> list[tf.Tensor]:
+    """Each block's op probabilities renormalized over its sampled pair, zero elsewhere.
+
+    What `two` mode's latency term weighs the candidates' latencies by, as the
+    reference (`current_prob_over_ops` in two-path mode): its gradient reaches
+    only the pair's logits, so `rescale_two` keeps every other op's probability.
+    """
+    result = []
+    for b, alpha in enumerate(alphas):
+        alpha = tf.convert_to_tensor(alpha)
+        pair = involved_mask(sample, b, tf.shape(alpha)[0]) > 0
+        result.append(tf.nn.softmax(tf.where(pair, alpha, tf.constant(-math.inf, alpha.dtype))))
+    return result
 
 
 def rescale_two(

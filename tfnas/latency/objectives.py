@@ -69,20 +69,33 @@ def expected_latency(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -> tf.Ten
     Returns:
         A float32 scalar in the space's unit.
     """
-    _check_against(space, alphas)
+    probabilities = [tf.nn.softmax(tf.cast(alpha, tf.float32)) for alpha in alphas]
+    return latency_under(space, probabilities)
+
+
+def latency_under(space: SpaceLatency, probabilities: Sequence[tf.Tensor]) -> tf.Tensor:
+    """The latency of the space's networks weighed by each block's op `probabilities`.
+
+    E[LAT] when they are softmax(alpha); in `two` mode the arch step weighs by
+    the probabilities over the sampled pair (`sampling.pair_probabilities`).
+    """
+    _check_against(space, probabilities)
     total = tf.constant(space.fixed, tf.float32)
-    for alpha, latencies in zip(alphas, space.candidates, strict=True):
-        if alpha.shape[-1] != len(latencies):
+    for p, latencies in zip(probabilities, space.candidates, strict=True):
+        if p.shape[-1] != len(latencies):
             raise ValueError(
-                f"an alpha vector of {alpha.shape[-1]} logits for a block of "
+                f"an alpha vector of {p.shape[-1]} logits for a block of "
                 f"{len(latencies)} candidates"
             )
-        probabilities = tf.nn.softmax(tf.cast(alpha, tf.float32))
-        total += tf.reduce_sum(probabilities * tf.constant(latencies, tf.float32))
+        total += tf.reduce_sum(tf.cast(p, tf.float32) * tf.constant(latencies, tf.float32))
     return total
 
 
-def derived_latency_estimate(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+def derived_latency_estimate(
+    space: SpaceLatency,
+    alphas: Sequence[tf.Tensor],
+    probabilities: Sequence[tf.Tensor] | None = None,
+) -> tf.Tensor:
     """The latency of the most likely network in value, with the gradient of E[LAT].
 
     A straight-through estimate, as the binary gates are: the forward value is
@@ -91,8 +104,13 @@ def derived_latency_estimate(space: SpaceLatency, alphas: Sequence[tf.Tensor]) -
     actually output, which E[LAT] alone does not: a block can put most of its
     probability on Zero while the rest sits on costly ops, so the derived
     network ends far below an E[LAT] that sits on the target.
+
+    `probabilities` (default softmax(alpha)) are those of the gradient's
+    expectation: in `two` mode, the sampled pair's.
     """
-    expected = expected_latency(space, alphas)
+    if probabilities is None:
+        probabilities = [tf.nn.softmax(tf.cast(alpha, tf.float32)) for alpha in alphas]
+    expected = latency_under(space, probabilities)
     most_likely = tf.stack([tf.argmax(a, output_type=tf.int32) for a in alphas])
     return expected + tf.stop_gradient(sampled_latency(space, most_likely) - expected)
 
@@ -145,7 +163,7 @@ def make_arch_objective(
     estimate: str = "expected",
     **params: float,
 ) -> ArchObjective:
-    """An `arch_objective(ce, alphas)` for `SearchSteps`: loss `name` on a latency of alpha.
+    """An `arch_objective(ce, alphas, probabilities)` for `SearchSteps`: loss `name` on a latency.
 
     Args:
         name: One of `LOSSES`.
@@ -168,10 +186,20 @@ def make_arch_objective(
 
     if estimate not in ESTIMATES:
         raise ValueError(f"latency estimate must be one of {ESTIMATES}, got {estimate!r}")
-    latency_of = expected_latency if estimate == "expected" else derived_latency_estimate
 
-    def objective(ce: tf.Tensor, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
-        return latency_loss(name, ce, latency_of(space, alphas), target, **params)
+    def objective(
+        ce: tf.Tensor,
+        alphas: Sequence[tf.Tensor],
+        probabilities: Sequence[tf.Tensor] | None = None,
+    ) -> tf.Tensor:
+        """The loss; `probabilities` (default softmax(alpha)) weigh the latencies."""
+        if probabilities is None:
+            probabilities = [tf.nn.softmax(tf.cast(alpha, tf.float32)) for alpha in alphas]
+        if estimate == "expected":
+            latency = latency_under(space, probabilities)
+        else:
+            latency = derived_latency_estimate(space, alphas, probabilities)
+        return latency_loss(name, ce, latency, target, **params)
 
     return objective
 

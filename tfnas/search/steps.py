@@ -39,9 +39,11 @@ def accuracy_reward(logits: tf.Tensor, labels: tf.Tensor, sample: sampling.PathS
     return accuracy(labels, logits)
 
 
-def cross_entropy_only(ce: tf.Tensor, alphas: Sequence[tf.Tensor]) -> tf.Tensor:
+def cross_entropy_only(
+    ce: tf.Tensor, alphas: Sequence[tf.Tensor], probabilities: Sequence[tf.Tensor] = ()
+) -> tf.Tensor:
     """The default arch objective: the validation cross-entropy alone."""
-    del alphas
+    del alphas, probabilities
     return ce
 
 
@@ -61,8 +63,10 @@ class SearchSteps:
         mode: One of `ARCH_MODES`.
         strategy: A `tf.distribute` strategy (default: the current one).
         label_smoothing: Label smoothing of the weight steps' cross-entropy.
-        arch_objective: (validation cross-entropy, alphas) -> loss of the
-            gradient modes; a latency-aware loss goes here.
+        arch_objective: (validation cross-entropy, alphas, op probabilities)
+            -> loss of the gradient modes; a latency-aware loss goes here. The
+            probabilities are softmax(alpha), or in `two` mode those over the
+            sampled pair (`sampling.pair_probabilities`).
         reward_fn: (logits, labels, sample) -> scalar reward of `reinforce`.
         baseline_decay: Decay of the rewards' moving-average baseline.
     """
@@ -182,7 +186,15 @@ class SearchSteps:
                 gates = sampling.binary_gates(alphas, sample, renormalize=two)
                 logits = self.supernet(images, sample, gates=gates, mode=self.mode, bn_mode="batch")
                 ce = tf.reduce_mean(cross_entropy(labels, logits))
-                objective = self.arch_objective(ce, [tf.convert_to_tensor(a) for a in alphas])
+                values = [tf.convert_to_tensor(a) for a in alphas]
+                # The latency term weighs by the ops the step can move: the
+                # sampled pair in `two` (so the rescale keeps every other op's
+                # probability, as the reference), every op otherwise.
+                if two:
+                    probabilities = sampling.pair_probabilities(values, sample)
+                else:
+                    probabilities = [tf.nn.softmax(a) for a in values]
+                objective = self.arch_objective(ce, values, probabilities)
                 loss = objective / replicas
             self.arch_optimizer.apply(tape.gradient(loss, alphas), alphas)
             return objective, ce, accuracy(labels, logits)

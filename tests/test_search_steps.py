@@ -295,3 +295,29 @@ def test_steps_run_under_mirrored_strategy_on_two_logical_cpus():
             "replicas_in_sync": True,
             "copies": 2,
         }, mode
+
+
+@pytest.mark.parametrize("mode", ["two", "full_v2"])
+def test_a_block_whose_sampled_path_is_zero_skips_its_update_as_the_reference(mode):
+    """Block 1 of tiny_space offers Zero (candidate 2): on a step that samples it there,
+    `skip` leaves that block's logits as they were (the reference's mix_op sets their
+    gradient to None); `update` moves them with the estimator."""
+    moved = {}
+    for rule in ("skip", "update"):
+        steps = _steps(tiny_space(), mode, zero_sampled=rule)
+        moved[rule] = []
+        for step in range(40):
+            before = [a.numpy().copy() for a in steps.arch.alphas]
+            out = steps.arch_step(*_tiny_batch(step), tf.constant([step, 11]))
+            if int(out["active"][1]) == 2:
+                after = steps.arch.alphas[1].numpy()
+                moved[rule].append(not np.array_equal(after, before[1]))
+                # The other block still learns on that step.
+                assert not np.array_equal(steps.arch.alphas[0].numpy(), before[0])
+    assert moved["skip"] and not any(moved["skip"])
+    assert moved["update"] and all(moved["update"])
+
+
+def test_an_unknown_zero_rule_is_refused():
+    with pytest.raises(ValueError, match="zero_sampled must be one of"):
+        _steps(tiny_space(), "two", zero_sampled="sometimes")

@@ -17,7 +17,7 @@ from tfnas.configs import EXPERIMENT_DATA, DataConfig, RecipeConfig, RunConfig, 
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
 from tfnas.run_config import ConfigError, differences, require, with_values
 from tfnas.runtime import STRATEGIES
-from tfnas.search.steps import ARCH_MODES
+from tfnas.search.steps import ARCH_MODES, ZERO_RULES
 
 CONFIG_FORMAT = "tfnas.search_config"
 # Names of values before the groups: the search's batch of the held-out split
@@ -40,6 +40,11 @@ class ArchSearchConfig:
     arch_init_stddev: float = value(1e-3, "Stddev of alpha's normal initialization.")
     arch_update_every: int = value(5, "Weight steps per arch step.")
     arch_start_epoch: int = value(1, "Search epochs without arch steps.")
+    zero_sampled: str = value(
+        "skip",
+        "A block whose sampled path is Zero: skip its alpha update on that arch step "
+        "(the reference) or update it like any other block.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +176,7 @@ def check(config: SearchConfig) -> None:
     c.run.check()
     require(a.mode in ARCH_MODES, "mode", a.mode, f"one of {ARCH_MODES}")
     require(lat.loss in LOSSES, "loss", lat.loss, f"one of {LOSSES}")
+    require(a.zero_sampled in ZERO_RULES, "zero_sampled", a.zero_sampled, f"one of {ZERO_RULES}")
     require(
         lat.latency_estimate in ESTIMATES,
         "latency_estimate",

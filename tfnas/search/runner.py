@@ -151,6 +151,7 @@ class SearchRun:
             label_smoothing=config.recipe.label_smoothing,
             arch_objective=objective,
             reward_fn=reward,
+            zero_sampled=arch.zero_sampled,
         )
         self.checkpoint = tf.train.Checkpoint(
             supernet=self.supernet,

@@ -30,6 +30,11 @@ from tfnas.search.path_optimizer import SampledPathsMixin
 from tfnas.search.supernet import ArchParameters, Supernet
 
 GRADIENT_MODES = ("two", "full_v2", "full")
+# A block whose sampled path is Zero: `skip` its alpha update on that step (the
+# reference: its mixed op is not run, and its alpha gradient is None), or
+# `update` it with the estimator like any other path (NNI, and tfnas until
+# 2026-12-03).
+ZERO_RULES = ("skip", "update")
 ARCH_MODES = (*GRADIENT_MODES, "reinforce")
 
 
@@ -69,6 +74,9 @@ class SearchSteps:
             sampled pair (`sampling.pair_probabilities`).
         reward_fn: (logits, labels, sample) -> scalar reward of `reinforce`.
         baseline_decay: Decay of the rewards' moving-average baseline.
+        zero_sampled: What a block whose sampled path is Zero does in a
+            gradient mode's arch step (`ZERO_RULES`): `skip` its update, or
+            `update` it like any other block.
     """
 
     def __init__(
@@ -83,9 +91,12 @@ class SearchSteps:
         arch_objective: ArchObjective = cross_entropy_only,
         reward_fn: RewardFn = accuracy_reward,
         baseline_decay: float = 0.9,
+        zero_sampled: str = "skip",
     ) -> None:
         if mode not in ARCH_MODES:
             raise ValueError(f"mode must be one of {ARCH_MODES}, got {mode!r}")
+        if zero_sampled not in ZERO_RULES:
+            raise ValueError(f"zero_sampled must be one of {ZERO_RULES}, got {zero_sampled!r}")
         if not isinstance(weight_optimizer, SampledPathsMixin):
             raise TypeError(
                 f"the weight optimizer must update only the sampled paths, got "
@@ -108,6 +119,12 @@ class SearchSteps:
         self.arch_objective = arch_objective
         self.reward_fn = reward_fn
         self.baseline_decay = baseline_decay
+        self.zero_sampled = zero_sampled
+        # Per choice block, the candidate index of Zero (-1: none), for the Zero rule.
+        self.zero_index = [
+            next((i for i, op in enumerate(m.choice.candidates) if op.outputs_zero), -1)
+            for m in supernet.mixed_ops
+        ]
         with self.strategy.scope():
             weight_optimizer.build(supernet.trainable_variables)
             arch_optimizer.build(arch.trainable_variables)
@@ -174,11 +191,14 @@ class SearchSteps:
             return self._reinforce_step(images, labels, seed)
         alphas = self.arch.alphas
         two = self.mode == "two"
-        if two:
-            sample = sampling.sample_two(alphas, seed)
-            before = [tf.identity(a) for a in alphas]
-        else:
-            sample = sampling.sample_one(alphas, seed)
+        before = [tf.identity(a) for a in alphas]
+        sample = sampling.sample_two(alphas, seed) if two else sampling.sample_one(alphas, seed)
+        # The Zero rule (`skip`, the reference): a block whose sampled path is
+        # Zero takes no alpha update on this step.
+        skipped = [
+            tf.logical_and(self.zero_sampled == "skip", tf.equal(sample.active[b], zero))
+            for b, zero in enumerate(self.zero_index)
+        ]
         replicas = self.strategy.num_replicas_in_sync
 
         def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -196,10 +216,18 @@ class SearchSteps:
                     probabilities = [tf.nn.softmax(a) for a in values]
                 objective = self.arch_objective(ce, values, probabilities)
                 loss = objective / replicas
-            self.arch_optimizer.apply(tape.gradient(loss, alphas), alphas)
+            grads = [
+                tf.where(skip, tf.zeros_like(g), g)
+                for skip, g in zip(skipped, tape.gradient(loss, alphas), strict=True)
+            ]
+            self.arch_optimizer.apply(grads, alphas)
             return objective, ce, accuracy(labels, logits)
 
         objective, ce, acc = self.strategy.run(replica_step, (images, labels))
+        # A zero gradient moves nothing with the paper's beta_1 = 0; with momentum
+        # it would, so a skipped block gets its logits back.
+        for alpha, old, skip in zip(alphas, before, skipped, strict=True):
+            alpha.assign(tf.where(skip, old, alpha))
         if two:
             for alpha, rescaled in zip(
                 alphas, sampling.rescale_two(before, alphas, sample), strict=True

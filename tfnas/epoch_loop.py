@@ -90,9 +90,10 @@ class EpochLoop:
         checkpoint_every: int,
         log_every: int,
         verbose: int = 1,
+        *,
+        entry: type,
         phase: Callable[[int], str | None] = lambda epoch: None,
         stateful: Sequence[str] = (),
-        entry: type = dict,
     ) -> None:
         self.recipe = recipe
         self.step = step
@@ -126,10 +127,7 @@ class EpochLoop:
     def save(self) -> Path | None:
         """Writes a checkpoint with the history, unless the run is diverging (then None)."""
         step = int(self.step.numpy())
-        history = [
-            dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
-            for record in self.history
-        ]
+        history = [dataclasses.asdict(record) for record in self.history]
         return save_if_healthy(self.guard, self.keeper, step, self.watched(), history, self.log)
 
     def restore(self) -> bool:
@@ -137,10 +135,7 @@ class EpochLoop:
         state = self.keeper.restore()
         if state is None:
             return False
-        self.history = [
-            record if self.entry is dict else entry_from_json(self.entry, record, "history")
-            for record in state["history"]
-        ]
+        self.history = [entry_from_json(self.entry, r, "history") for r in state["history"]]
         self.guard.restore(state.get("guard"))
         self.guard.saved(f"step {state['step']}, {self.keeper.directory}")
         self.log(

@@ -157,7 +157,11 @@ def range_test(arch: str, seed: int) -> dict[str, Any]:
     configure_tensorflow(seed, config.run.deterministic)
     pipeline = pipeline_for(config.data, seed)
     spec = prepare_spec(
-        load_net(arch), pipeline.source.num_classes, config.dropout, config.data.resolution
+        load_net(arch),
+        pipeline.source.num_classes,
+        config.dropout,
+        config.data.resolution,
+        in_channels=pipeline.source.channels,
     )
     import tempfile
 

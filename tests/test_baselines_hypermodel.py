@@ -151,7 +151,9 @@ def test_hyperband_continues_a_promoted_trial_from_its_weights_within_the_budget
 
 
 def test_bad_settings_are_named(pipeline):
-    with pytest.raises(ValueError, match="constraint 'soft': expected one of reject, mnas"):
+    with pytest.raises(
+        ValueError, match="constraint 'soft': expected one of reject, proxyless, mnas"
+    ):
         hypermodel(pipeline, 1.0, constraint="soft")
     with pytest.raises(ValueError, match="tuner 'grid': expected one of random"):
         make_tuner("grid", hypermodel(pipeline, 1.0), 1, "/tmp")

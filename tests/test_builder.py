@@ -81,6 +81,30 @@ def test_search_space_is_rejected_with_advice():
         build_net(SPACES.get("demo"))
 
 
+@pytest.mark.parametrize("keras_module", ["keras", "tf_keras"])
+def test_he_fout_initialization_is_the_references(keras_module):
+    """Convolutions N(0, 2/n) with n = k*k*out (depthwise too: k*k*channels, as the
+    reference does not divide by the groups); the classifier U(+-1/sqrt(in))."""
+    module = __import__(keras_module)
+    module.utils.set_random_seed(0)
+    model = build_net(NETS.get("mobilenet_v2"), keras_module=module)
+    layers = {layer.name: layer for layer in model.layers}
+    for name in ("block05_expand_conv", "block05_dw_conv", "block05_project_conv"):
+        kernel = layers[name].get_weights()[0]
+        k, _, channels_in, multiplier = kernel.shape
+        out = channels_in if "dw" in name else multiplier
+        # Sample std of thousands of draws: within 10% of sqrt(2/n) (its relative
+        # spread is about 1/sqrt(2N), under 2% here).
+        np.testing.assert_allclose(kernel.std(), np.sqrt(2.0 / (k * k * out)), rtol=0.1)
+    kernel = layers["classifier"].get_weights()[0]
+    limit = 1 / np.sqrt(kernel.shape[0])
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
+    glorot = build_net(NETS.get("mobilenet_v2"), keras_module=module, init="glorot")
+    # A 1x1 projection 192 -> 32: Glorot's std sqrt(2/224), he_fout's sqrt(2/32).
+    g = {layer.name: layer for layer in glorot.layers}["block05_project_conv"].get_weights()[0]
+    np.testing.assert_allclose(g.std(), np.sqrt(2.0 / 224), rtol=0.1)
+
+
 def test_tf_keras_builds_the_identical_model():
     tf_keras = pytest.importorskip("tf_keras")
     spec = demo_net(dropout=0.1)

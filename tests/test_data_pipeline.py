@@ -8,7 +8,15 @@ import tensorflow as tf
 from PIL import Image
 
 from tfnas.datasets import sources
-from tfnas.datasets.pipeline import Pipeline, balanced_split, eval_transform, train_transform
+from tfnas.datasets.pipeline import (
+    MEAN_RGB,
+    STDDEV_RGB,
+    Pipeline,
+    balanced_split,
+    color_jitter,
+    eval_transform,
+    train_transform,
+)
 
 
 def test_balanced_split_holds_out_the_same_number_per_class():
@@ -88,6 +96,45 @@ def test_augmentation_is_a_function_of_its_seed():
         assert not np.array_equal(a.numpy(), c.numpy())
     centred = eval_transform(image, 16)
     assert centred.shape == (16, 16, 3) and abs(float(tf.reduce_mean(centred))) < 3
+
+
+def test_color_jitter_scales_brightness_and_blends_saturation_as_torchvision():
+    image = tf.constant(np.random.default_rng(2).uniform(20, 200, (8, 8, 3)), tf.float32)
+    factors = set()
+    for s in range(20):
+        seed = tf.constant([s, 0], tf.int64)
+        bright = color_jitter(image, seed, 32 / 255, 0.0).numpy()
+        factor = bright / image.numpy()  # no clipping below 200 * 1.13
+        np.testing.assert_allclose(factor, factor.flat[0], rtol=1e-5)
+        assert 1 - 32 / 255 <= factor.flat[0] <= 1 + 32 / 255
+        factors.add(round(float(factor.flat[0]), 4))
+        saturated = color_jitter(image, seed, 0.0, 0.5)
+        # A blend with the grayscale keeps the grayscale (up to clipping, none here
+        # for most seeds: compare where nothing was clipped).
+        kept = tf.reduce_all((saturated > 0) & (saturated < 255), axis=-1, keepdims=True)
+        gray = tf.image.rgb_to_grayscale
+        np.testing.assert_allclose(
+            tf.where(kept, gray(saturated), 0).numpy(),
+            tf.where(kept, gray(image), 0).numpy(),
+            rtol=1e-4,
+            atol=1e-3,
+        )
+    assert len(factors) > 10  # a factor per seed
+    assert color_jitter(image, tf.constant([0, 0], tf.int64), 0.0, 0.0) is image
+
+
+def test_jitter_leaves_the_crops_and_flips_as_they_were():
+    image = tf.constant(np.random.default_rng(1).integers(30, 200, (40, 50, 3)), tf.uint8)
+    seed = tf.constant([4, 5], tf.int64)
+
+    def pixels(normalized):  # back to 0..255
+        return normalized.numpy() * np.array(STDDEV_RGB) + np.array(MEAN_RGB)
+
+    for augment in ("inception", "pad_crop_flip"):
+        plain = pixels(train_transform(image, seed, 16, augment))
+        bright = pixels(train_transform(image, seed, 16, augment, brightness=0.1))
+        ratio = bright / plain
+        np.testing.assert_allclose(ratio, np.median(ratio), rtol=1e-3)  # same crop, scaled
 
 
 def test_pipeline_rejects_batches_it_cannot_fill():

@@ -124,6 +124,7 @@ def test_abs_pulls_latency_to_the_target_from_both_sides():
 @pytest.mark.parametrize(
     ("name", "formula"),
     [
+        ("proxyless", lambda acc, lat, t: acc * (t / lat) ** 0.1),
         ("mnas", lambda acc, lat, t: acc * (lat / t) ** -0.07),
         ("tunas_abs", lambda acc, lat, t: acc - 0.1 * abs(lat / t - 1)),
     ],

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfnas.configs import RecipeConfig
 from tfnas.losses import cross_entropy
 from tfnas.recipe import Recipe
+from tfnas.run_config import ConfigError
 from tfnas.search.config import resolve as resolve_search
 from tfnas.train.config import resolve as resolve_train
 
@@ -40,6 +41,19 @@ def test_the_search_runs_a_cosine_over_the_warmup_then_restarts_it():
     assert lr(40) == pytest.approx(0.05)
     assert lr(59) == pytest.approx(0.05 * (1 + math.cos(math.pi * 39 / 40)))
     assert recipe.total_epochs == config.total_epochs == 6
+
+
+def test_the_searchs_warmup_has_its_own_peak_as_the_reference():
+    config = resolve_search("imagenet", warmup_epochs=2, epochs=4)
+    recipe = Recipe(config.recipe, 10, "cosine_restart")
+    assert recipe.learning_rate(0) == pytest.approx(0.05)  # warm_up's lr_max
+    assert recipe.learning_rate(10) == pytest.approx(0.025)  # half of 0.05
+    assert recipe.learning_rate(20) == pytest.approx(0.025)  # the search's init_lr
+
+
+def test_training_refuses_the_searchs_warmup_peak():
+    with pytest.raises(ConfigError, match="--warmup_learning_rate=0.05: expected none"):
+        resolve_train("demo", arch="x", warmup_learning_rate=0.05)
 
 
 def test_tuner_trials_keep_a_constant_rate():

@@ -15,7 +15,28 @@ def test_imagenet_defaults_are_the_papers_recipe():
     assert (recipe.learning_rate, recipe.weight_decay, recipe.label_smoothing) == (0.025, 4e-5, 0.1)
     assert (arch.arch_learning_rate, arch.arch_beta1, arch.arch_update_every) == (1e-3, 0, 5)
     assert (latency.target, latency.target_latency, latency.loss) == ("mobile", 80.0, "mul_log")
-    assert config.data.valid_size == 10_000 and arch.arch_start_epoch == 1
+    assert arch.arch_start_epoch == 1
+
+
+def test_imagenet_matches_the_reference_codes_details():
+    """search/imagenet_arch_search.py, nas_manager.py and data_providers/imagenet.py."""
+    config = resolve("imagenet")
+    data, recipe, arch = config.data, config.recipe, config.arch_search
+    assert data.valid_size == 50_000
+    assert recipe.warmup_learning_rate == 0.05  # warm_up's lr_max
+    assert (data.jitter_brightness, data.jitter_saturation) == (32 / 255, 0.5)
+    assert recipe.init == "he_fout"
+    assert (arch.arch_epsilon, arch.arch_beta1, arch.arch_beta2) == (1e-8, 0.0, 0.999)
+    rl = (arch.rl_samples, arch.rl_batch_size, arch.rl_updates_per_epoch)
+    assert rl == (10, 1000, 300)
+    assert (arch.rl_baseline, arch.rl_baseline_weight) == ("reference", 0.99)
+    assert config.latency.reward == "proxyless"
+
+
+def test_reinforce_needs_a_held_out_split_that_fills_its_batch():
+    with pytest.raises(ConfigError, match="--rl_batch_size=2000: expected at most --valid_size"):
+        resolve("demo", mode="reinforce", rl_batch_size=2000)
+    resolve("demo", rl_batch_size=2000)  # only REINFORCE draws that batch
 
 
 def test_flags_override_the_experiment():
@@ -35,6 +56,11 @@ def test_flags_override_the_experiment():
         ({"loss": "hinge", "loss_params": {"beta": 1.0}}, "parameters of loss 'hinge': lam"),
         ({"epochs": 0, "warmup_epochs": 0}, "at least one epoch"),
         ({"colour": 1}, "unknown config fields"),
+        ({"rl_samples": 0}, "--rl_samples=0: expected an integer >= 1"),
+        ({"rl_baseline": "mean"}, "--rl_baseline='mean': expected one of"),
+        ({"rl_baseline_weight": 0.0}, r"--rl_baseline_weight=0.0: expected a number in \(0, 1\]"),
+        ({"init": "zeros"}, "--init='zeros': expected one of"),
+        ({"jitter_saturation": 1.0}, r"--jitter_saturation=1.0: expected a number in \[0, 1\)"),
     ],
 )
 def test_bad_values_name_the_field_and_what_was_expected(overrides, message):

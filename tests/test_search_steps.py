@@ -116,26 +116,99 @@ def test_two_mode_keeps_the_probabilities_of_the_ops_it_did_not_sample():
             np.testing.assert_allclose(p_after[pair].sum(), p_before[pair].sum(), rtol=1e-5)
 
 
-def test_reinforce_baseline_starts_at_the_first_reward_and_follows_the_rewards():
-    rewards = iter([0.2, 0.8, 0.5])
+def _sample_reward(logits, labels, sample):
+    """A reward known from the sample alone (plus a zero that keeps the logits in the graph)."""
+    active = tf.cast(sample.active, tf.float32)
+    return 0.1 + 0.2 * active[0] + 0.05 * tf.reduce_sum(active) + 0.0 * tf.reduce_sum(logits)
 
-    def reward_fn(logits, labels, sample):
-        return tf.constant(next(rewards), tf.float32) + 0.0 * tf.reduce_sum(logits)
 
-    # Eager, so that the Python reward sequence is read once per step.
-    steps = _steps(tiny_space(), "reinforce", reward_fn=reward_fn, baseline_decay=0.5)
-    alphas = [a.numpy().copy() for a in steps.arch.alphas]
-    first = steps._arch_step(*_tiny_batch(0), tf.constant([0, 3]))
-    assert float(first["advantage"]) == 0.0  # no update from the very first reward
-    for a, b in zip(steps.arch.alphas, alphas, strict=True):
-        np.testing.assert_array_equal(a.numpy(), b)
-    second = steps._arch_step(*_tiny_batch(1), tf.constant([1, 3]))
-    np.testing.assert_allclose(float(second["advantage"]), 0.8 - 0.2, rtol=1e-6)
-    np.testing.assert_allclose(float(steps.baseline.numpy()), 0.5 * 0.2 + 0.5 * 0.8, rtol=1e-6)
-    # A positive advantage makes the sampled path of every block more likely.
+def _log_prob_gradient(alphas, active):
+    """d log p(active) / d alpha, by hand: onehot(active_b) - softmax(alpha_b) per block."""
+    grads = []
+    for b, alpha in enumerate(alphas):
+        p = np.exp(alpha - alpha.max())
+        p /= p.sum()
+        onehot = np.zeros_like(p)
+        onehot[active[b]] = 1.0
+        grads.append(onehot - p)
+    return grads
+
+
+def test_a_reinforce_update_is_the_mean_of_its_k_single_sample_updates():
+    """The reference's rl_update_step: K networks on one batch; b <- b + 0.99 (mean R - b)
+    first; then alpha moves by the mean over k of (R_k - b) grad log p(s_k)."""
+    samples, lr, b0 = 6, 0.5, 0.3
+    keras.utils.set_random_seed(0)
+    net = Supernet(tiny_space())
+    arch = ArchParameters(net.num_candidates, init_stddev=0.5, seed=0)
+    steps = SearchSteps(
+        net,
+        arch,
+        SampledPathSGD(0.1, candidate_owners=net.candidate_weight_owners()),
+        keras.optimizers.SGD(lr),  # linear in the gradient, so the update can be read off
+        mode="reinforce",
+        reward_fn=_sample_reward,
+        samples=samples,
+    )
+    steps.baseline.assign(b0)
+    steps.baseline_ready.assign(True)
+    before = [a.numpy().astype(np.float64) for a in arch.alphas]
+    out = steps.arch_step(*_tiny_batch(0), tf.constant([7, 1]))
+    actives = out["actives"].numpy()
+    rewards = out["rewards"].numpy().astype(np.float64)
+    assert actives.shape == (samples, len(before))
+    assert len({tuple(a) for a in actives}) > 1  # K different networks, not one K times
+    expected_rewards = [0.1 + 0.2 * a[0] + 0.05 * a.sum() for a in actives]
+    np.testing.assert_allclose(rewards, expected_rewards, rtol=1e-6)
+    baseline = b0 + 0.99 * (rewards.mean() - b0)
+    np.testing.assert_allclose(float(out["baseline"]), baseline, rtol=1e-6)
+    np.testing.assert_allclose(float(steps.baseline.numpy()), baseline, rtol=1e-6)
+    singles = [
+        [lr * (r - baseline) * g for g in _log_prob_gradient(before, a)]
+        for r, a in zip(rewards, actives, strict=True)
+    ]
+    for b, alpha in enumerate(arch.alphas):
+        expected = before[b] + np.mean([single[b] for single in singles], axis=0)
+        # float32 softmax and updates on values of order 1: 1e-5 relative is
+        # float32 round-off with headroom, far below one sample's share (1/K).
+        np.testing.assert_allclose(alpha.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_reinforce_baseline_rules_start_at_the_first_mean_and_differ_in_what_they_use():
+    for rule in ("reference", "previous"):
+        keras.utils.set_random_seed(0)
+        steps = _steps(
+            tiny_space(),
+            "reinforce",
+            reward_fn=_sample_reward,
+            samples=4,
+            baseline_rule=rule,
+            baseline_weight=0.5,
+        )
+        first = steps.arch_step(*_tiny_batch(0), tf.constant([0, 3]))
+        mean1 = float(first["reward"])
+        np.testing.assert_allclose(float(steps.baseline.numpy()), mean1, rtol=1e-6)
+        second = steps.arch_step(*_tiny_batch(1), tf.constant([1, 3]))
+        mean2 = float(second["reward"])
+        updated = mean1 + 0.5 * (mean2 - mean1)
+        np.testing.assert_allclose(float(steps.baseline.numpy()), updated, rtol=1e-6)
+        used = updated if rule == "reference" else mean1
+        np.testing.assert_allclose(float(second["baseline"]), used, rtol=1e-6)
+        np.testing.assert_allclose(float(second["advantage"]), mean2 - used, rtol=1e-5, atol=1e-7)
+
+
+def test_a_positive_advantage_makes_every_sampled_path_more_likely():
+    # A baseline below every reward, kept there by a tiny weight: a positive advantage.
+    steps = _steps(
+        tiny_space(), "reinforce", reward_fn=_sample_reward, samples=1, baseline_weight=1e-6
+    )
+    steps.baseline.assign(-1.0)
+    steps.baseline_ready.assign(True)
+    before = [tf.nn.softmax(a).numpy() for a in steps.arch.alphas]
+    out = steps.arch_step(*_tiny_batch(0), tf.constant([2, 3]))
     for b, a in enumerate(steps.arch.alphas):
-        chosen = int(second["active"][b])
-        assert tf.nn.softmax(a).numpy()[chosen] > tf.nn.softmax(alphas[b]).numpy()[chosen]
+        chosen = int(out["active"][b])
+        assert tf.nn.softmax(a).numpy()[chosen] > before[b][chosen]
 
 
 def test_a_term_in_alpha_joins_the_arch_objective():

@@ -21,6 +21,7 @@ from typing import Any
 
 import keras
 
+from tfnas.initializers import conv_initializer, dense_initializer
 from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
 
 INPUT_NAME = "images"
@@ -35,6 +36,7 @@ def conv_bn_relu6(
     batch_norm: BatchNormSpec,
     depthwise: bool = False,
     activation: bool = True,
+    init: str = "he_fout",
 ) -> list[Any]:
     """The layers of a bias-free convolution, batch norm and (optionally) ReLU6.
 
@@ -47,13 +49,19 @@ def conv_bn_relu6(
         batch_norm: Batch-normalization settings.
         depthwise: Build a DepthwiseConv2D instead of a Conv2D.
         activation: Append a ReLU6 (False for the linear projection).
+        init: The kernel's initialization (`tfnas.initializers.INITS`).
 
     Returns:
         The layers, in the order they are applied.
     """
     if depthwise:
         conv = layers.DepthwiseConv2D(
-            kernel_size, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+            kernel_size,
+            strides=stride,
+            padding="same",
+            use_bias=False,
+            depthwise_initializer=conv_initializer(init, depthwise=True),
+            name=f"{name}_conv",
         )
     else:
         conv = layers.Conv2D(
@@ -62,6 +70,7 @@ def conv_bn_relu6(
             strides=stride,
             padding="same",
             use_bias=False,
+            kernel_initializer=conv_initializer(init),
             name=f"{name}_conv",
         )
     result = [
@@ -80,6 +89,7 @@ def block_layers(
     prefix: str,
     batch_norm: BatchNormSpec,
     layers: ModuleType = keras.layers,
+    init: str = "he_fout",
 ) -> list[Any]:
     """The layers of a block's op, in order, without the residual addition.
 
@@ -91,6 +101,7 @@ def block_layers(
         prefix: Layer-name prefix, unique within the model.
         batch_norm: Batch-normalization settings.
         layers: The layers module to build from.
+        init: The kernels' initialization (`tfnas.initializers.INITS`).
 
     Returns:
         The layers, in the order they are applied.
@@ -106,6 +117,7 @@ def block_layers(
             batch_norm,
             depthwise=conv.depthwise,
             activation=conv.activation,
+            init=init,
         )
     return result
 
@@ -183,6 +195,7 @@ def skeleton(
     net: NetSpec | SearchSpace,
     body: Callable[[int, Any, str], Any],
     layers: ModuleType = keras.layers,
+    init: str = "he_fout",
 ) -> Skeleton:
     """The layers of `net` (a network or a search space), its blocks' bodies made by `body`.
 
@@ -190,6 +203,8 @@ def skeleton(
         net: A `NetSpec` or a `SearchSpace`: the stem, blocks and head are theirs.
         body: `(block index, block, name prefix)` -> the block's body.
         layers: The layers module to build from (`keras.layers` or `tf_keras.layers`).
+        init: The stem's, feature mix's and classifier's initialization (the
+            bodies' is `body`'s).
     """
     bn = net.batch_norm
     stem = net.stem
@@ -197,7 +212,9 @@ def skeleton(
     dropout = net.classifier.dropout
     prefixes = [block_name(index) for index in range(len(net.blocks))]
     return Skeleton(
-        stem=conv_bn_relu6(layers, stem.out_channels, stem.kernel_size, stem.stride, "stem", bn),
+        stem=conv_bn_relu6(
+            layers, stem.out_channels, stem.kernel_size, stem.stride, "stem", bn, init=init
+        ),
         blocks=[body(i, block, prefixes[i]) for i, block in enumerate(net.blocks)],
         residual_adds=[
             layers.Add(name=f"{prefixes[i]}_add") if block.residual else None
@@ -205,17 +222,21 @@ def skeleton(
         ],
         identity=[isinstance(block, BlockSpec) and block.is_identity for block in net.blocks],
         feature_mix=(
-            conv_bn_relu6(layers, feature_mix, 1, 1, "feature_mix", bn)
+            conv_bn_relu6(layers, feature_mix, 1, 1, "feature_mix", bn, init=init)
             if feature_mix is not None
             else []
         ),
         pool=layers.GlobalAveragePooling2D(name="pool"),
         dropout=layers.Dropout(dropout, name="dropout") if dropout > 0 else None,
-        classifier=layers.Dense(net.classifier.num_classes, name="classifier"),
+        classifier=layers.Dense(
+            net.classifier.num_classes,
+            kernel_initializer=dense_initializer(init),
+            name="classifier",
+        ),
     )
 
 
-def build_net(spec: NetSpec, keras_module: ModuleType = keras) -> Any:
+def build_net(spec: NetSpec, keras_module: ModuleType = keras, init: str = "he_fout") -> Any:
     """Builds the Functional model of a network; its output is the logits.
 
     Args:
@@ -223,6 +244,8 @@ def build_net(spec: NetSpec, keras_module: ModuleType = keras) -> Any:
         keras_module: `keras` (Keras 3, the default) or `tf_keras` (Keras 2,
             for tensorflow-model-optimization). Both give the same layers,
             names and weight shapes.
+        init: The weights' initialization (`tfnas.initializers.INITS`; the
+            reference's `he_fout` by default).
 
     Returns:
         A `keras_module.Model` taking float images of shape
@@ -239,7 +262,8 @@ def build_net(spec: NetSpec, keras_module: ModuleType = keras) -> Any:
     )
     parts = skeleton(
         spec,
-        lambda index, block, prefix: block_layers(block, prefix, spec.batch_norm, layers),
+        lambda index, block, prefix: block_layers(block, prefix, spec.batch_norm, layers, init),
         layers,
+        init,
     )
     return keras_module.Model(inputs, parts.forward(inputs), name=spec.name)

@@ -7,8 +7,9 @@ everywhere. The schedule's shape is the job's:
 
 - `linear_warmup_cosine` (training, QAT): `epochs` in all, the first
   `warmup_epochs` a linear ramp from 0 to `learning_rate`, then a cosine to 0;
-- `cosine_restart` (the search, as the paper): a cosine over the
-  `warmup_epochs` of weight warmup, then another over the `epochs` of search;
+- `cosine_restart` (the search, as the reference): a cosine from
+  `warmup_learning_rate` (default `learning_rate`) over the `warmup_epochs`
+  of weight warmup, then one from `learning_rate` over the `epochs` of search;
 - `constant` (keras-tuner trials): `learning_rate` throughout, because a
   trial's length is the tuner's choice (Hyperband trains some trials for
   one epoch and continues others), and a schedule tied to one length would
@@ -73,6 +74,7 @@ class Recipe:
         if self.schedule == "cosine_restart":
             if step < warmup:
                 position, length = step, warmup
+                peak = self.config.warmup_learning_rate or peak
             else:
                 position, length = step - warmup, self.config.epochs * self.steps_per_epoch
             return 0.5 * peak * (1.0 + math.cos(math.pi * position / max(length, 1)))

@@ -8,8 +8,8 @@ and then
 - `constraint="reject"`: a candidate over the latency limit scores 0 without
   training (a hard constraint costs no compute); one within it is trained
   and scored by its validation accuracy;
-- `constraint="mnas"` or `"tunas_abs"`: every candidate is trained and scored
-  with the same reward as the search's REINFORCE mode
+- `constraint` a reward (`"proxyless"`, `"mnas"`, `"tunas_abs"`): every
+  candidate is trained and scored with the same reward as the search's REINFORCE mode
   (`tfnas.latency.objectives.latency_reward`).
 
 Training is `steps` steps on the training split per tuner epoch (random and
@@ -182,7 +182,7 @@ class SpaceHyperModel(kt.HyperModel):
         """
         if self.rejects(hp):
             return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)], name="rejected")
-        model = build_net(self.spec(hp))
+        model = build_net(self.spec(hp), init=self.recipe.config.init)
         model.compile(optimizer=self.recipe.sgd(), loss=self.recipe.loss, metrics=["accuracy"])
         return model
 

@@ -52,7 +52,9 @@ class CompareConfig:
     target: str | None = value(None, "mobile, cpu, flops, or a latency table / cost model file.")
     target_latency: float | None = value(None, "The search's target and the tuners' limit.")
     tuners: str = value(",".join(TUNERS), f"keras-tuner methods: {','.join(TUNERS)}.")
-    constraint: str = value("reject", "Tuners: reject over the limit, or mnas / tunas_abs.")
+    constraint: str = value(
+        "reject", "Tuners: reject over the limit, or a reward: proxyless / mnas / tunas_abs."
+    )
     trial_epochs: int = value(2, "Training epochs of a random or Bayesian trial.")
     hyperband_epochs: int = value(3, "Hyperband's longest trial, in epochs.")
     max_trials: int = value(200, "Most trials of a tuner (the budget usually stops it).")

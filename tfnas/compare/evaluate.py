@@ -66,7 +66,11 @@ def retrain(
         keras.utils.set_random_seed(config.run.seed)  # every winner starts from the same state
         pipeline = pipeline_for(config.data, config.run.seed)
         spec = prepare_spec(
-            load_net(arch), pipeline.source.num_classes, config.dropout, config.data.resolution
+            load_net(arch),
+            pipeline.source.num_classes,
+            config.dropout,
+            config.data.resolution,
+            in_channels=pipeline.source.channels,
         )
         trainer = Trainer(config, spec, pipeline, run_dir, log=log, verbose=0)
         if not (resume and trainer.restore()):

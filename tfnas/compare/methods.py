@@ -2,8 +2,9 @@
 
 The budget is counted in training images: every image that went through a
 forward and backward pass. For the search that is its weight steps (batch
-`batch_size`) plus its architecture steps (batch `valid_batch_size`, on the
-held-out split); the tuners get exactly that many for all their trials
+`batch_size`) plus its architecture steps (batch `eval_batch_size`, on the
+held-out split; REINFORCE: `rl_batch_size` forward only, once per sampled
+network); the tuners get exactly that many for all their trials
 together (`ImageBudget`), trained on the same training split and scored on
 the same held-out split. Evaluation passes are not counted for anyone.
 
@@ -65,7 +66,7 @@ def run_search(
         log(f"{METHOD_SEARCH}: resumed at step {int(run.step.numpy())}")
     summary = run.run()
     weight_images = int(run.step.numpy()) * config.data.batch_size
-    arch_images = int(run.arch_steps.numpy()) * config.data.eval_batch_size
+    arch_images = run.arch_images
     return save_result(
         method_dir,
         MethodResult(
@@ -104,7 +105,7 @@ def run_baseline(
     """Runs one keras-tuner method within `budget_images`; returns its winner and cost."""
     began = time.monotonic()
     keras.utils.set_random_seed(config.run.seed)
-    space = build_space(config, pipeline.source.num_classes)
+    space = build_space(config, pipeline.source.num_classes, pipeline.source.channels)
     latency = space_latency(load_target(config.latency.target), space)
     steps = pipeline.steps_for(config.data.steps_per_epoch)
     longest = max(compare.trial_epochs, compare.hyperband_epochs)

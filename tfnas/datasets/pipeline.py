@@ -20,9 +20,11 @@ from tfnas.datasets.sources import DataSource, load_source
 from tfnas.run_config import ConfigError
 
 AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "none")
-# ImageNet channel statistics, in 0..255 units.
+# ImageNet channel statistics, in 0..255 units; a grayscale image gets their means.
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+MEAN_GRAY = (sum(MEAN_RGB) / 3,)
+STDDEV_GRAY = (sum(STDDEV_RGB) / 3,)
 # Evaluation resizes to resolution / CROP_FRACTION, then takes the central crop.
 CROP_FRACTION = 0.875
 PAD_PIXELS = 4
@@ -73,9 +75,11 @@ def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.n
 
 
 def normalize(image: tf.Tensor) -> tf.Tensor:
-    """uint8 (or float in 0..255) RGB to float32 with ImageNet mean and stddev."""
+    """uint8 (or float in 0..255) RGB or grayscale to float32 with ImageNet mean and stddev."""
     image = tf.cast(image, tf.float32)
-    return (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
+    gray = image.shape[-1] == 1
+    mean, stddev = (MEAN_GRAY, STDDEV_GRAY) if gray else (MEAN_RGB, STDDEV_RGB)
+    return (image - tf.constant(mean)) / tf.constant(stddev)
 
 
 def center_crop(image: tf.Tensor, resolution: int) -> tf.Tensor:
@@ -95,11 +99,52 @@ def eval_transform(image: tf.Tensor, resolution: int) -> tf.Tensor:
     return normalize(center_crop(image, resolution))
 
 
-def train_transform(image: tf.Tensor, seed: tf.Tensor, resolution: int, augment: str) -> tf.Tensor:
-    """Random augmentation of one training image, a pure function of `seed` ([2] ints)."""
+def color_jitter(
+    image: tf.Tensor, seed: tf.Tensor, brightness: float, saturation: float
+) -> tf.Tensor:
+    """Random brightness and saturation of an RGB image in 0..255, as torchvision's ColorJitter.
+
+    Brightness multiplies by a factor from U[1 - brightness, 1 + brightness];
+    saturation blends with the image's grayscale by a factor from
+    U[1 - saturation, 1 + saturation]; the result is clipped to 0..255.
+    (torchvision applies the two in a random order; here brightness comes
+    first. They commute up to the clipping.)
+    """
+    if brightness == 0 and saturation == 0:
+        return image
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    factor = tf.random.stateless_uniform([], seeds[0], 1.0 - brightness, 1.0 + brightness)
+    image = image * factor
+    if saturation > 0 and image.shape[-1] == 3:
+        blend = tf.random.stateless_uniform([], seeds[1], 1.0 - saturation, 1.0 + saturation)
+        gray = tf.image.rgb_to_grayscale(image)
+        image = gray + blend * (image - gray)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def train_transform(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    resolution: int,
+    augment: str,
+    brightness: float = 0.0,
+    saturation: float = 0.0,
+) -> tf.Tensor:
+    """Random augmentation of one training image, a pure function of `seed` ([2] ints).
+
+    Args:
+        image: The decoded image, values 0..255.
+        seed: Stateless seed of this image's augmentation.
+        resolution: Output height and width.
+        augment: One of `AUGMENTATIONS` (`none`: the evaluation transform, no jitter).
+        brightness: Colour jitter's brightness range (0: none; the reference's 32/255).
+        saturation: Colour jitter's saturation range (0: none; the reference's 0.5).
+    """
     if augment == "none":
         return eval_transform(image, resolution)
     seeds = tf.random.experimental.stateless_split(seed, 2)
+    # Its own stream, so the crops and flips do not change when jitter is switched on.
+    jitter_seed = tf.random.experimental.stateless_fold_in(seed, 1)
     if augment == "inception":
         begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
             tf.shape(image),
@@ -113,14 +158,16 @@ def train_transform(image: tf.Tensor, seed: tf.Tensor, resolution: int, augment:
         )
         crop = tf.slice(image, begin, size)
         image = tf.image.resize(crop, (resolution, resolution), antialias=True)
-        return normalize(tf.image.stateless_random_flip_left_right(image, seeds[1]))
+        image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+        return normalize(color_jitter(image, jitter_seed, brightness, saturation))
     if image.shape[0] != resolution or image.shape[1] != resolution:
         image = tf.image.resize(image, (resolution, resolution), antialias=True)
     padded = tf.pad(image, [[PAD_PIXELS] * 2, [PAD_PIXELS] * 2, [0, 0]], mode="REFLECT")
-    image = tf.image.stateless_random_crop(padded, (resolution, resolution, 3), seeds[0])
+    channels = image.shape[-1]
+    image = tf.image.stateless_random_crop(padded, (resolution, resolution, channels), seeds[0])
     if augment == "pad_crop_flip":
         image = tf.image.stateless_random_flip_left_right(image, seeds[1])
-    return normalize(image)
+    return normalize(color_jitter(tf.cast(image, tf.float32), jitter_seed, brightness, saturation))
 
 
 def _member_mask(indices: np.ndarray, size: int) -> tf.Tensor:
@@ -142,6 +189,8 @@ class Pipeline:
             steps, a training's monitoring); 0 holds out none.
         augment: One of `AUGMENTATIONS`, for the weight steps only.
         seed: Seed of the split, the shuffles and the augmentation.
+        jitter_brightness: Colour jitter of the training images (`color_jitter`).
+        jitter_saturation: Likewise.
         shuffle_buffer: Shuffle buffer of the training split (whole split when
             it is smaller).
     """
@@ -154,6 +203,8 @@ class Pipeline:
     augment: str
     seed: int
     shuffle_buffer: int = 50_000
+    jitter_brightness: float = 0.0
+    jitter_saturation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
@@ -202,10 +253,11 @@ class Pipeline:
         """
         epoch_seed = self.seed * 100_003 + epoch
         decode, resolution, augment = self.source.decode, self.resolution, self.augment
+        jitter = (self.jitter_brightness, self.jitter_saturation)
 
         def transform(index: tf.Tensor, image: tf.Tensor, label: tf.Tensor):
             seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
-            return train_transform(decode(image), seed, resolution, augment), label
+            return train_transform(decode(image), seed, resolution, augment, *jitter), label
 
         buffer = min(self.shuffle_buffer, len(self.train_indices))
         return (
@@ -233,12 +285,24 @@ class Pipeline:
             )
         return self._valid_cache
 
-    def valid_stream(self, skip_batches: int = 0) -> tf.data.Dataset:
-        """Endless valid batches for the arch steps, reshuffled each pass, from `skip_batches`."""
+    def valid_stream(self, skip_batches: int = 0, batch_size: int | None = None) -> tf.data.Dataset:
+        """Endless valid batches for the arch steps, reshuffled each pass, from `skip_batches`.
+
+        Args:
+            skip_batches: Batches already used (a resumed run).
+            batch_size: Images per batch (default `valid_batch_size`); at most
+                `valid_size`, since a batch never spans two passes.
+        """
+        batch_size = batch_size or self.valid_batch_size
+        if batch_size > self.valid_size:
+            raise ValueError(
+                f"valid_size {self.valid_size} makes no valid batch of {batch_size}; "
+                "lower the batch or raise --valid_size"
+            )
         return (
             self._valid_examples()
             .shuffle(self.valid_size, seed=self.seed * 100_003 - 1, reshuffle_each_iteration=True)
-            .batch(self.valid_batch_size, drop_remainder=True)
+            .batch(batch_size, drop_remainder=True)
             .repeat()
             .skip(skip_batches)
             .prefetch(AUTOTUNE)
@@ -288,6 +352,8 @@ def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipelin
             valid_size=data.valid_size if valid_size is None else valid_size,
             augment=data.augment,
             seed=seed,
+            jitter_brightness=data.jitter_brightness,
+            jitter_saturation=data.jitter_saturation,
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None

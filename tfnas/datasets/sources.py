@@ -1,4 +1,4 @@
-"""Where images come from: the embedded demo data, tensorflow-datasets, an image folder.
+"""Where images come from: the demo data, IDX files, tensorflow-datasets, an image folder.
 
 A `DataSource` is the raw training split in a fixed order (so a seeded
 train/valid split and a seeded shuffle give the same batches on every run),
@@ -20,12 +20,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfnas.datasets import demo
+from tfnas.datasets import demo, idx
 from tfnas.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 TEST_FOLDER_NAMES = ("test", "val", "validation")
 FOLDER_PREFIX = "folder:"
+IDX_PREFIX = "idx:"
+# Read from the original IDX files when they are found (`--manual_dir`, or
+# where Debian's package puts them), else through tensorflow-datasets.
+IDX_DATASETS = {"fashion_mnist": idx.FASHION_MNIST_DIR}
 
 
 def _decode_image(image: tf.Tensor) -> tf.Tensor:
@@ -48,9 +52,11 @@ class DataSource:
         train_labels: Labels of `train`, in the same order.
         test: The test split, (image, label), or None when the data has none.
         test_size: Number of test examples (0 without a test split).
-        decode: Turns an element's image into uint8 HxWx3.
+        decode: Turns an element's image into uint8 HxWxC.
         fixed_resolution: The images' height and width when all share them
             (demo, CIFAR), else None (then training crops and resizes).
+        channels: C: 3 (RGB) or 1 (grayscale, e.g. Fashion-MNIST); the
+            network's input channels follow it.
     """
 
     name: str
@@ -61,6 +67,7 @@ class DataSource:
     test_size: int
     decode: Callable[[tf.Tensor], tf.Tensor] = _identity
     fixed_resolution: int | None = None
+    channels: int = 3
 
     @property
     def train_size(self) -> int:
@@ -222,6 +229,27 @@ def tfds_source(
     )
 
 
+def idx_source(directory: str | os.PathLike[str], name: str | None = None) -> DataSource:
+    """An IDX set (MNIST-style: `train-images-idx3-ubyte[.gz]` and its three siblings).
+
+    Raises:
+        DataError: A file is missing, truncated or not IDX, or the set is
+            inconsistent (`tfnas.datasets.idx.read_idx_set`).
+    """
+    (images, labels), (test_images, test_labels), num_classes = idx.read_idx_set(directory)
+    height, width, channels = images.shape[1:]
+    return DataSource(
+        name=name or f"{IDX_PREFIX}{directory}",
+        num_classes=num_classes,
+        train=tf.data.Dataset.from_tensor_slices((images, labels)),
+        train_labels=labels,
+        test=tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
+        test_size=len(test_labels),
+        fixed_resolution=height if height == width else None,
+        channels=channels,
+    )
+
+
 def load_source(
     dataset: str,
     data_dir: str | None = None,
@@ -229,9 +257,21 @@ def load_source(
     download: bool = False,
     demo_resolution: int = demo.RESOLUTION,
 ) -> DataSource:
-    """The source named by `--dataset`: `demo`, `folder:ROOT`, or a tfds name."""
+    """The source named by `--dataset`: `demo`, `folder:ROOT`, `idx:DIR`, or a tfds name.
+
+    `fashion_mnist` is read from its four original IDX files in `manual_dir`,
+    or in `/usr/share/datasets/fashion-mnist` (Debian's `dataset-fashion-mnist`)
+    when that exists; otherwise tensorflow-datasets prepares it (its checksums
+    accept only the files as first published, not Debian's recompressed ones).
+    """
     if dataset == "demo":
         return demo_source(demo_resolution)
     if dataset.startswith(FOLDER_PREFIX):
         return folder_source(dataset[len(FOLDER_PREFIX) :])
+    if dataset.startswith(IDX_PREFIX):
+        return idx_source(dataset[len(IDX_PREFIX) :])
+    if dataset in IDX_DATASETS:
+        directory = manual_dir or IDX_DATASETS[dataset]
+        if manual_dir is not None or Path(directory).is_dir():
+            return idx_source(directory, dataset)
     return tfds_source(dataset, data_dir, manual_dir, download)

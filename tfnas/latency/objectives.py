@@ -17,10 +17,14 @@ TuNAS papers (T is the target latency):
 trade balances; `hinge` is free below T; `abs` (TuNAS' absolute reward as a
 loss) pulls E[LAT] to T from both sides, for a search that must hit a target.
 
-Rewards (REINFORCE), by name:
+Rewards (REINFORCE), by name, each with the source of its constant:
 
-- `mnas`:       acc * (LAT / T) ** w                          (w=-0.07, MnasNet)
-- `tunas_abs`:  acc + beta * |LAT / T - 1|                    (beta=-0.1, TuNAS)
+- `proxyless`:  acc * (T / LAT) ** w       (w=0.1: ProxylessNAS, the reference's
+                                            `rl_tradeoff_ratio`)
+- `mnas`:       acc * (LAT / T) ** w       (w=-0.07: MnasNet, Tan et al. 2019)
+- `tunas_abs`:  acc + beta * |LAT / T - 1| (beta=-0.1: TuNAS' absolute reward,
+                                            Bender et al. 2020, with this
+                                            project's design reference's beta)
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ LOSS_DEFAULTS: dict[str, dict[str, float]] = {
     "abs": {"lam": 0.5},
 }
 REWARD_DEFAULTS: dict[str, dict[str, float]] = {
+    "proxyless": {"w": 0.1},
     "mnas": {"w": -0.07},
     "tunas_abs": {"beta": -0.1},
 }
@@ -209,6 +214,8 @@ def latency_reward(
 ) -> tf.Tensor:
     """The reward `name` (one of `REWARDS`) of an accuracy and a latency."""
     p = _params("reward", REWARD_DEFAULTS, name, params)
+    if name == "proxyless":
+        return acc * (target / latency) ** p["w"]
     if name == "mnas":
         return acc * (latency / target) ** p["w"]
     return acc + p["beta"] * tf.abs(latency / target - 1.0)

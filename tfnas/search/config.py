@@ -13,11 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from tfnas import run_config
-from tfnas.configs import EXPERIMENT_DATA, DataConfig, RecipeConfig, RunConfig, value
+from tfnas.configs import (
+    EXPERIMENT_DATA,
+    EXPERIMENT_INIT,
+    DataConfig,
+    RecipeConfig,
+    RunConfig,
+    value,
+)
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
 from tfnas.run_config import ConfigError, differences, require, with_values
 from tfnas.runtime import STRATEGIES
-from tfnas.search.steps import ARCH_MODES, ZERO_RULES
+from tfnas.search.steps import ARCH_MODES, BASELINE_RULES, ZERO_RULES
 
 CONFIG_FORMAT = "tfnas.search_config"
 # Names of values before the groups: the search's batch of the held-out split
@@ -30,13 +37,17 @@ class ArchSearchConfig:
     """How alpha is learned.
 
     Adam with beta_1 = 0, one arch step every `arch_update_every` weight steps,
-    none in the first `arch_start_epoch` search epochs.
+    none in the first `arch_start_epoch` search epochs. `reinforce` runs as
+    the reference's RL search: `rl_samples` networks per update, scored on one
+    held-out batch of `rl_batch_size`, `rl_updates_per_epoch` updates per
+    epoch, the baseline `rl_baseline` with weight `rl_baseline_weight`.
     """
 
     mode: str = value("two", "Arch gradient: two, full_v2, full, or reinforce.")
     arch_learning_rate: float = value(1e-3, "Adam learning rate of alpha.")
     arch_beta1: float = value(0.0, "Adam beta_1 of alpha (the paper: 0).")
     arch_beta2: float = value(0.999, "Adam beta_2 of alpha.")
+    arch_epsilon: float = value(1e-8, "Adam epsilon of alpha (the reference: 1e-8).")
     arch_init_stddev: float = value(1e-3, "Stddev of alpha's normal initialization.")
     arch_update_every: int = value(5, "Weight steps per arch step.")
     arch_start_epoch: int = value(1, "Search epochs without arch steps.")
@@ -44,6 +55,23 @@ class ArchSearchConfig:
         "skip",
         "A block whose sampled path is Zero: skip its alpha update on that arch step "
         "(the reference) or update it like any other block.",
+    )
+    rl_samples: int = value(10, "REINFORCE: networks sampled per update (the reference: 10).")
+    rl_batch_size: int = value(
+        1000, "REINFORCE: held-out images per update, shared by its samples (the reference: 1000)."
+    )
+    rl_updates_per_epoch: int = value(
+        300,
+        "REINFORCE: updates per search epoch, spread evenly over its weight steps, at most "
+        "one per step (the reference: 300); 0: one every arch_update_every steps.",
+    )
+    rl_baseline: str = value(
+        "reference",
+        "REINFORCE baseline: reference (updated with this update's mean reward first, then "
+        "used) or previous (the baseline of the earlier updates: unbiased).",
+    )
+    rl_baseline_weight: float = value(
+        0.99, "REINFORCE: weight of an update's mean reward in the baseline (the reference: 0.99)."
     )
 
 
@@ -60,7 +88,9 @@ class LatencyConfig:
         "expected", "expected (E[LAT]) or derived (the argmax net, straight-through)."
     )
     loss_params: dict[str, float] = value({}, "Loss (or reward) parameters, e.g. lam=0.3,beta=0.5.")
-    reward: str = value("tunas_abs", f"REINFORCE reward: {', '.join(REWARDS)}.")
+    reward: str = value(
+        "proxyless", f"REINFORCE reward: {', '.join(REWARDS)} (proxyless: acc * (T/LAT)^0.1)."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +104,11 @@ class SearchConfig:
     experiment: str = "imagenet"
     space: str = value("proxyless_imagenet", "Registered search space.")
     width_mult: float = value(1.0, "Width multiplier of the space.")
-    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(valid_size=10_000))
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(valid_size=50_000))
     recipe: RecipeConfig = dataclasses.field(
-        default_factory=lambda: RecipeConfig(epochs=120, warmup_epochs=40, learning_rate=0.025)
+        default_factory=lambda: RecipeConfig(
+            epochs=120, warmup_epochs=40, learning_rate=0.025, warmup_learning_rate=0.05
+        )
     )
     arch_search: ArchSearchConfig = dataclasses.field(default_factory=ArchSearchConfig)
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
@@ -120,6 +152,7 @@ EXPERIMENTS: dict[str, SearchConfig] = {
         {
             "experiment": "cifar10",
             **EXPERIMENT_DATA["cifar10"],
+            **EXPERIMENT_INIT["cifar10"],
             "valid_size": 5000,
             "warmup_epochs": 10,
             "epochs": 40,
@@ -136,6 +169,7 @@ EXPERIMENTS: dict[str, SearchConfig] = {
         {
             "experiment": "demo",
             **EXPERIMENT_DATA["demo"],
+            **EXPERIMENT_INIT["demo"],
             "valid_size": 1000,
             "space": "demo",
             "warmup_epochs": 4,
@@ -143,9 +177,13 @@ EXPERIMENTS: dict[str, SearchConfig] = {
             "batch_size": 64,
             "eval_batch_size": 100,
             "learning_rate": 0.05,
+            "warmup_learning_rate": None,
             "label_smoothing": 0.0,
             "arch_learning_rate": 0.1,
             "arch_update_every": 2,
+            # REINFORCE at the demo's scale: 78 steps an epoch, 1000 held out.
+            "rl_batch_size": 100,
+            "rl_updates_per_epoch": 20,
             "target": "mobile",
             # About the 20th percentile of the demo space on the `mobile` model
             # (0.29 to 0.99 ms, median of random networks 0.63), so the latency term binds.
@@ -184,13 +222,38 @@ def check(config: SearchConfig) -> None:
         f"one of {ESTIMATES}",
     )
     require(lat.reward in REWARDS, "reward", lat.reward, f"one of {REWARDS}")
+    require(a.rl_samples >= 1, "rl_samples", a.rl_samples, "an integer >= 1")
+    require(a.rl_batch_size >= 1, "rl_batch_size", a.rl_batch_size, "an integer >= 1")
+    require(
+        a.rl_updates_per_epoch >= 0,
+        "rl_updates_per_epoch",
+        a.rl_updates_per_epoch,
+        "an integer >= 0 (0: one update every --arch_update_every weight steps)",
+    )
+    require(
+        a.rl_baseline in BASELINE_RULES, "rl_baseline", a.rl_baseline, f"one of {BASELINE_RULES}"
+    )
+    require(
+        0 < a.rl_baseline_weight <= 1,
+        "rl_baseline_weight",
+        a.rl_baseline_weight,
+        "a number in (0, 1]",
+    )
+    if a.mode == "reinforce":
+        require(
+            a.rl_batch_size <= c.data.valid_size,
+            "rl_batch_size",
+            a.rl_batch_size,
+            f"at most --valid_size ({c.data.valid_size}): one update's batch comes from the "
+            "held-out split; lower --rl_batch_size or raise --valid_size",
+        )
     require(c.recipe.epochs >= 0, "epochs", c.recipe.epochs, "an integer >= 0")
     require(a.arch_start_epoch >= 0, "arch_start_epoch", a.arch_start_epoch, "an integer >= 0")
     require(a.arch_update_every >= 1, "arch_update_every", a.arch_update_every, "an integer >= 1")
     require(
         c.total_epochs >= 1, "epochs", c.recipe.epochs, "at least one epoch in all (with warmup)"
     )
-    for name in ("arch_learning_rate",):
+    for name in ("arch_learning_rate", "arch_epsilon"):
         require(getattr(a, name) > 0, name, getattr(a, name), "a number > 0")
     require(c.width_mult > 0, "width_mult", c.width_mult, "a number > 0")
     for name in ("arch_beta1", "arch_beta2"):

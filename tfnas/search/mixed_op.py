@@ -100,6 +100,7 @@ class MixedOp(keras.layers.Layer):
             layers are named `{block_prefix}_{op name}_{layer}`.
         bn_momentum: Batch-norm momentum (Keras convention).
         bn_epsilon: Batch-norm epsilon.
+        init: The candidates' initialization (`tfnas.initializers.INITS`).
         **kwargs: Keras layer arguments (name, dtype, ...).
     """
 
@@ -113,6 +114,7 @@ class MixedOp(keras.layers.Layer):
         block_prefix: str,
         bn_momentum: float = 0.9,
         bn_epsilon: float = 1e-3,
+        init: str = "he_fout",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,8 +127,14 @@ class MixedOp(keras.layers.Layer):
         )
         self.block_prefix = block_prefix
         self.batch_norm_spec = BatchNormSpec(bn_momentum, bn_epsilon)
+        self.init = init
         self.paths = [
-            block_layers(self.choice.select(j), f"{block_prefix}_{op.name}", self.batch_norm_spec)
+            block_layers(
+                self.choice.select(j),
+                f"{block_prefix}_{op.name}",
+                self.batch_norm_spec,
+                init=init,
+            )
             for j, op in enumerate(self.choice.candidates)
         ]
 
@@ -269,5 +277,6 @@ class MixedOp(keras.layers.Layer):
             block_prefix=self.block_prefix,
             bn_momentum=self.batch_norm_spec.momentum,
             bn_epsilon=self.batch_norm_spec.epsilon,
+            init=self.init,
         )
         return config

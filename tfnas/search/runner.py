@@ -16,6 +16,7 @@ step counters, so a run resumed from it continues exactly where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from tfnas.records import SearchEpoch, SearchSummary
 from tfnas.registry import SPACES
 from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
-from tfnas.search.config import SearchConfig
+from tfnas.search.config import ArchSearchConfig, SearchConfig
 from tfnas.search.path_optimizer import SampledPathSGD
 from tfnas.search.steps import SearchSteps, accuracy_reward, cross_entropy_only
 from tfnas.search.supernet import ArchParameters, Supernet, derive
@@ -48,14 +49,31 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 
 
-def build_space(config: SearchConfig, num_classes: int) -> SearchSpace:
-    """The search space the config names, for a dataset with `num_classes` classes."""
-    return SPACES.get(
+def build_space(config: SearchConfig, num_classes: int, in_channels: int = 3) -> SearchSpace:
+    """The search space the config names, for a dataset's classes and image channels."""
+    space = SPACES.get(
         config.space,
         width_mult=config.width_mult,
         resolution=config.data.resolution,
         num_classes=num_classes,
     )
+    return dataclasses.replace(space, in_channels=in_channels)
+
+
+def arch_step_follows(step: int, steps_per_epoch: int, arch: ArchSearchConfig) -> bool:
+    """Whether an arch step follows weight step `step` (0-based, of the run) in a search epoch.
+
+    Gradient modes (and `rl_updates_per_epoch=0`): after every
+    `arch_update_every`-th step. REINFORCE: `rl_updates_per_epoch` updates
+    spread evenly over each epoch, at most one per step, as the reference's
+    schedule (an epoch shorter than that gets one after every step).
+    """
+    if arch.mode != "reinforce" or arch.rl_updates_per_epoch == 0:
+        return (step + 1) % arch.arch_update_every == 0
+    updates = min(arch.rl_updates_per_epoch, steps_per_epoch)
+    # Step i of the epoch ends an update's segment when floor((i+1)·N/S) steps up.
+    i = step % steps_per_epoch
+    return (i + 1) * updates // steps_per_epoch > i * updates // steps_per_epoch
 
 
 class ObjectiveError(ValueError):
@@ -117,7 +135,7 @@ class SearchRun:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.log = log or print_line
         self.verbose = verbose
-        self.space = build_space(config, pipeline.source.num_classes)
+        self.space = build_space(config, pipeline.source.num_classes, pipeline.source.channels)
         self.target = load_target(config.latency.target)
         self.latency: SpaceLatency = space_latency(self.target, self.space)
         objective, reward = make_objectives(config, self.latency)
@@ -125,7 +143,7 @@ class SearchRun:
         self.recipe = Recipe(config.recipe, self.steps_per_epoch, "cosine_restart")
         arch = config.arch_search
         with self.strategy.scope():
-            self.supernet = Supernet(self.space)
+            self.supernet = Supernet(self.space, init=config.recipe.init)
             self.arch = ArchParameters(
                 self.supernet.num_candidates,
                 init_stddev=arch.arch_init_stddev,
@@ -137,7 +155,10 @@ class SearchRun:
                 candidate_owners=self.supernet.candidate_weight_owners(),
             )
             arch_optimizer = keras.optimizers.Adam(
-                arch.arch_learning_rate, beta_1=arch.arch_beta1, beta_2=arch.arch_beta2
+                arch.arch_learning_rate,
+                beta_1=arch.arch_beta1,
+                beta_2=arch.arch_beta2,
+                epsilon=arch.arch_epsilon,
             )
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.arch_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="arch_steps")
@@ -151,6 +172,9 @@ class SearchRun:
             label_smoothing=config.recipe.label_smoothing,
             arch_objective=objective,
             reward_fn=reward,
+            samples=arch.rl_samples,
+            baseline_rule=arch.rl_baseline,
+            baseline_weight=arch.rl_baseline_weight,
             zero_sampled=arch.zero_sampled,
         )
         self.checkpoint = tf.train.Checkpoint(
@@ -204,6 +228,24 @@ class SearchRun:
         """One record per epoch searched."""
         return self.loop.history
 
+    @property
+    def reinforce(self) -> bool:
+        """Whether alpha is learned by REINFORCE."""
+        return self.config.arch_search.mode == "reinforce"
+
+    @property
+    def arch_batch_size(self) -> int:
+        """Held-out images per arch step."""
+        if self.reinforce:
+            return self.config.arch_search.rl_batch_size
+        return self.config.data.eval_batch_size
+
+    @property
+    def arch_images(self) -> int:
+        """Held-out images the arch steps so far ran forward (each REINFORCE sample counts)."""
+        samples = self.config.arch_search.rl_samples if self.reinforce else 1
+        return int(self.arch_steps.numpy()) * self.arch_batch_size * samples
+
     def phase(self, epoch: int) -> str:
         """`warmup` (uniformly sampled paths, no arch steps) or `search`."""
         return "warmup" if epoch < self.config.recipe.warmup_epochs else "search"
@@ -244,7 +286,6 @@ class SearchRun:
         arch_on = not warmup and epoch - config.recipe.warmup_epochs >= start
         uniform = tf.constant(warmup)
         valid = self._valid_stream() if arch_on else None
-        every = config.arch_search.arch_update_every
         shown = {"lat": self.expected_latency()}  # changes only when an arch step moves alpha
 
         def arch_step(step: int) -> StepResult:
@@ -268,7 +309,9 @@ class SearchRun:
         def step(step: int, images: Any, labels: Any) -> StepResult:
             out = self.steps.weight_step(images, labels, self._seed(step, False), uniform)
             then = None
-            if valid is not None and (step + 1) % every == 0:
+            if valid is not None and arch_step_follows(
+                step, self.steps_per_epoch, config.arch_search
+            ):
                 then = lambda: arch_step(step)  # noqa: E731
             return StepResult(
                 {"loss": float(out["loss"]), "acc": float(out["accuracy"])},
@@ -283,7 +326,8 @@ class SearchRun:
         """The arch steps' valid batches: one stream per process, from where the run is."""
         if self._valid is None:
             skip = int(self.arch_steps.numpy())
-            self._valid = iter(self._distribute(self.pipeline.valid_stream(skip)))
+            stream = self.pipeline.valid_stream(skip, self.arch_batch_size)
+            self._valid = iter(self._distribute(stream))
         return self._valid
 
     def evaluate(self, batches: tf.data.Dataset | None, choices: list[int]) -> float | None:

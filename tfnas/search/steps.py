@@ -12,9 +12,10 @@ network, and their gradients can be summed.
   estimator of the paper (see `tfnas.sampling`); batch statistics in batch
   norm, moving averages untouched; the objective is cross-entropy on a
   validation batch, optionally combined with a term in alpha (latency).
-- arch step, `reinforce`: one path per block, a reward for the sampled
-  network (no gradient through it), the policy gradient
-  -(R - b) * grad log p(sample), with b a moving average of the rewards.
+- arch step, `reinforce` (the reference's RL search): K networks sampled
+  from p, each scored on the same validation batch (no gradient through the
+  reward); alpha moves along the mean of (R_k - b) * grad log p(sample_k),
+  with b a baseline of the rewards (`BASELINE_RULES`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,43 @@ GRADIENT_MODES = ("two", "full_v2", "full")
 # 2026-12-03).
 ZERO_RULES = ("skip", "update")
 ARCH_MODES = (*GRADIENT_MODES, "reinforce")
+# The REINFORCE baseline b, updated once per arch step from the mean reward of
+# its K samples: b <- b + weight * (mean - b) (the first step: b <- mean).
+# `reference` (nas_manager.rl_update_step) updates b first and weighs the
+# samples by R_k - b with the new b; `previous` weighs them by the b of the
+# earlier steps, which does not depend on this step's samples (unbiased).
+BASELINE_RULES = ("reference", "previous")
 
 
 def accuracy_reward(logits: tf.Tensor, labels: tf.Tensor, sample: sampling.PathSample) -> tf.Tensor:
     """The default REINFORCE reward: the sampled network's accuracy on the batch."""
     del sample
     return accuracy(labels, logits)
+
+
+def next_baseline(
+    baseline: tf.Tensor, ready: tf.Tensor, mean_reward: tf.Tensor, weight: float
+) -> tf.Tensor:
+    """The baseline after a step whose K rewards average `mean_reward`."""
+    return tf.where(ready, baseline + weight * (mean_reward - baseline), mean_reward)
+
+
+def policy_gradient(
+    alphas: Sequence[tf.Variable], actives: tf.Tensor, advantages: tf.Tensor
+) -> list[tf.Tensor]:
+    """The REINFORCE gradient of alpha: -mean_k advantage_k * grad log p(sample_k).
+
+    Args:
+        alphas: The logits, one vector per choice block.
+        actives: [K, blocks] sampled candidate indices.
+        advantages: [K] reward minus baseline of each sample (constants).
+    """
+    with tf.GradientTape() as tape:
+        log_probs = tf.stack(
+            [sampling.log_prob(alphas, actives[k]) for k in range(actives.shape[0])]
+        )
+        loss = -tf.reduce_mean(tf.stop_gradient(advantages) * log_probs)
+    return tape.gradient(loss, alphas)
 
 
 def cross_entropy_only(
@@ -73,7 +105,10 @@ class SearchSteps:
             probabilities are softmax(alpha), or in `two` mode those over the
             sampled pair (`sampling.pair_probabilities`).
         reward_fn: (logits, labels, sample) -> scalar reward of `reinforce`.
-        baseline_decay: Decay of the rewards' moving-average baseline.
+        samples: Networks sampled per `reinforce` step (the reference: 10).
+        baseline_rule: One of `BASELINE_RULES`.
+        baseline_weight: Weight of a step's mean reward in the baseline (the
+            reference: 0.99).
         zero_sampled: What a block whose sampled path is Zero does in a
             gradient mode's arch step (`ZERO_RULES`): `skip` its update, or
             `update` it like any other block.
@@ -90,7 +125,9 @@ class SearchSteps:
         label_smoothing: float = 0.0,
         arch_objective: ArchObjective = cross_entropy_only,
         reward_fn: RewardFn = accuracy_reward,
-        baseline_decay: float = 0.9,
+        samples: int = 10,
+        baseline_rule: str = "reference",
+        baseline_weight: float = 0.99,
         zero_sampled: str = "skip",
     ) -> None:
         if mode not in ARCH_MODES:
@@ -107,8 +144,14 @@ class SearchSteps:
                 f"arch parameters have {arch.num_candidates} candidates per block, the "
                 f"supernet {supernet.num_candidates}"
             )
-        if not 0.0 <= baseline_decay < 1.0:
-            raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        if baseline_rule not in BASELINE_RULES:
+            raise ValueError(
+                f"baseline_rule must be one of {BASELINE_RULES}, got {baseline_rule!r}"
+            )
+        if not 0.0 < baseline_weight <= 1.0:
+            raise ValueError(f"baseline_weight must be in (0, 1], got {baseline_weight}")
         self.supernet = supernet
         self.arch = arch
         self.weight_optimizer = weight_optimizer
@@ -118,7 +161,9 @@ class SearchSteps:
         self.label_smoothing = label_smoothing
         self.arch_objective = arch_objective
         self.reward_fn = reward_fn
-        self.baseline_decay = baseline_decay
+        self.samples = samples
+        self.baseline_rule = baseline_rule
+        self.baseline_weight = baseline_weight
         self.zero_sampled = zero_sampled
         # Per choice block, the candidate index of Zero (-1: none), for the Zero rule.
         self.zero_index = [
@@ -131,7 +176,14 @@ class SearchSteps:
             self.baseline = tf.Variable(0.0, trainable=False, name="reward_baseline")
             self.baseline_ready = tf.Variable(False, trainable=False, name="baseline_ready")
         self.weight_step = tf.function(self._weight_step)
-        self.arch_step = tf.function(self._arch_step)
+        # REINFORCE runs its K samples from Python, each through one compiled
+        # forward, so the graph holds one copy of the supernet, not K.
+        if mode == "reinforce":
+            self.arch_step = self._reinforce_step
+            self._score_sample = tf.function(self._sample_reward)
+            self._policy_update = tf.function(self._apply_policy_gradient)
+        else:
+            self.arch_step = tf.function(self._arch_step)
         self.evaluate = tf.function(self._evaluate)
 
     # -- weight step ---------------------------------------------------------
@@ -242,29 +294,63 @@ class SearchSteps:
         }
 
     def _reinforce_step(self, images: Any, labels: Any, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        alphas = self.arch.alphas
-        sample = sampling.sample_one(alphas, seed)
+        """One REINFORCE update from `samples` networks scored on one validation batch.
+
+        Returns:
+            `loss` (minus the mean reward), `reward` (mean), `rewards` [K],
+            `advantage` (mean), `baseline` (the one the update used),
+            `accuracy` (mean), `active` (the first sample's paths) and
+            `actives` [K, blocks].
+        """
+        seeds = tf.random.experimental.stateless_split(seed, self.samples)
+        scored = [self._score_sample(images, labels, seeds[k]) for k in range(self.samples)]
+        rewards = tf.stack([reward for reward, _, _ in scored])
+        accuracies = tf.stack([acc for _, acc, _ in scored])
+        actives = tf.stack([active for _, _, active in scored])
+        out = self._policy_update(actives, rewards)
+        return {
+            "loss": -out["reward"],
+            **out,
+            "rewards": rewards,
+            "accuracy": tf.reduce_mean(accuracies),
+            "active": actives[0],
+            "actives": actives,
+        }
+
+    def _sample_reward(
+        self, images: Any, labels: Any, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(reward, accuracy, active paths) of one network sampled from p with `seed`."""
+        sample = sampling.sample_one(self.arch.alphas, seed)
 
         def replica_reward(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             logits = self.supernet(images, sample, mode="one", bn_mode="batch")
             return self.reward_fn(logits, labels, sample), accuracy(labels, logits)
 
         rewards, acc = self.strategy.run(replica_reward, (images, labels))
-        reward = self._mean(rewards)
-        # The baseline does not depend on this sample, so the estimate stays unbiased.
-        baseline = tf.cond(self.baseline_ready, lambda: self.baseline.read_value(), lambda: reward)
-        advantage = tf.stop_gradient(reward - baseline)
-        with tf.GradientTape() as tape:
-            loss = -advantage * sampling.log_prob(alphas, sample.active)
-        self.arch_optimizer.apply(tape.gradient(loss, alphas), alphas)
-        self.baseline.assign(self.baseline_decay * baseline + (1.0 - self.baseline_decay) * reward)
+        return self._mean(rewards), self._mean(acc), sample.active
+
+    def _apply_policy_gradient(
+        self, actives: tf.Tensor, rewards: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """Updates the baseline by its rule and alpha by the policy gradient of K samples."""
+        mean_reward = tf.reduce_mean(rewards)
+        updated = next_baseline(
+            self.baseline, self.baseline_ready, mean_reward, self.baseline_weight
+        )
+        if self.baseline_rule == "reference":
+            baseline = updated
+        else:
+            baseline = tf.where(self.baseline_ready, self.baseline.read_value(), mean_reward)
+        advantages = rewards - baseline
+        grads = policy_gradient(self.arch.alphas, actives, advantages)
+        self.arch_optimizer.apply(grads, self.arch.alphas)
+        self.baseline.assign(updated)
         self.baseline_ready.assign(True)
         return {
-            "loss": -reward,
-            "reward": reward,
-            "advantage": advantage,
-            "accuracy": self._mean(acc),
-            "active": sample.active,
+            "reward": mean_reward,
+            "advantage": tf.reduce_mean(advantages),
+            "baseline": baseline,
         }
 
     # -- evaluation ----------------------------------------------------------

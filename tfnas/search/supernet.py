@@ -34,10 +34,11 @@ class Supernet(keras.Model):
 
     Args:
         space: The search space.
+        init: The weights' initialization (`tfnas.initializers.INITS`).
         **kwargs: Keras model arguments (name, ...).
     """
 
-    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+    def __init__(self, space: SearchSpace, init: str = "he_fout", **kwargs: Any) -> None:
         kwargs.setdefault("name", f"{space.name}_supernet")
         super().__init__(**kwargs)
         if not isinstance(space, SearchSpace):
@@ -47,12 +48,12 @@ class Supernet(keras.Model):
 
         def body(index: int, block: Any, prefix: str) -> Any:
             if isinstance(block, ChoiceBlock):
-                return MixedOp.from_choice(block, prefix, bn, name=f"{prefix}_mixed")
-            return block_layers(block, prefix, bn)
+                return MixedOp.from_choice(block, prefix, bn, init=init, name=f"{prefix}_mixed")
+            return block_layers(block, prefix, bn, init=init)
 
         # The layers are the attributes Keras tracks (and checkpoints name);
         # `skeleton` keeps the same objects in the order `call` runs them.
-        self.skeleton = skeleton(space, body)
+        self.skeleton = skeleton(space, body, init=init)
         self.stem = self.skeleton.stem
         self.block_ops: list[Any] = self.skeleton.blocks  # a MixedOp, or a fixed block's layers
         self.residual_adds = self.skeleton.residual_adds

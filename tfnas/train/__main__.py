@@ -102,7 +102,9 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
     source = pipeline.source
     if FLAGS.tune and not FLAGS.resume:
         config = _tuned(config, spec, pipeline, output_dir)
-    spec = prepare_spec(spec, source.num_classes, config.dropout, config.data.resolution)
+    spec = prepare_spec(
+        spec, source.num_classes, config.dropout, config.data.resolution, source.channels
+    )
     strategy = make_strategy(config.run.strategy)
     trainer = Trainer(config, spec, pipeline, output_dir, strategy=strategy, verbose=FLAGS.verbose)
     if FLAGS.resume:

@@ -12,7 +12,14 @@ import dataclasses
 from typing import Any
 
 from tfnas import run_config
-from tfnas.configs import EXPERIMENT_DATA, DataConfig, RecipeConfig, RunConfig, value
+from tfnas.configs import (
+    EXPERIMENT_DATA,
+    EXPERIMENT_INIT,
+    DataConfig,
+    RecipeConfig,
+    RunConfig,
+    value,
+)
 from tfnas.run_config import ConfigError, require, with_values
 
 CONFIG_FORMAT = "tfnas.train_config"
@@ -57,6 +64,7 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         {
             "experiment": "cifar10",
             **EXPERIMENT_DATA["cifar10"],
+            **EXPERIMENT_INIT["cifar10"],
             "epochs": 100,
             "warmup_epochs": 2,
             "batch_size": 128,
@@ -71,6 +79,7 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         {
             "experiment": "demo",
             **EXPERIMENT_DATA["demo"],
+            **EXPERIMENT_INIT["demo"],
             "epochs": 6,
             "warmup_epochs": 1,
             "batch_size": 64,
@@ -98,6 +107,12 @@ def check(config: TrainConfig) -> None:
         "fewer than --epochs",
     )
     require(0 <= c.dropout < 1, "dropout", c.dropout, "a number in [0, 1)")
+    require(
+        c.recipe.warmup_learning_rate is None,
+        "warmup_learning_rate",
+        c.recipe.warmup_learning_rate,
+        "none: training's warmup ramps linearly to --learning_rate (the value is the search's)",
+    )
 
 
 def resolve(experiment: str, **overrides: Any) -> TrainConfig:

@@ -48,10 +48,16 @@ WEIGHTS_FILE = "model.weights.h5"
 SUMMARY_FILE = "train_summary.json"
 
 
-def prepare_spec(spec: NetSpec, num_classes: int, dropout: float, resolution: int) -> NetSpec:
-    """The network to train: the dataset's classes, the recipe's dropout and resolution."""
+def prepare_spec(
+    spec: NetSpec, num_classes: int, dropout: float, resolution: int, in_channels: int = 3
+) -> NetSpec:
+    """The network to train: the data's classes and channels, the recipe's dropout, resolution.
+
+    A grayscale dataset gets a network with one input channel, never RGB copies.
+    """
     return dataclasses.replace(
         spec.with_resolution(resolution),
+        in_channels=in_channels,
         classifier=ClassifierSpec(num_classes, dropout),
     )
 
@@ -108,7 +114,7 @@ class Trainer:
         self.steps_per_epoch = pipeline.steps_for(config.data.steps_per_epoch)
         self.recipe = Recipe(config.recipe, self.steps_per_epoch, "linear_warmup_cosine")
         with self.strategy.scope():
-            self.model = build_net(spec)
+            self.model = build_net(spec, init=config.recipe.init)
             self.optimizer = self.recipe.sgd(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         checkpoint = tf.train.Checkpoint(

@@ -167,7 +167,11 @@ def tune_recipe(
         trial = tuned(trial_config, values)
         keras.utils.set_random_seed(trial.run.seed)  # every trial starts from the same state
         trial_spec = prepare_spec(
-            spec, pipeline.source.num_classes, trial.dropout, trial.data.resolution
+            spec,
+            pipeline.source.num_classes,
+            trial.dropout,
+            trial.data.resolution,
+            in_channels=pipeline.source.channels,
         )
         trainer = Trainer(
             trial,

@@ -2,9 +2,11 @@
 
 Model in, model or bytes out; nothing here reads flags or writes reports.
 
-The serving model takes what a client has, RGB images with values in 0..255
-(`images`, float32, shape (N, R, R, 3)), normalizes them exactly as training
-did (ImageNet mean and stddev) and returns `logits` and `probabilities`.
+The serving model takes what a client has, images with values in 0..255
+(`images`, float32, shape (N, R, R, C): C = 3 for RGB, 1 for a network
+trained on grayscale data), normalizes them exactly as training did
+(`tfnas.datasets.pipeline.channel_statistics`) and returns `logits` and
+`probabilities`.
 
 Conversion to TFLite goes through `TFLiteConverter.from_keras_model` only:
 converting a `tf.saved_model.save` output or concrete functions of a Keras 3
@@ -24,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.datasets.pipeline import MEAN_RGB, STDDEV_RGB
+from tfnas.datasets.pipeline import channel_statistics
 
 INPUT_NAME = "images"
 TFLITE_KINDS = ("float32", "float16", "dynamic", "int8")
@@ -37,13 +39,15 @@ def serving_model(model: keras.Model) -> keras.Model:
         model: The trained network (input normalized images, output logits).
 
     Returns:
-        A Functional model: input `images` (float32 RGB in 0..255), outputs
-        {"logits", "probabilities"}; its layers share `model`'s weights.
+        A Functional model: input `images` (float32 RGB, or grayscale for a
+        one-channel network, in 0..255), outputs {"logits", "probabilities"};
+        its layers share `model`'s weights.
     """
     shape = model.input_shape[1:]
     images = keras.Input(shape, dtype="float32", name=INPUT_NAME)
+    mean, stddev = channel_statistics(shape[-1])
     normalized = keras.layers.Normalization(
-        mean=list(MEAN_RGB), variance=[s * s for s in STDDEV_RGB], name="normalize"
+        mean=list(mean), variance=[s * s for s in stddev], name="normalize"
     )(images)
     logits = keras.layers.Identity(name="logits")(model(normalized))
     probabilities = keras.layers.Softmax(name="probabilities")(logits)
@@ -53,7 +57,7 @@ def serving_model(model: keras.Model) -> keras.Model:
 def export_saved_model(serving: keras.Model, path: str | os.PathLike[str]) -> Path:
     """Writes a SavedModel whose `serving_default` signature is `serving` (no training mode).
 
-    The signature's input is `images`, float32, (None, R, R, 3); its outputs
+    The signature's input is `images`, float32, (None, R, R, C); its outputs
     are `logits` and `probabilities`, float32, (None, classes).
     """
     shape = serving.input_shape[1:]

@@ -6,7 +6,8 @@
 Writes into OUTPUT_DIR, as selected:
 
 - `saved_model/`: signature `serving_default`, input `images` (float32, shape
-  (N, R, R, 3), RGB values in 0..255; the model normalizes them), outputs
+  (N, R, R, C), RGB (C = 3) or grayscale (C = 1) values in 0..255; the model
+  normalizes them), outputs
   `logits` and `probabilities` (float32, (N, classes));
 - `model_float32.tflite`, `model_float16.tflite`, `model_dynamic.tflite`,
   `model_int8.tflite` (full-integer kernels calibrated on training images,
@@ -84,7 +85,8 @@ def export(
             "name": "images",
             "dtype": "float32",
             "shape": [None, *serving.input_shape[1:]],
-            "values": "RGB 0..255; normalized inside the model",
+            "values": f"{'grayscale' if serving.input_shape[-1] == 1 else 'RGB'} 0..255; "
+            "normalized inside the model",
         },
         "check_images": len(images),
         "keras_accuracy": float((reference.argmax(1) == labels).mean()),

@@ -46,7 +46,7 @@ from deploy.common import (
 from deploy.convert import INPUT_NAME, run_tflite, serving_model, to_tflite
 from tfnas.atomic import write_bytes_atomic, write_text_atomic
 from tfnas.builder import build_net
-from tfnas.datasets.pipeline import MEAN_RGB, STDDEV_RGB, pipeline_for
+from tfnas.datasets.pipeline import channel_statistics, pipeline_for
 from tfnas.divergence import LossGuard, keras_callback
 from tfnas.progress import is_terminal
 from tfnas.recipe import Recipe
@@ -174,9 +174,11 @@ def qat_serving_model(quantized: Any) -> Any:
     """The quantized tf_keras network behind the serving normalization, as `serving_model`."""
     import tf_keras
 
-    images = tf_keras.Input(quantized.input_shape[1:], dtype="float32", name=INPUT_NAME)
+    shape = quantized.input_shape[1:]
+    images = tf_keras.Input(shape, dtype="float32", name=INPUT_NAME)
+    mean, stddev = channel_statistics(shape[-1])
     normalized = tf_keras.layers.Normalization(
-        mean=list(MEAN_RGB), variance=[s * s for s in STDDEV_RGB], name="normalize"
+        mean=list(mean), variance=[s * s for s in stddev], name="normalize"
     )(images)
     logits = tf_keras.layers.Activation("linear", name="logits")(quantized(normalized))
     probabilities = tf_keras.layers.Softmax(name="probabilities")(logits)

@@ -137,6 +137,30 @@ def test_jitter_leaves_the_crops_and_flips_as_they_were():
         np.testing.assert_allclose(ratio, np.median(ratio), rtol=1e-3)  # same crop, scaled
 
 
+def test_calibration_batches_mix_the_classes_of_a_class_sorted_source():
+    images = np.random.default_rng(0).integers(0, 255, (120, 8, 8, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(4), 30)  # sorted by class, as an image folder
+    source = sources.DataSource(
+        "sorted", 4, tf.data.Dataset.from_tensor_slices((images, labels)), labels, None, 0
+    )
+    pipeline = Pipeline(
+        source, 8, batch_size=10, valid_batch_size=16, valid_size=20, augment="pad_crop", seed=0
+    )
+    batches = list(pipeline.calibration_batches(64))
+    assert [len(y) for _, y in batches] == [16] * 4
+    assert all(len(np.unique(y)) >= 3 for _, y in batches)
+    again = list(pipeline.calibration_batches(64))  # a function of the seed
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(batches, again, strict=True))
+    index_of = {
+        tuple(np.round(eval_transform(image, 8).numpy().ravel()[:8], 4)): i
+        for i, image in enumerate(images)
+    }
+    used = {index_of[tuple(np.round(x.numpy().ravel()[:8], 4))] for b, _ in batches for x in b}
+    assert len(used) == 64 and used <= set(pipeline.train_indices.tolist())  # never held out
+    # Asked for more than the training split holds: all of it, still in full batches.
+    assert sum(len(y) for _, y in pipeline.calibration_batches(10_000)) == 96
+
+
 def test_pipeline_rejects_batches_it_cannot_fill():
     with pytest.raises(ValueError, match="lower --batch_size"):
         _pipeline(batch_size=200)

@@ -39,6 +39,23 @@ def test_serving_model_normalizes_as_training_did(trained):
     np.testing.assert_allclose(out["probabilities"].numpy().sum(1), 1.0, atol=1e-5)
 
 
+def test_a_grayscale_network_serves_and_converts_with_one_input_channel():
+    """Fashion-MNIST-style: one channel end to end, normalized by the gray statistics."""
+    import dataclasses
+
+    keras.utils.set_random_seed(0)
+    spec = dataclasses.replace(derive_choices(demo_space(), [0] * 6), in_channels=1, resolution=28)
+    model = build_net(spec)
+    images = np.random.default_rng(0).uniform(0, 255, (4, 28, 28, 1)).astype(np.float32)
+    serving = serving_model(model)
+    assert serving.input_shape == (None, 28, 28, 1)
+    want = model(normalize(images), training=False).numpy()
+    assert_same_network_outputs(serving(images, training=False)["logits"].numpy(), want)
+    flatbuffer = to_tflite(serving, "float32")
+    got = run_tflite(flatbuffer, images)
+    assert_same_network_outputs(got["logits"], want)
+
+
 def test_saved_model_signature_matches_keras(trained, tmp_path):
     model, images, _ = trained
     serving = serving_model(model)

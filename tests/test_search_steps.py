@@ -19,6 +19,7 @@ from toy_search import (
 )
 
 from tfnas import sampling
+from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.path_optimizer import SampledPathSGD
 from tfnas.search.steps import ARCH_MODES, SearchSteps
 from tfnas.search.supernet import ArchParameters, Supernet
@@ -291,7 +292,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, "tests")
     from toy_search import tiny_space
-    from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.arch_adam import ReferenceAdam
+from tfnas.search.path_optimizer import SampledPathSGD
     from tfnas.search.steps import SearchSteps
     from tfnas.search.supernet import ArchParameters, Supernet
 
@@ -389,6 +391,37 @@ def test_a_block_whose_sampled_path_is_zero_skips_its_update_as_the_reference(mo
                 assert not np.array_equal(steps.arch.alphas[0].numpy(), before[0])
     assert moved["skip"] and not any(moved["skip"])
     assert moved["update"] and all(moved["update"])
+
+
+@pytest.mark.parametrize("mode", ["two", "full_v2"])
+def test_with_reference_adam_a_skipped_block_keeps_its_moments_and_step_count(mode):
+    """As PyTorch with a None gradient: not only the logits, the optimizer's state too."""
+    keras.utils.set_random_seed(0)
+    net = Supernet(tiny_space())
+    arch = ArchParameters(net.num_candidates, seed=0)
+    optimizer = ReferenceAdam(0.05, beta_1=0.0)
+    steps = SearchSteps(
+        net,
+        arch,
+        SampledPathSGD(0.1, candidate_owners=net.candidate_weight_owners()),
+        optimizer,
+        mode=mode,
+    )
+    skipped_steps = 0
+    for step in range(40):
+        state = [v.numpy().copy() for v in (*arch.alphas, *optimizer.variables)]
+        out = steps.arch_step(*_tiny_batch(step), tf.constant([step, 11]))
+        if int(out["active"][1]) != 2:
+            continue
+        skipped_steps += 1
+        index = optimizer._get_variable_index(arch.alphas[1])
+        block_state = [arch.alphas[1], optimizer._momentums[index]]
+        block_state += [optimizer._velocities[index], optimizer._steps[index]]
+        old = dict(zip([v.path for v in (*arch.alphas, *optimizer.variables)], state, strict=True))
+        for variable in block_state:
+            np.testing.assert_array_equal(variable.numpy(), old[variable.path])
+        assert not np.array_equal(arch.alphas[0].numpy(), old[arch.alphas[0].path])
+    assert skipped_steps > 0
 
 
 def test_an_unknown_zero_rule_is_refused():

@@ -74,12 +74,19 @@ def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.n
     return np.flatnonzero(train_mask), valid_indices
 
 
+def channel_statistics(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, stddev) per channel in 0..255 units: ImageNet's for RGB, their means for gray."""
+    if channels == 1:
+        return MEAN_GRAY, STDDEV_GRAY
+    if channels == 3:
+        return MEAN_RGB, STDDEV_RGB
+    raise ValueError(f"images with {channels} channels: expected 1 (grayscale) or 3 (RGB)")
+
+
 def normalize(image: tf.Tensor) -> tf.Tensor:
     """uint8 (or float in 0..255) RGB or grayscale to float32 with ImageNet mean and stddev."""
-    image = tf.cast(image, tf.float32)
-    gray = image.shape[-1] == 1
-    mean, stddev = (MEAN_GRAY, STDDEV_GRAY) if gray else (MEAN_RGB, STDDEV_RGB)
-    return (image - tf.constant(mean)) / tf.constant(stddev)
+    mean, stddev = channel_statistics(image.shape[-1])
+    return (tf.cast(image, tf.float32) - tf.constant(mean)) / tf.constant(stddev)
 
 
 def center_crop(image: tf.Tensor, resolution: int) -> tf.Tensor:
@@ -305,6 +312,30 @@ class Pipeline:
             .batch(batch_size, drop_remainder=True)
             .repeat()
             .skip(skip_batches)
+            .prefetch(AUTOTUNE)
+        )
+
+    def calibration_batches(self, images: int) -> tf.data.Dataset:
+        """Training images for re-estimating batch-norm statistics (`tfnas.bn_calibration`).
+
+        A fixed random subset of the training split (a function of the seed),
+        shuffled so that every batch mixes the classes whatever the source's
+        order, without augmentation (the statistics are those of the images the
+        network is evaluated on), in equal batches of at most `valid_batch_size`.
+        """
+        count = min(images, len(self.train_indices))
+        rng = np.random.default_rng(self.seed * 100_003 + 17)
+        chosen = np.sort(rng.choice(self.train_indices, count, replace=False))
+        decode, resolution = self.source.decode, self.resolution
+        return (
+            self._members(chosen)
+            .shuffle(count, seed=self.seed * 100_003 + 17, reshuffle_each_iteration=False)
+            .map(
+                lambda i, image, label: (eval_transform(decode(image), resolution), label),
+                num_parallel_calls=AUTOTUNE,
+                deterministic=True,
+            )
+            .batch(min(self.valid_batch_size, count), drop_remainder=True)
             .prefetch(AUTOTUNE)
         )
 

@@ -104,6 +104,11 @@ class SearchConfig:
     experiment: str = "imagenet"
     space: str = value("proxyless_imagenet", "Registered search space.")
     width_mult: float = value(1.0, "Width multiplier of the space.")
+    bn_calibration_images: int = value(
+        500,
+        "Training images that re-estimate the derived network's batch-norm statistics "
+        "before it is evaluated (SPOS, Once-for-All).",
+    )
     data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(valid_size=50_000))
     recipe: RecipeConfig = dataclasses.field(
         default_factory=lambda: RecipeConfig(
@@ -256,6 +261,12 @@ def check(config: SearchConfig) -> None:
     for name in ("arch_learning_rate", "arch_epsilon"):
         require(getattr(a, name) > 0, name, getattr(a, name), "a number > 0")
     require(c.width_mult > 0, "width_mult", c.width_mult, "a number > 0")
+    require(
+        c.bn_calibration_images >= 1,
+        "bn_calibration_images",
+        c.bn_calibration_images,
+        "an integer >= 1",
+    )
     for name in ("arch_beta1", "arch_beta2"):
         require(0 <= getattr(a, name) < 1, name, getattr(a, name), "a number in [0, 1)")
     require(a.arch_init_stddev >= 0, "arch_init_stddev", a.arch_init_stddev, "a number >= 0")

@@ -33,6 +33,9 @@ SUMMARY_FILE = "search_summary.json"
 ARCH_LOG_FILE = "arch_log.txt"
 ALPHA_PLOT_FILE = "alpha_history.png"
 NET_PLOT_FILE = "arch.png"
+# The derived network's weights inherited from the supernet, batch norm
+# re-estimated: `build_net(arch.json)` loads them (a start for fine-tuning).
+DERIVED_WEIGHTS_FILE = "derived.weights.h5"
 
 
 def net_latency_of(target: LatencyModel, net: NetSpec) -> float:

@@ -26,6 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas import sampling
+from tfnas.atomic import save_weights_atomic
+from tfnas.bn_calibration import accuracy_of, recalibrate_batch_norm
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard
@@ -38,10 +40,11 @@ from tfnas.records import SearchEpoch, SearchSummary
 from tfnas.registry import SPACES
 from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
+from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.config import ArchSearchConfig, SearchConfig
 from tfnas.search.path_optimizer import SampledPathSGD
 from tfnas.search.steps import SearchSteps, accuracy_reward, cross_entropy_only
-from tfnas.search.supernet import ArchParameters, Supernet, derive
+from tfnas.search.supernet import ArchParameters, Supernet, derive, inherit_weights
 from tfnas.spec import SearchSpace
 
 STATE_FORMAT = "tfnas.search_state"
@@ -154,7 +157,7 @@ class SearchRun:
                 l2=config.recipe.weight_decay,
                 candidate_owners=self.supernet.candidate_weight_owners(),
             )
-            arch_optimizer = keras.optimizers.Adam(
+            arch_optimizer = ReferenceAdam(
                 arch.arch_learning_rate,
                 beta_1=arch.arch_beta1,
                 beta_2=arch.arch_beta2,
@@ -330,22 +333,35 @@ class SearchRun:
             self._valid = iter(self._distribute(stream))
         return self._valid
 
-    def evaluate(self, batches: tf.data.Dataset | None, choices: list[int]) -> float | None:
-        """Accuracy of the network `choices` with the supernet's weights.
+    def derived_model(self, choices: list[int]) -> keras.Model:
+        """The plain Keras network `choices` with the supernet's weights, batch norm re-estimated.
 
-        Batch norm uses each batch's statistics: the supernet's moving
-        statistics average over every path sampled, not this one.
+        The statistics come from `bn_calibration_images` training images
+        (`tfnas.bn_calibration`).
+        """
+        model = inherit_weights(self.supernet, choices)
+        images = self.pipeline.calibration_batches(self.config.bn_calibration_images)
+        recalibrate_batch_norm(model, images)
+        return model
+
+    def evaluate(
+        self,
+        batches: tf.data.Dataset | None,
+        choices: list[int],
+        model: keras.Model | None = None,
+    ) -> float | None:
+        """Accuracy of the network `choices` with the supernet's weights (None: no batches).
+
+        Evaluated as the plain network, in inference mode, with its own
+        re-estimated batch-norm statistics (`derived_model`; pass `model` to
+        reuse one): so the figure depends on neither the order nor the class
+        mix of the batches. The supernet's moving statistics average over every
+        path sampled; each batch's own statistics, what the search used until
+        2026-12-03, gave 0.14 on a class-sorted Fashion-MNIST folder.
         """
         if batches is None:
             return None
-        active = tf.constant(choices, tf.int32)
-        correct = total = 0.0
-        for images, labels in batches:
-            out = self.steps.evaluate(images, labels, active, bn_mode="batch")
-            count = float(tf.shape(labels)[0])
-            correct += float(out["accuracy"]) * count
-            total += count
-        return correct / total
+        return accuracy_of(model or self.derived_model(choices), batches)
 
     def _end_of_epoch(self, epoch: int, means: dict[str, float], seconds: float) -> None:
         choices = sampling.most_likely(self.arch.alphas)
@@ -394,6 +410,7 @@ class SearchRun:
         self.guard.check_end(int(self.step.numpy()))
         choices = sampling.most_likely(self.arch.alphas)
         net = derive(self.space, self.arch.alphas, name=f"{self.space.name}_searched")
+        model = self.derived_model(choices)
         summary = outputs.summary(
             config=self.config,
             space=self.space,
@@ -403,10 +420,11 @@ class SearchRun:
             alphas=[np.asarray(a).tolist() for a in self.arch.alphas],
             probabilities=[p.tolist() for p in self.arch.probabilities()],
             choices=choices,
-            valid_accuracy=self.evaluate(self.pipeline.valid_batches(), choices),
-            test_accuracy=self.evaluate(self.pipeline.test_batches(), choices),
+            valid_accuracy=self.evaluate(self.pipeline.valid_batches(), choices, model),
+            test_accuracy=self.evaluate(self.pipeline.test_batches(), choices, model),
             steps=int(self.step.numpy()),
             loss_peak_ratio=self.guard.peak_ratio,
         )
         outputs.write_outputs(self.output_dir, self.space, net, summary, self.history)
+        save_weights_atomic(model, self.output_dir / outputs.DERIVED_WEIGHTS_FILE)
         return summary

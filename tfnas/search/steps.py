@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tfnas import sampling
 from tfnas.losses import ArchObjective, RewardFn, accuracy, cross_entropy
+from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.path_optimizer import SampledPathsMixin
 from tfnas.search.supernet import ArchParameters, Supernet
 
@@ -95,8 +96,8 @@ class SearchSteps:
         arch: Its architecture parameters.
         weight_optimizer: Optimizer of the network weights; must restrict
             updates to the sampled paths (`SampledPathSGD`, ...).
-        arch_optimizer: Optimizer of alpha (the paper: Adam, beta_1=0, so a
-            logit that gets no gradient does not move).
+        arch_optimizer: Optimizer of alpha (the paper: Adam, beta_1=0;
+            `ReferenceAdam` computes it as the reference's PyTorch does).
         mode: One of `ARCH_MODES`.
         strategy: A `tf.distribute` strategy (default: the current one).
         label_smoothing: Label smoothing of the weight steps' cross-entropy.
@@ -268,16 +269,19 @@ class SearchSteps:
                     probabilities = [tf.nn.softmax(a) for a in values]
                 objective = self.arch_objective(ce, values, probabilities)
                 loss = objective / replicas
-            grads = [
-                tf.where(skip, tf.zeros_like(g), g)
-                for skip, g in zip(skipped, tape.gradient(loss, alphas), strict=True)
-            ]
-            self.arch_optimizer.apply(grads, alphas)
+            grads = tape.gradient(loss, alphas)
+            if isinstance(self.arch_optimizer, ReferenceAdam):
+                # As PyTorch with a None gradient: logits, moments and step count stay.
+                self.arch_optimizer.apply_skipping(grads, alphas, skipped)
+            else:
+                pairs = zip(skipped, grads, strict=True)
+                zeroed = [tf.where(s, tf.zeros_like(g), g) for s, g in pairs]
+                self.arch_optimizer.apply(zeroed, alphas)
             return objective, ce, accuracy(labels, logits)
 
         objective, ce, acc = self.strategy.run(replica_step, (images, labels))
-        # A zero gradient moves nothing with the paper's beta_1 = 0; with momentum
-        # it would, so a skipped block gets its logits back.
+        # Another optimizer: a zero gradient still moves a logit with momentum,
+        # so a skipped block gets its logits back.
         for alpha, old, skip in zip(alphas, before, skipped, strict=True):
             alpha.assign(tf.where(skip, old, alpha))
         if two:

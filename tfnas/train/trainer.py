@@ -19,16 +19,14 @@ killed mid-epoch resumes where it stopped. What it writes, atomically:
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from tfnas import records, spec_json
+from tfnas.atomic import save_weights_atomic
 from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.costs import net_cost
@@ -60,20 +58,6 @@ def prepare_spec(
         in_channels=in_channels,
         classifier=ClassifierSpec(num_classes, dropout),
     )
-
-
-def save_weights_atomic(model: keras.Model, path: Path) -> Path:
-    """`model.save_weights` through a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 class Trainer:

@@ -25,9 +25,12 @@ from tfnas.search.steps import ARCH_MODES, SearchSteps
 from tfnas.search.supernet import ArchParameters, Supernet
 
 
-def _steps(space, mode, seed=0, weights=None, **kwargs):
+def _steps(space, mode, seed=0, weights=None, init="glorot", **kwargs):
+    # The toy tasks' step counts were sized with Keras' Glorot initialization, on both
+    # oneDNN settings; under He fan-out the kernel task's 5x5 path reached 0.77 with
+    # oneDNN off and over 0.95 with it on in its 240 warmup steps: too close to call.
     keras.utils.set_random_seed(seed)
-    net = Supernet(space)
+    net = Supernet(space, init=init)
     if weights is not None:
         net.set_weights(weights)
     arch = ArchParameters(net.num_candidates, seed=seed)
@@ -292,8 +295,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, "tests")
     from toy_search import tiny_space
-    from tfnas.search.arch_adam import ReferenceAdam
-from tfnas.search.path_optimizer import SampledPathSGD
+    from tfnas.search.path_optimizer import SampledPathSGD
     from tfnas.search.steps import SearchSteps
     from tfnas.search.supernet import ArchParameters, Supernet
 

@@ -69,13 +69,32 @@ def recalibrate_batch_norm(model: Any, batches: Iterable[Any]) -> int:
     return images_seen
 
 
+COUNTER_ATTRIBUTE = "_tfnas_correct_counter"
+
+
+def _counter(model: Any) -> Any:
+    """The model's compiled counter of correct predictions, made once per model.
+
+    Kept on the model (past Keras' attribute tracking), so that evaluating the
+    same model again, every epoch of a search, does not trace it again, and it
+    goes away with the model.
+    """
+    counter = model.__dict__.get(COUNTER_ATTRIBUTE)
+    if counter is None:
+
+        @tf.function
+        def counter(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+            predictions = tf.argmax(model(images, training=False), axis=-1)
+            hits = tf.equal(predictions, tf.cast(labels, tf.int64))
+            return tf.reduce_sum(tf.cast(hits, tf.int64))
+
+        object.__setattr__(model, COUNTER_ATTRIBUTE, counter)
+    return counter
+
+
 def accuracy_of(model: Any, batches: Iterable[Any]) -> float:
     """Top-1 accuracy of `model` in inference mode over (images, labels) batches."""
-
-    @tf.function
-    def correct(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        predictions = tf.argmax(model(images, training=False), axis=-1)
-        return tf.reduce_sum(tf.cast(tf.equal(predictions, tf.cast(labels, tf.int64)), tf.int64))
+    correct = _counter(model)
 
     right = total = 0
     for images, labels in batches:

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfnas import sampling
 from tfnas.atomic import save_weights_atomic
 from tfnas.bn_calibration import accuracy_of, recalibrate_batch_norm
+from tfnas.builder import build_net
 from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard
@@ -44,7 +45,13 @@ from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.config import ArchSearchConfig, SearchConfig
 from tfnas.search.path_optimizer import SampledPathSGD
 from tfnas.search.steps import SearchSteps, accuracy_reward, cross_entropy_only
-from tfnas.search.supernet import ArchParameters, Supernet, derive, inherit_weights
+from tfnas.search.supernet import (
+    ArchParameters,
+    Supernet,
+    copy_inherited_weights,
+    derive,
+    derive_choices,
+)
 from tfnas.spec import SearchSpace
 
 STATE_FORMAT = "tfnas.search_state"
@@ -213,6 +220,7 @@ class SearchRun:
             entry=SearchEpoch,
         )
         self._valid: Any = None  # created at the first arch step of this process
+        self._derived: tuple[tuple[int, ...], keras.Model] | None = None
 
     # -- state ---------------------------------------------------------------
 
@@ -339,7 +347,12 @@ class SearchRun:
         The statistics come from `bn_calibration_images` training images
         (`tfnas.bn_calibration`).
         """
-        model = inherit_weights(self.supernet, choices)
+        # The most likely network changes seldom between epochs: keep its model.
+        if self._derived is None or self._derived[0] != tuple(choices):
+            spec = derive_choices(self.space, choices)
+            self._derived = (tuple(choices), build_net(spec, init=self.config.recipe.init))
+        model = self._derived[1]
+        copy_inherited_weights(self.supernet, choices, model)
         images = self.pipeline.calibration_batches(self.config.bn_calibration_images)
         recalibrate_batch_norm(model, images)
         return model

@@ -280,8 +280,13 @@ def inherit_weights(supernet: Supernet, choices: Sequence[int]) -> keras.Model:
         The Functional model of `derive_choices(space, choices)`, every weight
         (batch-norm statistics included) copied from the supernet.
     """
-    spec = derive_choices(supernet.space, choices)
-    model = build_net(spec)
+    model = build_net(derive_choices(supernet.space, choices))
+    copy_inherited_weights(supernet, choices, model)
+    return model
+
+
+def copy_inherited_weights(supernet: Supernet, choices: Sequence[int], model: keras.Model) -> None:
+    """Copies the supernet's weights of the network `choices` into `model`, built from it."""
     source_layers = {}
     for layer in _flat_layers(supernet):
         source_layers[layer.name] = layer
@@ -292,7 +297,6 @@ def inherit_weights(supernet: Supernet, choices: Sequence[int]) -> keras.Model:
         head, _, rest = layer.name.partition("_")
         source_name = f"{prefixes[head]}_{rest}" if head in prefixes else layer.name
         layer.set_weights(source_layers[source_name].get_weights())
-    return model
 
 
 def _flat_layers(supernet: Supernet) -> list[Any]:

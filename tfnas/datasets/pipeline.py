@@ -324,12 +324,14 @@ class Pipeline:
         network is evaluated on), in equal batches of at most `valid_batch_size`.
         """
         count = min(images, len(self.train_indices))
-        rng = np.random.default_rng(self.seed * 100_003 + 17)
-        chosen = np.sort(rng.choice(self.train_indices, count, replace=False))
+        seed = self.seed * 100_003 + 17
+        chosen = np.sort(
+            np.random.default_rng(seed).choice(self.train_indices, count, replace=False)
+        )
         decode, resolution = self.source.decode, self.resolution
         return (
             self._members(chosen)
-            .shuffle(count, seed=self.seed * 100_003 + 17, reshuffle_each_iteration=False)
+            .shuffle(count, seed=seed, reshuffle_each_iteration=False)
             .map(
                 lambda i, image, label: (eval_transform(decode(image), resolution), label),
                 num_parallel_calls=AUTOTUNE,

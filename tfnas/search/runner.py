@@ -347,10 +347,10 @@ class SearchRun:
         The statistics come from `bn_calibration_images` training images
         (`tfnas.bn_calibration`).
         """
-        # The most likely network changes seldom between epochs: keep its model.
+        # The most likely network changes seldom between epochs: keep its model
+        # (its initial weights do not matter: every one is copied over next).
         if self._derived is None or self._derived[0] != tuple(choices):
-            spec = derive_choices(self.space, choices)
-            self._derived = (tuple(choices), build_net(spec, init=self.config.recipe.init))
+            self._derived = (tuple(choices), build_net(derive_choices(self.space, choices)))
         model = self._derived[1]
         copy_inherited_weights(self.supernet, choices, model)
         images = self.pipeline.calibration_batches(self.config.bn_calibration_images)

@@ -86,3 +86,17 @@ def test_config_file_round_trip_and_version_check(tmp_path):
 def test_differences_lists_only_what_changed():
     saved = SearchConfig()
     assert search_config.differences(saved, {"epochs": 120, "seed": 3}) == ["seed: 0 -> 3"]
+
+
+def test_fashion_mnist_experiment_searches_its_own_space_on_the_real_data():
+    config = resolve("fashion_mnist")
+    assert config.space == "fashion_mnist"
+    assert (config.data.dataset, config.data.resolution) == ("fashion_mnist", 28)
+    # Grayscale: nothing to jitter; search and training share the data.
+    assert config.data.jitter_brightness == config.data.jitter_saturation == 0
+    assert config.data.valid_size < 60_000 and config.latency.target == "mobile"
+    from tfnas.train.config import resolve as resolve_train
+
+    training = resolve_train("fashion_mnist", arch="x.json")
+    assert (training.data.dataset, training.data.augment) == ("fashion_mnist", config.data.augment)
+    assert training.recipe.epochs == config.total_epochs  # a search costs about one training

@@ -51,3 +51,17 @@ def test_demo_space_is_small_and_complete():
 
 def test_registry_lists_spaces():
     assert SPACES.names()[:2] == ["proxyless_imagenet", "demo"]
+
+
+def test_fashion_mnist_space_chooses_depth_in_every_stage_at_28_px():
+    space = SPACES.get("fashion_mnist")
+    assert space.resolution == 28
+    choice = space.choice_blocks
+    assert [b.out_channels for b in choice] == [16] * 3 + [24] * 3 + [32] * 3
+    # Each stage's first block changes the shape; the other two may be skipped.
+    assert [ZeroOp() in b.candidates for b in choice] == [False, True, True] * 3
+    assert space.num_architectures == 6**3 * 7**6
+    size = conv_output_size(space.resolution, space.stem.stride)
+    for block in space.blocks:
+        size = conv_output_size(size, block.stride)
+    assert size == 4  # 28 -> 14 (stem) -> 14 -> 7 -> 4

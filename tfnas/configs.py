@@ -130,6 +130,16 @@ NO_JITTER = {"jitter_brightness": 0.0, "jitter_saturation": 0.0}
 EXPERIMENT_DATA: dict[str, dict[str, Any]] = {
     "cifar10": {"dataset": "cifar10", "augment": "pad_crop_flip", "resolution": 32, **NO_JITTER},
     "demo": {"dataset": "demo", "augment": "pad_crop", "resolution": 32, **NO_JITTER},
+    # Grayscale 28 px, no colour to jitter. No augmentation: in the experiments'
+    # 3 epochs a network underfits (with pad-crop-flip its train accuracy
+    # stayed under its test accuracy), and augmenting cost 2.2 points of test
+    # accuracy (0.889 against 0.911, one network, seed 0) and 20 s per epoch.
+    "fashion_mnist": {
+        "dataset": "fashion_mnist",
+        "augment": "none",
+        "resolution": 28,
+        **NO_JITTER,
+    },
 }
 
 # The small experiments keep Keras' Glorot initialization: their recipes'

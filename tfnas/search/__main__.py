@@ -4,7 +4,7 @@
     python -m tfnas.search --experiment=imagenet --data_dir=DIR --target_latency=80
     python -m tfnas.search --experiment=demo --output_dir=runs/x --resume
 
-`--experiment` (imagenet, cifar10, demo) sets every value; any other flag
+`--experiment` (imagenet, cifar10, demo, fashion_mnist) sets every value; any other flag
 overrides one. The resolved config goes to OUTPUT_DIR/config.json, and
 `--resume` continues the run in OUTPUT_DIR from its last checkpoint with that
 config (flags given with --resume must agree with it). Outputs: arch.json,

@@ -6,7 +6,7 @@
     python -m tfnas.train --arch=ARCH --experiment=demo --tune --tune_trials=8
 
 `--arch` is a registered network, a tfnas JSON (a search's `arch.json`) or a
-`net.config`. `--experiment` (imagenet, cifar10, demo) sets every value; any
+`net.config`. `--experiment` (imagenet, cifar10, demo, fashion_mnist) sets every value; any
 other flag overrides one. Outputs in OUTPUT_DIR (default runs/train-TIMESTAMP):
 config.json, arch.json, model.weights.h5, train_summary.json, tensorboard/,
 checkpoints/.

@@ -89,6 +89,22 @@ EXPERIMENTS: dict[str, TrainConfig] = {
             "log_every": 10,
         },
     ),
+    # Fashion-MNIST: 3 epochs, a few minutes per network on 2 CPU cores.
+    "fashion_mnist": with_values(
+        IMAGENET,
+        {
+            "experiment": "fashion_mnist",
+            **EXPERIMENT_DATA["fashion_mnist"],
+            "epochs": 3,
+            "warmup_epochs": 1,
+            "batch_size": 128,
+            "eval_batch_size": 500,
+            "learning_rate": 0.1,
+            "weight_decay": 5e-5,
+            "checkpoint_every": 200,
+            "log_every": 50,
+        },
+    ),
 }
 
 

@@ -1,0 +1,556 @@
+"""Does the search beat random networks of its space at the same latency? Fashion-MNIST.
+
+    python -m benchmarks.search_vs_random [--resume] [--runs_dir=runs/search_vs_random]
+        [--output_dir=benchmarks/results] [--manual_dir=DIR]
+
+Needs the Fashion-MNIST files: `apt-get install dataset-fashion-mnist` (Debian
+installs them in /usr/share/datasets/fashion-mnist, found by default), or the
+four original IDX files in `--manual_dir`.
+
+The standard of Yang et al. ("NAS evaluation is frustratingly hard", ICLR
+2020): the same space, the same training recipe and budget for every network,
+several seeds, mean and spread. Each part is a command a user runs, in its own
+process, with the `fashion_mnist` experiment of `tfnas.search` and
+`tfnas.train`:
+
+1. `compare`: `python -m tfnas.compare --experiment=fashion_mnist
+   --tuners=random --trial_epochs=1`: the search at the experiment's target
+   (seed 0), keras-tuner's RandomSearch at the search's image budget, each
+   winner retrained with seed 0;
+2. `seeds`: the searched network retrained with seeds 1 and 2;
+3. `random`: `RANDOM_ARCHS` networks drawn uniformly from the space (every
+   choice block's candidate uniformly and independently), kept only within
+   the latency limit (the target, or the search's network when it landed
+   above it), the ones closest to the search's latency; each trained once;
+4. `no_latency`: the search without its latency term (the paper's ablation);
+5. `second_target`: the search for the `cpu` model at its second target;
+6. every network's float32 TFLite file timed on this host (`tflite_bench`).
+
+Parts 4 and 5 are retrained with seed 0 only. A finished part is reused;
+`--resume` continues an interrupted one from its checkpoint. Prints and
+writes `search_vs_random.json`, `search_vs_random.md` and
+`search_vs_random.png` (test accuracy against predicted and measured latency,
+every random network a point).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENT = "fashion_mnist"
+RANDOM_ARCHS = 8
+SEARCH_SEEDS = (0, 1, 2)
+# About the 30th percentile of the space's networks on the `cpu` model
+# (0.06 to 1.6 ms, median 0.50): a second target on a second latency model.
+SECOND_TARGET = ("cpu", 0.35)
+# Uniform draws the random networks are picked from (the space holds 2.5e7).
+POOL = 20_000
+LATENCY_PASSES = 3
+RESULTS_NAME = "search_vs_random"
+
+
+class PartError(RuntimeError):
+    """A part's command failed, or left a folder that is neither finished nor resumable."""
+
+
+def pick_random_archs(
+    latencies: Sequence[float], count: int, limit: float, center: float
+) -> list[int]:
+    """Indices of `count` draws within `limit`, the closest to `center` first.
+
+    Raises:
+        ValueError: Fewer than `count` draws are within `limit`.
+    """
+    within = [i for i, latency in enumerate(latencies) if latency <= limit]
+    if len(within) < count:
+        raise ValueError(
+            f"only {len(within)} of {len(latencies)} uniform draws are within the limit "
+            f"{limit:.4g}; expected at least {count}: raise the pool or the limit"
+        )
+    return sorted(within, key=lambda i: (abs(latencies[i] - center), i))[:count]
+
+
+def draw_choices(num_candidates: Sequence[int], draws: int, seed: int) -> list[list[int]]:
+    """`draws` distinct architectures, uniform over the space (each block independently)."""
+    rng = np.random.default_rng(seed)
+    seen: set[tuple[int, ...]] = set()
+    result = []
+    for _ in range(draws):
+        choices = tuple(int(rng.integers(n)) for n in num_candidates)
+        if choices not in seen:
+            seen.add(choices)
+            result.append(list(choices))
+    return result
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one value), least and most, and the count."""
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def improvement(searched: Sequence[float], random: Sequence[float]) -> dict[str, float]:
+    """The searched network's test accuracy against the random networks' distribution.
+
+    `points`: difference of the means; `relative`: that over the random mean;
+    `error_reduction`: the share of the random networks' mean error it
+    removes; `welch_t`: the difference over its standard error (Welch); and
+    `rank`: how many random networks the searched mean beats.
+    """
+    s, r = spread(searched), spread(random)
+    difference = s["mean"] - r["mean"]
+    stderr = (s["std"] ** 2 / s["n"] + r["std"] ** 2 / r["n"]) ** 0.5
+    return {
+        "points": difference,
+        "relative": difference / r["mean"],
+        "error_reduction": difference / (1 - r["mean"]),
+        "welch_t": difference / stderr if stderr > 0 else float("nan"),
+        "rank": sum(a < s["mean"] for a in random),
+    }
+
+
+def _command(module: str, args: list[str], log_file: Path) -> None:
+    """Runs `python -m module args`; its output goes to `log_file`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "a") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = log_file.read_text().strip().splitlines()[-5:]
+        raise PartError(
+            f"python -m {module} exited with {done.returncode}; its log: {log_file}\n"
+            + "\n".join(tail)
+        )
+
+
+def run_part(
+    module: str, args: list[str], out: Path, done_file: str, resume: bool
+) -> dict[str, Any]:
+    """One command that writes `out/done_file`; reused when done, continued with `resume`."""
+    finished = out / done_file
+    if finished.exists():
+        return json.loads(finished.read_text())
+    if out.exists() and not resume:
+        raise PartError(f"{out} holds an unfinished run: pass --resume to continue it")
+    began = time.monotonic()
+    again = ["--resume"] if out.exists() else []
+    _command(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
+    result = json.loads(finished.read_text())
+    result["part_minutes"] = (time.monotonic() - began) / 60
+    return result
+
+
+def epoch_seconds(run_dir: Path) -> dict[str, float]:
+    """Mean wall seconds per epoch of a search or training run, per phase, from its state."""
+    history = json.loads((run_dir / "checkpoints" / "state.json").read_text())["history"]
+    phases: dict[str, list[float]] = {}
+    for epoch in history:
+        phases.setdefault(epoch.get("phase", "train"), []).append(epoch["seconds"])
+    return {phase: statistics.fmean(seconds) for phase, seconds in phases.items()}
+
+
+def random_archs(
+    runs: Path, center: float, target_latency: float, count: int = RANDOM_ARCHS
+) -> list[dict[str, Any]]:
+    """The random networks at the search's latency: drawn once, then kept in `picked.json`.
+
+    Each has its `choices`, predicted `latency` on the `mobile` model and the
+    `arch` file it is trained from.
+    """
+    from tfnas import spec_json
+    from tfnas.atomic import write_text_atomic
+    from tfnas.latency.model import space_latency
+    from tfnas.latency.targets import load_target
+    from tfnas.search.config import resolve
+    from tfnas.search.runner import build_space
+
+    picked_file = runs / "random-archs" / "picked.json"
+    if picked_file.exists():
+        return json.loads(picked_file.read_text())
+    config = resolve(EXPERIMENT)
+    space = build_space(config, num_classes=10, in_channels=1)
+    latency = space_latency(load_target(config.latency.target), space)
+    draws = draw_choices([len(b.candidates) for b in space.choice_blocks], POOL, seed=0)
+    latencies = [latency.latency_of(choices) for choices in draws]
+    # The limit is the target; a search that landed above it lends the random
+    # networks its own latency, so that they are never held to a stricter one.
+    limit = max(target_latency, center)
+    picked = []
+    for k, index in enumerate(pick_random_archs(latencies, count, limit, center)):
+        arch = runs / "random-archs" / f"random-{k}.json"
+        arch.parent.mkdir(parents=True, exist_ok=True)
+        spec_json.save_spec(space.select(draws[index]), arch)
+        picked.append(
+            {
+                "name": f"random-{k}",
+                "choices": draws[index],
+                "latency": latencies[index],
+                "arch": str(arch),
+            }
+        )
+    within = sum(value <= limit for value in latencies)
+    summary = {"pool": len(draws), "within_limit": within, "limit": limit}
+    write_text_atomic(picked_file, json.dumps(picked, indent=2) + "\n")
+    write_text_atomic(runs / "random-archs" / "pool.json", json.dumps(summary) + "\n")
+    return picked
+
+
+def measure(archs: dict[str, str], runs: Path) -> tuple[dict[str, float], str]:
+    """Host TFLite medians of every network, measured once and kept in `measured.json`."""
+    from tfnas.atomic import write_text_atomic
+    from tfnas.compare.evaluate import measure_latencies
+
+    cache = runs / "tflite" / "measured.json"
+    if cache.exists():
+        kept = json.loads(cache.read_text())
+        if set(kept["ms"]) == set(archs):
+            return kept["ms"], kept["device"]
+    ms, device = measure_latencies(archs, runs / "tflite", "host", LATENCY_PASSES)
+    write_text_atomic(cache, json.dumps({"ms": ms, "device": device}, indent=2) + "\n")
+    return ms, device
+
+
+class Progress:
+    """Prints each part as it starts, with its number and the time since the benchmark began."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.began = total, 0, time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        """Announces the next part."""
+        self.done += 1
+        minutes = (time.monotonic() - self.began) / 60
+        print(f"[{self.done}/{self.total}] {what} ({minutes:.1f} min in)", flush=True)
+
+
+def run_all(runs: Path, resume: bool) -> dict[str, Any]:
+    """Runs (or reuses) every part; returns the figures the report is made of."""
+    from tfnas.compare.evaluate import predicted_latencies
+    from tfnas.search.config import resolve
+
+    config = resolve(EXPERIMENT)
+    target, target_latency = config.latency.target, config.latency.target_latency
+    progress = Progress(total=5 + len(SEARCH_SEEDS) - 1 + RANDOM_ARCHS + 4)
+    train = ["--experiment=" + EXPERIMENT]
+
+    progress(f"search at {target_latency} ms on {target} and keras-tuner RandomSearch")
+    compare = run_part(
+        "tfnas.compare",
+        [*train, "--tuners=random", "--trial_epochs=1"],
+        runs / "compare",
+        "comparison.json",
+        resume,
+    )
+    rows = {row["method"]: row for row in compare["rows"]}
+    searched, tuner = rows["proxylessnas"], rows["random"]
+    accuracies = {"proxylessnas": list(searched["test_accuracies"])}
+    for seed in SEARCH_SEEDS[1:]:
+        progress(f"searched network, seed {seed}")
+        summary = run_part(
+            "tfnas.train",
+            [*train, f"--arch={searched['arch']}", f"--seed={seed}"],
+            runs / f"search-seed{seed}",
+            "train_summary.json",
+            resume,
+        )
+        accuracies["proxylessnas"].append(summary["test_accuracy"])
+
+    picked = random_archs(runs, searched["predicted_latency"], target_latency)
+    archs = {"proxylessnas": searched["arch"], "keras-tuner random": tuner["arch"]}
+    accuracies["keras-tuner random"] = list(tuner["test_accuracies"])
+    for arch in picked:
+        progress(f"{arch['name']} ({arch['latency']:.3f} ms predicted)")
+        summary = run_part(
+            "tfnas.train",
+            [*train, f"--arch={arch['arch']}", "--seed=0"],
+            runs / arch["name"],
+            "train_summary.json",
+            resume,
+        )
+        archs[arch["name"]] = arch["arch"]
+        accuracies[arch["name"]] = [summary["test_accuracy"]]
+
+    searches = {}
+    for name, flags in (
+        ("no latency term", ["--target_latency=none"]),
+        (
+            f"search at {SECOND_TARGET[1]} ms on {SECOND_TARGET[0]}",
+            [f"--target={SECOND_TARGET[0]}", f"--target_latency={SECOND_TARGET[1]}"],
+        ),
+    ):
+        slug = "no_latency" if "no latency" in name else "second_target"
+        progress(f"{name}: searching")
+        searches[name] = run_part(
+            "tfnas.search", [*train, *flags], runs / f"{slug}-search", "search_summary.json", resume
+        )
+        progress(f"{name}: training its network")
+        arch = str(runs / f"{slug}-search" / "arch.json")
+        summary = run_part(
+            "tfnas.train",
+            [*train, f"--arch={arch}", "--seed=0"],
+            runs / f"{slug}-train",
+            "train_summary.json",
+            resume,
+        )
+        archs[name] = arch
+        accuracies[name] = [summary["test_accuracy"]]
+
+    progress("timing every network's TFLite file on this host")
+    measured, device = measure(archs, runs)
+    networks = {}
+    for name, arch in archs.items():
+        predicted = predicted_latencies(arch, target)
+        networks[name] = {
+            "arch": arch,
+            "test_accuracies": accuracies[name],
+            "predicted_mobile": predicted["predicted_latency"],
+            "predicted_cpu": predicted["predicted_cpu_latency"],
+            "measured_ms": measured[name],
+        }
+    derived_training = epoch_seconds(runs / "compare" / "proxylessnas" / "retrain-seed0")
+    search_epochs = epoch_seconds(runs / "compare" / "proxylessnas")
+    return {
+        "experiment": EXPERIMENT,
+        "target": target,
+        "target_latency": target_latency,
+        "second_target": list(SECOND_TARGET),
+        "device": device,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "recipe": {
+            "search_epochs": f"{config.recipe.warmup_epochs} warmup + {config.recipe.epochs}",
+            "train_epochs": compare["train_epochs"],
+        },
+        "pool": json.loads((runs / "random-archs" / "pool.json").read_text()),
+        "networks": networks,
+        "random": [arch["name"] for arch in picked],
+        "searches": {
+            name: {k: s[k] for k in ("ops", "latency", "unit", "expected_latency")}
+            for name, s in searches.items()
+        },
+        "cost": {
+            "search_minutes": searched["seconds"] / 60,
+            "search_images": compare["budget_images"],
+            "tuner_minutes": tuner["seconds"] / 60,
+            "tuner_trials": tuner["trials"],
+            "search_epoch_seconds": search_epochs,
+            "training_epoch_seconds": derived_training["train"],
+        },
+    }
+
+
+def summarize(figures: dict[str, Any]) -> dict[str, Any]:
+    """Per method the mean and spread of test accuracy; the search against the random networks."""
+    networks = figures["networks"]
+    random = [networks[name]["test_accuracies"][0] for name in figures["random"]]
+    searched = networks["proxylessnas"]["test_accuracies"]
+    return {
+        "searched": spread(searched),
+        "random": spread(random),
+        "improvement": improvement(searched, random),
+        # Whether the space's networks differ by more than one network's seeds do.
+        "arch_to_seed_spread": spread(random)["std"] / max(spread(searched)["std"], 1e-12),
+    }
+
+
+def _accuracy(stats: dict[str, float]) -> str:
+    if stats["n"] == 1:
+        return f"{stats['mean']:.4f}"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f} (n={stats['n']})"
+
+
+def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
+    """The tables and the plain-text outcome the README quotes."""
+    networks, cost = figures["networks"], figures["cost"]
+    random_names = figures["random"]
+    target, limit = figures["target"], figures["target_latency"]
+    second_target, second_latency = figures["second_target"]
+    lines = [
+        f"`{figures['experiment']}` experiment (Fashion-MNIST, 28 px grayscale), search "
+        f"{figures['recipe']['search_epochs']} epochs, every network trained with the same "
+        f"recipe ({figures['recipe']['train_epochs']} epochs); test accuracy on the 10,000 "
+        f"test images; measured: float32 TFLite on {figures['device']}, median of "
+        f"{LATENCY_PASSES} passes; {figures['machine']}.",
+        "",
+        f"| method | test accuracy | predicted `{target}` (ms) | predicted `cpu` (ms) "
+        "| measured (ms) |",
+        "|---|---|---:|---:|---:|",
+    ]
+
+    def mean_of(names: Sequence[str], field: str) -> float:
+        return statistics.fmean(networks[n][field] for n in names)
+
+    def row(label: str, names: Sequence[str], accuracies: Sequence[float]) -> str:
+        return (
+            f"| {label} | {_accuracy(spread(accuracies))} | "
+            f"{mean_of(names, 'predicted_mobile'):.3f} | {mean_of(names, 'predicted_cpu'):.3f} | "
+            f"{mean_of(names, 'measured_ms'):.3f} |"
+        )
+
+    search_name = f"ProxylessNAS at {limit:g} ms on `{target}` (seeds of its network)"
+    lines.append(row(search_name, ["proxylessnas"], networks["proxylessnas"]["test_accuracies"]))
+    random_accuracies = [networks[n]["test_accuracies"][0] for n in random_names]
+    lines.append(
+        row(
+            f"{len(random_names)} random networks at its latency (one seed each; means)",
+            random_names,
+            random_accuracies,
+        )
+    )
+    for name, label in (
+        ("keras-tuner random", "keras-tuner RandomSearch, the search's image budget"),
+        ("no latency term", "ProxylessNAS without its latency term"),
+        (
+            f"search at {second_latency} ms on {second_target}",
+            f"ProxylessNAS at {second_latency:g} ms on `{second_target}`",
+        ),
+    ):
+        lines.append(row(label, [name], networks[name]["test_accuracies"]))
+    better = summary["improvement"]
+    seeds, randoms = summary["searched"], summary["random"]
+    lines += [
+        "",
+        f"The searched network against the random networks at its latency: "
+        f"{100 * better['points']:+.2f} points ({100 * better['relative']:+.2f}% relative; "
+        f"{100 * better['error_reduction']:+.1f}% of their mean error), Welch t = "
+        f"{better['welch_t']:.2f}; its mean beats {better['rank']} of {len(random_names)}.",
+        f"Spread of test accuracy: {randoms['std']:.4f} between the random networks "
+        f"(range {randoms['min']:.4f} to {randoms['max']:.4f}), {seeds['std']:.4f} between "
+        f"seeds of one network (ratio {summary['arch_to_seed_spread']:.1f}).",
+        f"Cost: the search took {cost['search_minutes']:.1f} min for "
+        f"{cost['search_images']:,} training images; "
+        + ", ".join(
+            f"{seconds:.0f} s per {phase} epoch"
+            for phase, seconds in cost["search_epoch_seconds"].items()
+        )
+        + f", against {cost['training_epoch_seconds']:.0f} s per epoch of training its "
+        f"network. keras-tuner ran {cost['tuner_trials']} trials in "
+        f"{cost['tuner_minutes']:.1f} min for the same images.",
+        "",
+        f"| network | ops | predicted `{target}` (ms) | measured (ms) | test accuracy |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name in ("proxylessnas", *random_names, *list(networks)[2 + len(random_names) :]):
+        net = networks[name]
+        accuracies = ", ".join(f"{a:.4f}" for a in net["test_accuracies"])
+        lines.append(
+            f"| {name} | {' '.join(_ops(net['arch']))} | {net['predicted_mobile']:.3f} | "
+            f"{net['measured_ms']:.3f} | {accuracies} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ops(arch: str) -> list[str]:
+    """The ops of a network's searchable blocks (after the fixed first block)."""
+    return [block["op"] for block in json.loads(Path(arch).read_text())["blocks"][1:]]
+
+
+def plot(figures: dict[str, Any], path: Path) -> Path:
+    """Test accuracy against predicted and measured latency; every random network a point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfnas.atomic import write_bytes_atomic
+
+    networks, random_names = figures["networks"], figures["random"]
+    others = [n for n in networks if n not in random_names]
+    figure, axes_row = plt.subplots(1, 2, figsize=(11, 4.4))
+    for axes, field, label in (
+        (axes_row[0], "predicted_mobile", f"predicted latency on `{figures['target']}` (ms)"),
+        (axes_row[1], "measured_ms", f"measured on {figures['device']} (ms)"),
+    ):
+        axes.scatter(
+            [networks[n][field] for n in random_names],
+            [networks[n]["test_accuracies"][0] for n in random_names],
+            color="0.55",
+            label="random networks",
+            zorder=2,
+        )
+        for name in others:
+            accuracies = networks[name]["test_accuracies"]
+            mean = statistics.fmean(accuracies)
+            axes.errorbar(
+                networks[name][field],
+                mean,
+                yerr=[[mean - min(accuracies)], [max(accuracies) - mean]],
+                fmt="o",
+                capsize=3,
+                label=name,
+                zorder=3,
+            )
+        if field == "predicted_mobile":
+            axes.axvline(figures["target_latency"], color="0.3", linestyle="--", linewidth=1)
+        axes.set_xlabel(label)
+        axes.set_ylabel("test accuracy")
+        axes.grid(alpha=0.3)
+    axes_row[0].legend(fontsize=7, loc="lower right")
+    figure.suptitle("Fashion-MNIST: the search against random networks of its space")
+    figure.tight_layout()
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: runs (or reuses) every part, prints and writes the results."""
+    from absl import flags
+
+    from tfnas.atomic import write_text_atomic
+    from tfnas.datasets.idx import FASHION_MNIST_DIR
+
+    del argv
+    values = flags.FLAGS
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        sys.exit(
+            f"error: no Fashion-MNIST files in {FASHION_MNIST_DIR}; install them with "
+            "`apt-get install dataset-fashion-mnist` (Debian, offline)"
+        )
+    runs = Path(values.runs_dir)
+    try:
+        figures = run_all(runs, values.resume)
+    except PartError as error:
+        sys.exit(f"error: {error}")
+    summary = summarize(figures)
+    text = markdown(figures, summary)
+    print(text)
+    out = Path(values.output_dir)
+    results = {**figures, "summary": summary}
+    write_text_atomic(out / f"{RESULTS_NAME}.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / f"{RESULTS_NAME}.md", text)
+    plot(figures, out / f"{RESULTS_NAME}.png")
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
+    flags.DEFINE_string("runs_dir", "runs/search_vs_random", "Where the runs write.")
+    flags.DEFINE_bool("resume", False, "Continue an interrupted part from its checkpoint.")
+    app.run(main)

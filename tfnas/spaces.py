@@ -102,6 +102,32 @@ def proxyless_imagenet(
     )
 
 
+def width_scaled_space(
+    name: str,
+    width_mult: float,
+    stem: int,
+    first: int,
+    stages: Sequence[tuple[int, int, int]],
+    feature_mix: int,
+    resolution: int,
+    num_classes: int,
+    dropout: float,
+) -> SearchSpace:
+    """A `mobile_search_space` with every width scaled by `width_mult` (multiples of 8)."""
+    return mobile_search_space(
+        name=name,
+        stem_channels=make_divisible(stem * width_mult),
+        first_block_channels=make_divisible(first * width_mult),
+        stages=[
+            (make_divisible(width * width_mult), depth, stride) for width, depth, stride in stages
+        ],
+        feature_mix_channels=make_divisible(feature_mix * width_mult),
+        resolution=resolution,
+        num_classes=num_classes,
+        dropout=dropout,
+    )
+
+
 @SPACES.register("demo")
 def demo(
     width_mult: float = 1.0, resolution: int = 32, num_classes: int = 10, dropout: float = 0.0
@@ -110,19 +136,9 @@ def demo(
 
     Small enough that a supernet trains for a few epochs on 2 CPU cores in minutes.
     """
-    stages = [
-        (make_divisible(width * width_mult), depth, stride)
-        for width, depth, stride in ((16, 2, 2), (24, 2, 2), (32, 2, 1))
-    ]
-    return mobile_search_space(
-        name="demo",
-        stem_channels=make_divisible(16 * width_mult),
-        first_block_channels=make_divisible(8 * width_mult),
-        stages=stages,
-        feature_mix_channels=make_divisible(128 * width_mult),
-        resolution=resolution,
-        num_classes=num_classes,
-        dropout=dropout,
+    stages = ((16, 2, 2), (24, 2, 2), (32, 2, 1))
+    return width_scaled_space(
+        "demo", width_mult, 16, 8, stages, 128, resolution, num_classes, dropout
     )
 
 
@@ -136,20 +152,10 @@ def fashion_mnist(
     (strides 1, 2, 2: 14, 7, 4 px) and a 128-channel feature mix. Zero in
     the six residual positions lets a network keep 1 to 3 blocks per stage,
     so the space holds networks from 46K to 130K parameters (0.7 to 2.7 ms
-    on the `mobile` model), and one epoch of the largest costs about 2 minutes
-    on 2 CPU cores (`benchmarks.search_vs_random` sizes its budget by that).
+    on the `mobile` model); one training epoch of its median network takes
+    about a minute on 2 CPU cores.
     """
-    stages = [
-        (make_divisible(width * width_mult), depth, stride)
-        for width, depth, stride in ((16, 3, 1), (24, 3, 2), (32, 3, 2))
-    ]
-    return mobile_search_space(
-        name="fashion_mnist",
-        stem_channels=make_divisible(8 * width_mult),
-        first_block_channels=make_divisible(8 * width_mult),
-        stages=stages,
-        feature_mix_channels=make_divisible(128 * width_mult),
-        resolution=resolution,
-        num_classes=num_classes,
-        dropout=dropout,
+    stages = ((16, 3, 1), (24, 3, 2), (32, 3, 2))
+    return width_scaled_space(
+        "fashion_mnist", width_mult, 8, 8, stages, 128, resolution, num_classes, dropout
     )

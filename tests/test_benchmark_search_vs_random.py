@@ -108,6 +108,10 @@ def _figures(tmp_path):
         "machine": "x86_64, 2 cores",
         "recipe": {"search_epochs": "1 warmup + 2", "train_epochs": 3},
         "networks": networks,
+        "agreement": {
+            "search": {"reported": 0.85, "independent": 0.85},
+            "training": {"reported": 0.91, "independent": 0.9101},
+        },
         "random": ["random-0", "random-1"],
         "cost": {
             "search_minutes": 7.5,
@@ -141,6 +145,7 @@ def test_the_report_gives_every_method_the_improvement_the_spreads_and_the_cost(
     assert "its mean beats 2 of 2" in text
     assert "80 s per warmup epoch, 120 s per search epoch, against 82 s per epoch" in text
     assert "| random-1 | 5x5_MBConv6 Zero | 1.450 | 0.483 | 0.8800 |" in text
+    assert "search 0.8500 vs 0.8500; training 0.9100 vs 0.9101" in text
 
 
 def test_the_plot_is_written(tmp_path):

@@ -88,6 +88,22 @@ def test_training_writes_weights_that_rebuild_the_model(trained):
     assert list((trained / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_the_reported_test_accuracy_is_what_the_written_network_scores(trained):
+    # Rebuilt from arch.json and the weights, on the raw test images scaled outside the
+    # pipeline: an independent evaluation (benchmarks.search_vs_random runs it on real data).
+    from benchmarks.search_vs_random import independent_accuracy
+    from tfnas.datasets import demo
+
+    summary = json.loads((trained / "train_summary.json").read_text())
+    images, labels = demo.load("test", 32)
+    rebuilt = independent_accuracy(
+        str(trained / "arch.json"), str(trained / "model.weights.h5"), images, labels
+    )
+    # Inference mode does not depend on the batch; only a logit tie rounded
+    # differently could move one image of the 1000.
+    assert abs(rebuilt - summary["test_accuracy"]) <= 1 / 1000
+
+
 def test_resume_after_the_end_changes_nothing_and_mismatches_are_refused(trained, tmp_path):
     before = (trained / "train_summary.json").read_text()
     again = train("--resume", f"--output_dir={trained}", "--verbose=0")

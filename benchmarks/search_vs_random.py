@@ -24,7 +24,11 @@ process, with the `fashion_mnist` experiment of `tfnas.search` and
    above it), the ones closest to the search's latency; each trained once;
 4. `no_latency`: the search without its latency term (the paper's ablation);
 5. `second_target`: the search for the `cpu` model at its second target;
-6. every network's float32 TFLite file timed on this host (`tflite_bench`).
+6. every network's float32 TFLite file timed on this host (`tflite_bench`);
+7. the reported test accuracies of the search and of the training against
+   the same networks rebuilt from their files (`independent_accuracy`);
+8. every network's held-out accuracy with the final supernet's weights, and
+   Kendall's tau between that ranking and the trained one.
 
 Parts 4 and 5 are retrained with seed 0 only. A finished part is reused;
 `--resume` continues an interrupted one from its checkpoint. Prints and
@@ -215,6 +219,43 @@ def agreement_checks(runs: Path) -> dict[str, dict[str, float]]:
     return checks
 
 
+def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float:
+    """Kendall's tau-a of two rankings: concordant minus discordant pairs, over all pairs."""
+    n = len(first)
+    if n != len(second) or n < 2:
+        raise ValueError(f"expected two sequences of one length >= 2, got {n} and {len(second)}")
+    score = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            score += np.sign(first[i] - first[j]) * np.sign(second[i] - second[j])
+    return float(score / (n * (n - 1) / 2))
+
+
+def supernet_accuracies(runs: Path, choices: dict[str, list[int]]) -> dict[str, float]:
+    """Held-out accuracy of each network with the final supernet's weights (as the search saw it).
+
+    The search's last checkpoint is copied to `runs/ranking` and restored
+    there, so that nothing is written into the search's own folder; each
+    network is evaluated as the search evaluates its own (inherited weights,
+    re-estimated batch norm, inference mode).
+    """
+    import shutil
+
+    from tfnas.compare.config import load_config
+    from tfnas.datasets.pipeline import pipeline_for
+    from tfnas.search.runner import SearchRun
+
+    config = load_config(runs / "compare" / "config.json").search()
+    ranking = runs / "ranking"
+    if not (ranking / "checkpoints").exists():
+        shutil.copytree(runs / "compare" / "proxylessnas" / "checkpoints", ranking / "checkpoints")
+    pipeline = pipeline_for(config.data, config.run.seed)
+    run = SearchRun(config, pipeline, ranking, verbose=0)
+    if not run.restore():
+        raise PartError(f"no checkpoint of the search in {ranking}; remove the folder")
+    return {name: run.evaluate(pipeline.valid_batches(), c) for name, c in choices.items()}
+
+
 def random_archs(
     runs: Path, center: float, target_latency: float, count: int = RANDOM_ARCHS
 ) -> list[dict[str, Any]]:
@@ -296,7 +337,7 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
 
     config = resolve(EXPERIMENT)
     target, target_latency = config.latency.target, config.latency.target_latency
-    progress = Progress(total=6 + len(SEARCH_SEEDS) - 1 + RANDOM_ARCHS + 4)
+    progress = Progress(total=7 + len(SEARCH_SEEDS) - 1 + RANDOM_ARCHS + 4)
     train = ["--experiment=" + EXPERIMENT]
 
     progress(f"search at {target_latency} ms on {target} and keras-tuner RandomSearch")
@@ -375,6 +416,15 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
         }
     progress("the reported test accuracies against an independent evaluation")
     checks = agreement_checks(runs)
+    progress("the supernet's accuracy of every trained network")
+    choices = {
+        "proxylessnas": searched["choices"],
+        "keras-tuner random": tuner["choices"],
+        **{arch["name"]: arch["choices"] for arch in picked},
+        **{name: search["choices"] for name, search in searches.items()},
+    }
+    for name, accuracy in supernet_accuracies(runs, choices).items():
+        networks[name]["supernet_accuracy"] = accuracy
     derived_training = epoch_seconds(runs / "compare" / "proxylessnas" / "retrain-seed0")
     search_epochs = epoch_seconds(runs / "compare" / "proxylessnas")
     return {
@@ -418,6 +468,11 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
         "improvement": improvement(searched, random),
         # Whether the space's networks differ by more than one network's seeds do.
         "arch_to_seed_spread": spread(random)["std"] / max(spread(searched)["std"], 1e-12),
+        # Whether the supernet ranks the networks as training them does.
+        "supernet_kendall_tau": kendall_tau(
+            [net["supernet_accuracy"] for net in networks.values()],
+            [statistics.fmean(net["test_accuracies"]) for net in networks.values()],
+        ),
     }
 
 
@@ -502,16 +557,20 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         )
         + " (the search's: its network with the supernet's weights and re-estimated "
         "batch norm).",
+        f"The supernet's ranking: Kendall's tau {summary['supernet_kendall_tau']:+.2f} between "
+        f"the {len(networks)} networks' held-out accuracy with the final supernet's weights "
+        "and their test accuracy trained alone (+1: the same order).",
         "",
-        f"| network | ops | predicted `{target}` (ms) | measured (ms) | test accuracy |",
-        "|---|---|---:|---:|---:|",
+        f"| network | ops | predicted `{target}` (ms) | measured (ms) | supernet acc "
+        "| test accuracy |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for name in ("proxylessnas", *random_names, *list(networks)[2 + len(random_names) :]):
         net = networks[name]
         accuracies = ", ".join(f"{a:.4f}" for a in net["test_accuracies"])
         lines.append(
             f"| {name} | {' '.join(_ops(net['arch']))} | {net['predicted_mobile']:.3f} | "
-            f"{net['measured_ms']:.3f} | {accuracies} |"
+            f"{net['measured_ms']:.3f} | {net['supernet_accuracy']:.3f} | {accuracies} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -63,6 +63,14 @@ def test_a_finished_part_is_reused_and_an_unfinished_one_needs_resume(tmp_path):
         svr.run_part("no.such.module", [], tmp_path / "new", "summary.json", resume=False)
 
 
+def test_kendall_tau_counts_concordant_minus_discordant_pairs():
+    assert svr.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
+    assert svr.kendall_tau([1, 2, 3, 4], [40, 30, 20, 10]) == -1.0
+    assert svr.kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="one length >= 2, got 2 and 3"):
+        svr.kendall_tau([1, 2], [1, 2, 3])
+
+
 def test_epoch_seconds_are_averaged_per_phase(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     history = [
@@ -84,6 +92,7 @@ def _figures(tmp_path):
     def net(accuracies, latency):
         return {
             "test_accuracies": accuracies,
+            "supernet_accuracy": statistics.fmean(accuracies) - 0.1,
             "predicted_mobile": latency,
             "predicted_cpu": latency / 4,
             "measured_ms": latency / 3,
@@ -144,7 +153,11 @@ def test_the_report_gives_every_method_the_improvement_the_spreads_and_the_cost(
     assert "+3.50 points (+4.00% relative; +28.0% of their mean error)" in text
     assert "its mean beats 2 of 2" in text
     assert "80 s per warmup epoch, 120 s per search epoch, against 82 s per epoch" in text
-    assert "| random-1 | 5x5_MBConv6 Zero | 1.450 | 0.483 | 0.8800 |" in text
+    assert "| random-1 | 5x5_MBConv6 Zero | 1.450 | 0.483 | 0.780 | 0.8800 |" in text
+    # The supernet's accuracies are the trained ones shifted: the same order; one pair
+    # (0.88 twice) is tied in both and counts neither way.
+    assert summary["supernet_kendall_tau"] == pytest.approx(14 / 15)
+    assert "Kendall's tau +0.93 between the 6 networks'" in text
     assert "search 0.8500 vs 0.8500; training 0.9100 vs 0.9101" in text
 
 

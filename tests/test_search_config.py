@@ -99,4 +99,5 @@ def test_fashion_mnist_experiment_searches_its_own_space_on_the_real_data():
 
     training = resolve_train("fashion_mnist", arch="x.json")
     assert (training.data.dataset, training.data.augment) == ("fashion_mnist", config.data.augment)
-    assert training.recipe.epochs == config.total_epochs  # a search costs about one training
+    # The search costs less than two trainings of its network (5 supernet epochs against 3).
+    assert config.total_epochs <= 2 * training.recipe.epochs

@@ -59,6 +59,16 @@ SEARCH_SEEDS = (0, 1, 2)
 # About the 30th percentile of the space's networks on the `cpu` model
 # (0.06 to 1.6 ms, median 0.50): a second target on a second latency model.
 SECOND_TARGET = ("cpu", 0.35)
+# The paper's ablation, and a second target on a second latency model: (folder,
+# name in the report, the search's flags).
+ABLATIONS = (
+    ("no_latency", "no latency term", ["--target_latency=none"]),
+    (
+        "second_target",
+        f"search at {SECOND_TARGET[1]} ms on {SECOND_TARGET[0]}",
+        [f"--target={SECOND_TARGET[0]}", f"--target_latency={SECOND_TARGET[1]}"],
+    ),
+)
 # Uniform draws the random networks are picked from (the space holds 2.5e7).
 POOL = 20_000
 LATENCY_PASSES = 3
@@ -330,6 +340,18 @@ class Progress:
         print(f"[{self.done}/{self.total}] {what} ({minutes:.1f} min in)", flush=True)
 
 
+def _train(arch: str, seed: int, out: Path, resume: bool) -> float:
+    """Trains `arch` with the experiment's recipe (a part); returns its test accuracy."""
+    summary = run_part(
+        "tfnas.train",
+        [f"--experiment={EXPERIMENT}", f"--arch={arch}", f"--seed={seed}"],
+        out,
+        "train_summary.json",
+        resume,
+    )
+    return summary["test_accuracy"]
+
+
 def run_all(runs: Path, resume: bool) -> dict[str, Any]:
     """Runs (or reuses) every part; returns the figures the report is made of."""
     from tfnas.compare.evaluate import predicted_latencies
@@ -337,70 +359,51 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
 
     config = resolve(EXPERIMENT)
     target, target_latency = config.latency.target, config.latency.target_latency
-    progress = Progress(total=7 + len(SEARCH_SEEDS) - 1 + RANDOM_ARCHS + 4)
-    train = ["--experiment=" + EXPERIMENT]
+    progress = Progress(total=3 + len(SEARCH_SEEDS) + RANDOM_ARCHS + 2 * len(ABLATIONS))
 
     progress(f"search at {target_latency} ms on {target} and keras-tuner RandomSearch")
     compare = run_part(
         "tfnas.compare",
-        [*train, "--tuners=random", "--trial_epochs=1"],
+        [f"--experiment={EXPERIMENT}", "--tuners=random", "--trial_epochs=1"],
         runs / "compare",
         "comparison.json",
         resume,
     )
     rows = {row["method"]: row for row in compare["rows"]}
     searched, tuner = rows["proxylessnas"], rows["random"]
-    accuracies = {"proxylessnas": list(searched["test_accuracies"])}
+    archs = {"proxylessnas": searched["arch"], "keras-tuner random": tuner["arch"]}
+    choices = {"proxylessnas": searched["choices"], "keras-tuner random": tuner["choices"]}
+    accuracies = {
+        "proxylessnas": list(searched["test_accuracies"]),
+        "keras-tuner random": list(tuner["test_accuracies"]),
+    }
     for seed in SEARCH_SEEDS[1:]:
         progress(f"searched network, seed {seed}")
-        summary = run_part(
-            "tfnas.train",
-            [*train, f"--arch={searched['arch']}", f"--seed={seed}"],
-            runs / f"search-seed{seed}",
-            "train_summary.json",
-            resume,
-        )
-        accuracies["proxylessnas"].append(summary["test_accuracy"])
+        out = runs / f"search-seed{seed}"
+        accuracies["proxylessnas"].append(_train(searched["arch"], seed, out, resume))
 
     picked = random_archs(runs, searched["predicted_latency"], target_latency)
-    archs = {"proxylessnas": searched["arch"], "keras-tuner random": tuner["arch"]}
-    accuracies["keras-tuner random"] = list(tuner["test_accuracies"])
     for arch in picked:
         progress(f"{arch['name']} ({arch['latency']:.3f} ms predicted)")
-        summary = run_part(
-            "tfnas.train",
-            [*train, f"--arch={arch['arch']}", "--seed=0"],
-            runs / arch["name"],
-            "train_summary.json",
-            resume,
-        )
-        archs[arch["name"]] = arch["arch"]
-        accuracies[arch["name"]] = [summary["test_accuracy"]]
+        name = arch["name"]
+        archs[name], choices[name] = arch["arch"], arch["choices"]
+        accuracies[name] = [_train(arch["arch"], 0, runs / name, resume)]
 
     searches = {}
-    for name, flags in (
-        ("no latency term", ["--target_latency=none"]),
-        (
-            f"search at {SECOND_TARGET[1]} ms on {SECOND_TARGET[0]}",
-            [f"--target={SECOND_TARGET[0]}", f"--target_latency={SECOND_TARGET[1]}"],
-        ),
-    ):
-        slug = "no_latency" if "no latency" in name else "second_target"
+    for slug, name, flags in ABLATIONS:
         progress(f"{name}: searching")
-        searches[name] = run_part(
-            "tfnas.search", [*train, *flags], runs / f"{slug}-search", "search_summary.json", resume
-        )
-        progress(f"{name}: training its network")
-        arch = str(runs / f"{slug}-search" / "arch.json")
-        summary = run_part(
-            "tfnas.train",
-            [*train, f"--arch={arch}", "--seed=0"],
-            runs / f"{slug}-train",
-            "train_summary.json",
+        out = runs / f"{slug}-search"
+        search = run_part(
+            "tfnas.search",
+            [f"--experiment={EXPERIMENT}", *flags],
+            out,
+            "search_summary.json",
             resume,
         )
-        archs[name] = arch
-        accuracies[name] = [summary["test_accuracy"]]
+        progress(f"{name}: training its network")
+        archs[name], choices[name] = str(out / "arch.json"), search["choices"]
+        accuracies[name] = [_train(archs[name], 0, runs / f"{slug}-train", resume)]
+        searches[name] = {k: search[k] for k in ("ops", "latency", "unit", "expected_latency")}
 
     progress("timing every network's TFLite file on this host")
     measured, device = measure(archs, runs)
@@ -417,16 +420,9 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
     progress("the reported test accuracies against an independent evaluation")
     checks = agreement_checks(runs)
     progress("the supernet's accuracy of every trained network")
-    choices = {
-        "proxylessnas": searched["choices"],
-        "keras-tuner random": tuner["choices"],
-        **{arch["name"]: arch["choices"] for arch in picked},
-        **{name: search["choices"] for name, search in searches.items()},
-    }
     for name, accuracy in supernet_accuracies(runs, choices).items():
         networks[name]["supernet_accuracy"] = accuracy
-    derived_training = epoch_seconds(runs / "compare" / "proxylessnas" / "retrain-seed0")
-    search_epochs = epoch_seconds(runs / "compare" / "proxylessnas")
+    search_dir = runs / "compare" / "proxylessnas"
     return {
         "experiment": EXPERIMENT,
         "target": target,
@@ -442,17 +438,14 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
         "networks": networks,
         "agreement": checks,
         "random": [arch["name"] for arch in picked],
-        "searches": {
-            name: {k: s[k] for k in ("ops", "latency", "unit", "expected_latency")}
-            for name, s in searches.items()
-        },
+        "searches": searches,
         "cost": {
             "search_minutes": searched["seconds"] / 60,
             "search_images": compare["budget_images"],
             "tuner_minutes": tuner["seconds"] / 60,
             "tuner_trials": tuner["trials"],
-            "search_epoch_seconds": search_epochs,
-            "training_epoch_seconds": derived_training["train"],
+            "search_epoch_seconds": epoch_seconds(search_dir),
+            "training_epoch_seconds": epoch_seconds(search_dir / "retrain-seed0")["train"],
         },
     }
 

@@ -164,3 +164,70 @@ def test_the_report_gives_every_method_the_improvement_the_spreads_and_the_cost(
 def test_the_plot_is_written(tmp_path):
     path = svr.plot(_figures(tmp_path), tmp_path / "plot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_network_is_trained_with_the_same_recipe_and_the_random_ones_at_its_latency(
+    tmp_path, monkeypatch
+):
+    from tfnas import spec_json
+    from tfnas.registry import SPACES
+
+    space = SPACES.get("fashion_mnist")
+    searched_choices = [5, 6, 3, 5, 6, 4, 2, 1, 0]
+    for name in ("searched", "tuner"):
+        spec_json.save_spec(space.select(searched_choices), tmp_path / f"{name}.json")
+    calls = []
+
+    def fake_part(module, args, out, done_file, resume):
+        calls.append((module, args, out.name))
+        if module == "tfnas.compare":
+            row = {"choices": searched_choices, "test_accuracies": [0.9], "seconds": 60.0}
+            return {
+                "rows": [
+                    {
+                        **row,
+                        "method": "proxylessnas",
+                        "arch": str(tmp_path / "searched.json"),
+                        "predicted_latency": 1.58,
+                    },
+                    {
+                        **row,
+                        "method": "random",
+                        "arch": str(tmp_path / "tuner.json"),
+                        "predicted_latency": 1.4,
+                        "trials": 3,
+                    },
+                ],
+                "train_epochs": 3,
+                "budget_images": 1000,
+            }
+        if module == "tfnas.search":
+            out.mkdir(parents=True)
+            spec_json.save_spec(space.select(searched_choices), out / "arch.json")
+            return {
+                "choices": searched_choices,
+                "ops": [],
+                "latency": 1.0,
+                "unit": "ms",
+                "expected_latency": 1.0,
+            }
+        return {"test_accuracy": 0.88}
+
+    monkeypatch.setattr(svr, "run_part", fake_part)
+    monkeypatch.setattr(svr, "measure", lambda archs, runs: ({n: 1.0 for n in archs}, "host"))
+    monkeypatch.setattr(svr, "agreement_checks", lambda runs: {})
+    monkeypatch.setattr(svr, "supernet_accuracies", lambda runs, choices: {n: 0.5 for n in choices})
+    monkeypatch.setattr(svr, "epoch_seconds", lambda run: {"train": 1.0})
+    figures = svr.run_all(tmp_path / "runs", resume=False)
+
+    trainings = [args for module, args, _ in calls if module == "tfnas.train"]
+    assert len(trainings) == 2 + svr.RANDOM_ARCHS + len(svr.ABLATIONS)
+    # The same experiment and nothing else but the network and the seed.
+    assert all(args[0] == "--experiment=fashion_mnist" and len(args) == 3 for args in trainings)
+    assert [args[2] for args in trainings[:2]] == ["--seed=1", "--seed=2"]
+    random = [figures["networks"][name] for name in figures["random"]]
+    assert len(random) == svr.RANDOM_ARCHS
+    # Within the limit: the search landed above its target, so its own 1.58 ms.
+    assert all(net["predicted_mobile"] <= 1.58 + 1e-9 for net in random)
+    assert min(net["predicted_mobile"] for net in random) > 1.4  # the closest of 20,000 draws
+    assert figures["networks"]["proxylessnas"]["test_accuracies"] == [0.9, 0.88, 0.88]

@@ -580,7 +580,7 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tfnas.atomic import write_bytes_atomic
+    from tfnas.plots import save_figure
 
     networks, random_names = figures["networks"], figures["random"]
     others = [n for n in networks if n not in random_names]
@@ -616,12 +616,7 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     axes_row[0].legend(fontsize=7, loc="lower right")
     figure.suptitle("Fashion-MNIST: the search against random networks of its space")
     figure.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return write_bytes_atomic(path, buffer.getvalue())
+    return save_figure(figure, path)
 
 
 def main(argv: list[str]) -> None:

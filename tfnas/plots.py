@@ -31,7 +31,8 @@ STAGE_LINE_COLOR = "#636363"
 FIXED_HEIGHT = 1.35  # stem, feature mix and head: tall enough for their labels
 
 
-def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
+    """Writes `figure` as a PNG atomically and closes it."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -122,7 +123,7 @@ def draw_net(spec: NetSpec, path: str | os.PathLike[str], title: str | None = No
     axes.set_xlim(-0.2, len(parts) + 0.2)
     axes.set_ylim(-3.6, 2.6)
     axes.axis("off")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_alpha_history(
@@ -168,7 +169,7 @@ def plot_alpha_history(
         if b % columns == 0:
             axes.set_ylabel("probability", fontsize=8)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _all_ops(grid: Any, blocks: Sequence[ChoiceBlock]) -> tuple[list[Any], list[str]]:
@@ -202,7 +203,7 @@ def plot_predicted_vs_measured(
     axes.set_title(title, fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_pareto(
@@ -269,4 +270,4 @@ def plot_pareto(
     axes_row[0][0].legend(loc="lower right", fontsize=8)
     figure.suptitle(title + "  (filled: Pareto-optimal)", fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

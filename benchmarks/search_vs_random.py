@@ -46,7 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -554,23 +554,28 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         f"the {len(networks)} networks' held-out accuracy with the final supernet's weights "
         "and their test accuracy trained alone (+1: the same order).",
         "",
-        f"| network | ops | predicted `{target}` (ms) | measured (ms) | supernet acc "
-        "| test accuracy |",
+        "| network | ops run (skipped blocks left out) "
+        f"| predicted `{target}` (ms) | measured (ms) | supernet acc | test accuracy |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for name in ("proxylessnas", *random_names, *list(networks)[2 + len(random_names) :]):
         net = networks[name]
         accuracies = ", ".join(f"{a:.4f}" for a in net["test_accuracies"])
         lines.append(
-            f"| {name} | {' '.join(_ops(net['arch']))} | {net['predicted_mobile']:.3f} | "
+            f"| {name} | {' '.join(ops_run(net['arch']))} | {net['predicted_mobile']:.3f} | "
             f"{net['measured_ms']:.3f} | {net['supernet_accuracy']:.3f} | {accuracies} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _ops(arch: str) -> list[str]:
-    """The ops of a network's searchable blocks (after the fixed first block)."""
-    return [block["op"] for block in json.loads(Path(arch).read_text())["blocks"][1:]]
+def ops_run(arch: str) -> list[str]:
+    """The ops a network runs after its fixed first block, in order; skipped (Zero) blocks left out.
+
+    A derived network's file leaves its skipped blocks out, a drawn one's keeps
+    them as `Zero`: listing only what runs reads the same for both.
+    """
+    blocks = json.loads(Path(arch).read_text())["blocks"][1:]
+    return [block["op"] for block in blocks if block["op"] != "Zero"]
 
 
 def plot(figures: dict[str, Any], path: Path) -> Path:
@@ -619,23 +624,31 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def main(argv: list[str]) -> None:
-    """Entry point: runs (or reuses) every part, prints and writes the results."""
+def benchmark_main(
+    run: Callable[[Path, bool], dict[str, Any]],
+    summarize: Callable[[dict[str, Any]], dict[str, Any]],
+    markdown: Callable[[dict[str, Any], dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], Path],
+    name: str,
+) -> None:
+    """What a Fashion-MNIST benchmark's `main` does: check the files, run, print and write.
+
+    Writes `name.json` (figures and summary), `name.md` and `name.png` in
+    `--output_dir`; `run` gets `--runs_dir` and `--resume`.
+    """
     from absl import flags
 
     from tfnas.atomic import write_text_atomic
     from tfnas.datasets.idx import FASHION_MNIST_DIR
 
-    del argv
     values = flags.FLAGS
     if not Path(FASHION_MNIST_DIR).is_dir():
         sys.exit(
             f"error: no Fashion-MNIST files in {FASHION_MNIST_DIR}; install them with "
             "`apt-get install dataset-fashion-mnist` (Debian, offline)"
         )
-    runs = Path(values.runs_dir)
     try:
-        figures = run_all(runs, values.resume)
+        figures = run(Path(values.runs_dir), values.resume)
     except PartError as error:
         sys.exit(f"error: {error}")
     summary = summarize(figures)
@@ -643,15 +656,28 @@ def main(argv: list[str]) -> None:
     print(text)
     out = Path(values.output_dir)
     results = {**figures, "summary": summary}
-    write_text_atomic(out / f"{RESULTS_NAME}.json", json.dumps(results, indent=2) + "\n")
-    write_text_atomic(out / f"{RESULTS_NAME}.md", text)
-    plot(figures, out / f"{RESULTS_NAME}.png")
+    write_text_atomic(out / f"{name}.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / f"{name}.md", text)
+    plot(figures, out / f"{name}.png")
+
+
+def define_benchmark_flags(runs_dir: str) -> None:
+    """--output_dir, --runs_dir (default `runs_dir`) and --resume (call from `__main__`)."""
+    from absl import flags
+
+    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
+    flags.DEFINE_string("runs_dir", runs_dir, "Where the runs write.")
+    flags.DEFINE_bool("resume", False, "Continue an interrupted run from its checkpoint.")
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: runs (or reuses) every part, prints and writes the results."""
+    del argv
+    benchmark_main(run_all, summarize, markdown, plot, RESULTS_NAME)
 
 
 if __name__ == "__main__":
-    from absl import app, flags
+    from absl import app
 
-    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
-    flags.DEFINE_string("runs_dir", "runs/search_vs_random", "Where the runs write.")
-    flags.DEFINE_bool("resume", False, "Continue an interrupted part from its checkpoint.")
+    define_benchmark_flags("runs/search_vs_random")
     app.run(main)

@@ -153,7 +153,7 @@ def test_the_report_gives_every_method_the_improvement_the_spreads_and_the_cost(
     assert "+3.50 points (+4.00% relative; +28.0% of their mean error)" in text
     assert "its mean beats 2 of 2" in text
     assert "80 s per warmup epoch, 120 s per search epoch, against 82 s per epoch" in text
-    assert "| random-1 | 5x5_MBConv6 Zero | 1.450 | 0.483 | 0.780 | 0.8800 |" in text
+    assert "| random-1 | 5x5_MBConv6 | 1.450 | 0.483 | 0.780 | 0.8800 |" in text
     # The supernet's accuracies are the trained ones shifted: the same order; one pair
     # (0.88 twice) is tied in both and counts neither way.
     assert summary["supernet_kendall_tau"] == pytest.approx(14 / 15)

@@ -39,6 +39,7 @@ import numpy as np
 from tflite_bench.build_table import load_space
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
+from tflite_bench.refresh import foreign_device_warning
 from tflite_bench.runners import DeviceError, Runner
 from tfnas.atomic import write_text_atomic
 from tfnas.latency.keys import spec_parts
@@ -218,6 +219,9 @@ def main(argv: list[str]) -> int:
         table = load_table(flag_values.table)
         space = load_space(flag_values.space, flag_values.resolution, flag_values.width_mult)
         runner = runner_from_flags(flag_values)
+        warning = foreign_device_warning(flag_values.table, runner.device, flag_values.device)
+        if warning:
+            print(warning, file=sys.stderr)
         try:
             comparisons = validate(
                 runner,

@@ -84,24 +84,28 @@ class TableModel:
         return LayerLatency(self._calibrated(key, self.cost_model.predict(key)), "predicted")
 
     def _calibrated(self, key: LayerKey, value: float) -> float:
-        """`value` under the table's calibration of network sums, if it has one.
+        return calibrated(self.table, key, value)
 
-        A calibration maps a network's sum of entries S to scale * S + offset.
-        Scaling every entry and adding the offset to the stem (`Conv`, once in
-        every network) gives exactly that for whole networks, and keeps
-        expected latency a weighted sum of entries.
 
-        The offset is added only to networks at the resolution it was fitted
-        at (the stem's input tells): fitted at 224 px, the cpu table's 0.62 ms
-        is 15 times what a whole 32 px network takes. The scale applies to all.
-        """
-        calibration = self.table.metadata.calibration if self.table is not None else None
-        if calibration is None:
-            return value
-        fitted_at = calibration.get("resolution")
-        same_size = fitted_at is None or key.input_shape[0] == fitted_at
-        offset = calibration["offset_ms"] if key.kind == STEM and same_size else 0.0
-        return calibration["scale"] * value + offset
+def calibrated(table: LatencyTable | None, key: LayerKey, value: float) -> float:
+    """`value` (the latency of `key`) under the table's calibration of network sums, if any.
+
+    A calibration maps a network's sum of entries S to scale * S + offset.
+    Scaling every entry and adding the offset to the stem (`Conv`, once in
+    every network) gives exactly that for whole networks, and keeps
+    expected latency a weighted sum of entries.
+
+    The offset is added only to networks at the resolution it was fitted
+    at (the stem's input tells): fitted at 224 px, the cpu table's 0.62 ms
+    is 15 times what a whole 32 px network takes. The scale applies to all.
+    """
+    calibration = table.metadata.calibration if table is not None else None
+    if calibration is None:
+        return value
+    fitted_at = calibration.get("resolution")
+    same_size = fitted_at is None or key.input_shape[0] == fitted_at
+    offset = calibration["offset_ms"] if key.kind == STEM and same_size else 0.0
+    return calibration["scale"] * value + offset
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,7 +101,16 @@ class TableMetadata:
             their date, tool, device and how many entries each round measured.
         calibration: A linear map from the sum of a network's entries to its
             measured end-to-end latency (`scale`, `offset_ms`, and how it was
-            fitted), set by `python -m tflite_bench.validate --calibrate`; or None.
+            fitted), set by `python -m tflite_bench.validate --calibrate` or
+            refitted by `python -m tflite_bench.refresh`; or None.
+        base_target: For a device table adapted from another device's model
+            (`tfnas.latency.adapt`): that target (`cpu`, `mobile`, a file),
+            which predicts the keys this table lacks, rescaled; or None.
+        networks: Whole networks measured end to end on this device
+            (`tflite_bench.refresh`), oldest first: their `name`, `keys`,
+            `resolution`, `measured_ms`, the table's prediction when they
+            were measured (`predicted_ms`) and `date`. The calibration is
+            fitted to them.
     """
 
     device: str = "unknown"
@@ -116,6 +125,8 @@ class TableMetadata:
     device_info: Mapping[str, str] = dataclasses.field(default_factory=dict)
     history: tuple[Mapping[str, Any], ...] = ()
     calibration: Mapping[str, Any] | None = None
+    base_target: str | None = None
+    networks: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.calibration is not None:
@@ -159,6 +170,7 @@ def table_to_dict(table: LatencyTable) -> dict[str, Any]:
     metadata = dataclasses.asdict(table.metadata)
     metadata["device_info"] = dict(table.metadata.device_info)
     metadata["history"] = [dict(round_) for round_ in table.metadata.history]
+    metadata["networks"] = [dict(network) for network in table.metadata.networks]
     return {
         "format": TABLE_FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -190,13 +202,19 @@ def table_from_dict(data: Any) -> LatencyTable:
     )
     meta = fields.sub("metadata")
     defaults = TableMetadata()
-    kinds = {"threads": int, "device_info": dict, "history": list, "calibration": dict}
+    kinds = {
+        "threads": int,
+        "device_info": dict,
+        "history": list,
+        "calibration": dict,
+        "networks": list,
+    }
     values = {
         f.name: meta.get(
             f.name,
             kinds.get(f.name, str),
             getattr(defaults, f.name),
-            nullable=f.name in ("threads", "calibration"),
+            nullable=f.name in ("threads", "calibration", "base_target"),
         )
         for f in dataclasses.fields(TableMetadata)
     }
@@ -205,6 +223,10 @@ def table_from_dict(data: Any) -> LatencyTable:
         if not isinstance(value, str):
             raise SpecError(f"expected a string, got {value!r}", f"metadata.device_info.{name}")
     values["history"] = tuple(values["history"])
+    values["networks"] = tuple(values["networks"])
+    for index, network in enumerate(values["networks"]):
+        if not isinstance(network, dict):
+            raise SpecError(f"expected an object, got {network!r}", f"metadata.networks[{index}]")
     try:
         metadata = TableMetadata(**values)
     except SpecError as error:

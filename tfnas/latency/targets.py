@@ -10,8 +10,10 @@
   plus a cost model fitted to it (`data/cpu.json`) for shapes the table lacks.
 - `flops`: millions of multiply-accumulates, exact.
 - a path: a latency table (project JSON or the authors' YAML), with a cost
-  model fitted to it for missing keys when it has enough entries; or a cost
-  model file written by `python -m tfnas.latency fit --out`.
+  model fitted to it for missing keys when it has enough entries; a device
+  table adapted from another target (`tflite_bench.refresh`,
+  `tfnas.latency.adapt`); or a cost model file written by
+  `python -m tfnas.latency fit --out`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 
 from tfnas.errors import SpecError
 from tfnas.latency import cost_model
+from tfnas.latency.adapt import AdaptedModel
 from tfnas.latency.features import FEATURES
 from tfnas.latency.model import LatencyModel, MacsModel, TableModel
-from tfnas.latency.table import YAML_SUFFIXES, load_table
+from tfnas.latency.table import YAML_SUFFIXES, LatencyTable, load_table
 from tfnas.spec_json import parse_json, read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -57,8 +60,39 @@ def load_target(target: str) -> LatencyModel:
         data = parse_json(read_text(target), target)
         if cost_model.is_cost_model(data):
             return TableModel(name, None, cost_model.load_cost_model(target))
-    table = load_table(target)
+    return table_model(name, load_table(target))
+
+
+def table_model(name: str, table: LatencyTable) -> LatencyModel:
+    """The latency model of a table: its entries first, then what predicts the rest.
+
+    A device table adapted from another device (`metadata.base_target`)
+    predicts missing keys with that device's model, rescaled
+    (`tfnas.latency.adapt`); any other table with enough entries with a
+    cost model fitted to them; a smaller one predicts nothing.
+
+    Raises:
+        SpecError: The base target cannot be loaded.
+    """
+    base = table.metadata.base_target
+    if base is not None:
+        try:
+            base_model = load_target(base)
+        except SpecError as error:
+            raise SpecError(f"{name}: its base target: {error}") from None
+        return AdaptedModel.of(name, table, base_model)
     model = None
     if len(table) >= MIN_ENTRIES_TO_FIT:
         model = cost_model.fit([table], with_loo=False)
     return TableModel(name, table, model)
+
+
+def target_device(model: LatencyModel) -> str | None:
+    """The device a latency model was measured or fitted on; None for `flops`."""
+    if isinstance(model, AdaptedModel):
+        return model.table.metadata.device
+    if isinstance(model, TableModel):
+        if model.table is not None:
+            return model.table.metadata.device
+        return model.cost_model.device if model.cost_model is not None else None
+    return None

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "tfnas.cli": 6,  # `tfnas COMMAND`: names the commands' modules, imports none of them
     "tfnas.__main__": 7,  # `python -m tfnas`: runs tfnas.cli
     "tfnas.compare": 5,  # the ProxylessNAS vs keras-tuner benchmark: a tool on top
+    "tfnas.loop": 5,  # search, measure on the device, refresh the table: on top of both
     "deploy": 4,
     "tflite_bench": 4,
     "tfnas.search": 3,

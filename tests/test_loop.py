@@ -1,0 +1,82 @@
+"""`tfnas.loop`: search, measure on the device, refresh its table, search on."""
+
+import json
+
+import pytest
+from simulated_device import SimulatedDevice, network_flatbuffer
+
+from tflite_bench.refresh import network_keys, refresh
+from tfnas.latency.model import net_latency
+from tfnas.latency.targets import load_target
+from tfnas.load import load_net
+from tfnas.loop import LoopSettings, on_target, run_loop
+from tfnas.run_config import ConfigError
+from tfnas.search.config import resolve
+
+
+def simulated_refresh(*args, **kwargs):
+    return refresh(
+        *args,
+        **kwargs,
+        flatbuffer_of=lambda key, precision: b"",
+        network_flatbuffer=network_flatbuffer,
+    )
+
+
+def tiny_config(target_latency):
+    return resolve(
+        "demo",
+        warmup_epochs=1,
+        epochs=1,
+        steps_per_epoch=8,
+        arch_start_epoch=0,
+        valid_size=200,
+        checkpoint_every=100,
+        target_latency=target_latency,
+    )
+
+
+def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path):
+    device = SimulatedDevice()  # 7x7 blocks 4.5x the cpu model, the rest 1.5x
+    out = tmp_path / "loop"
+    settings = LoopSettings(table=out / "device.json", rounds=3, tolerance=0.05)
+    lines = []
+    report = run_loop(tiny_config(0.3), settings, device, out, lines.append, simulated_refresh)
+
+    rounds = report["rounds"]
+    first, last = rounds[0], rounds[-1]
+    # Round 1 searched and picked on the cpu model alone (the table was empty): its
+    # network is in the window there, and far from it on the device.
+    assert first["predicted_ms"] == pytest.approx(0.3, rel=0.025)
+    assert abs(first["measured_ms"] - 0.3) / 0.3 > 0.3
+    assert [r["search_epochs"] for r in rounds] == [1, 2, 3][: len(rounds)]
+    # Each round measures only parts no earlier round measured.
+    measured = [part for r in rounds for part in r["measured_parts"]]
+    assert len(measured) == len(set(measured))
+    spec = load_net(str(out / "arch.json"))
+    assert last["measured_ms"] == pytest.approx(device.network_ms(network_keys(spec)))
+    assert last["predicted_after_ms"] == pytest.approx(
+        net_latency(load_target(str(settings.table)), spec).total
+    )
+    assert report["on_target"] is True and len(rounds) <= 3
+    assert abs(last["measured_ms"] - 0.3) <= 0.05 * 0.3
+    assert json.loads((out / "loop_report.json").read_text()) == report
+    assert (out / "loop_rounds.png").read_bytes()[:4] == b"\x89PNG"
+    assert any(line.startswith(f"round {len(rounds)}: measured") for line in lines)
+
+    # Resumed, the rounds in the report are not run again.
+    def never(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    again = run_loop(tiny_config(0.3), settings, device, out, lines.append, never)
+    assert again["rounds"] == report["rounds"]
+    with pytest.raises(ConfigError, match="is a loop for 0.3 ms .* not 0.5 ms"):
+        run_loop(tiny_config(0.5), settings, device, out, lines.append, never)
+
+
+def test_settings_and_the_stopping_rule():
+    assert on_target(1.04, 1.0, 0.05) and not on_target(0.94, 1.0, 0.05)
+    with pytest.raises(ConfigError, match="--rounds=0: expected an integer >= 1"):
+        LoopSettings(table="t.json", rounds=0)
+    with pytest.raises(ConfigError, match=r"--tolerance=1.5: expected a fraction in \(0, 1\)"):
+        LoopSettings(table="t.json", tolerance=1.5)

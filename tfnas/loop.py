@@ -1,0 +1,332 @@
+"""The device in the loop: search, measure the derived network on the device, refresh, search on.
+
+    python -m tfnas.loop --experiment=demo --target_latency=0.4 --device=host \
+        [--base=cpu] [--table=DEVICE_TABLE.json] [--rounds=3] [--tolerance=0.05] \
+        [--extra_epochs=1] [--output_dir=runs/loop] [--resume] [any tfnas.search flag]
+
+Each round:
+
+1. searches (round 1: the whole search; later rounds: `--extra_epochs`
+   more epochs continued from the search's checkpoint) for `--target_latency`
+   on the device's own table (`--table`, by default OUTPUT_DIR/device_table.json,
+   started from `--base` for a device that has none: `tfnas.latency.adapt`);
+2. converts the derived network and measures it on the device, with each
+   part the table lacks (`tflite_bench.refresh`): latency does not depend on
+   trained weights, so nothing is retrained to measure it;
+3. stops when the measured latency is within `--tolerance` of the target.
+
+A round measures the search's derived network when the table predicts it
+within half the tolerance of the target; otherwise the most likely network
+(by the search's architecture probabilities) that it predicts there
+(`tfnas.search.constrained`): the derived network alone lands only as close
+as the space's steps allow. Writes `arch.json` (the last round's network, to
+train with `tfnas.train --arch`; `round-N.json` for each round),
+`loop_report.json` (target, per round the prediction, the measurement, what
+was measured) and `loop_rounds.png` (predicted and measured latency over the
+rounds) in OUTPUT_DIR; the search's outputs are in OUTPUT_DIR/search. A
+round already in the report is not run again with `--resume`; a device that
+disconnects keeps what it measured in the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tflite_bench.refresh import DEFAULT_BASE, Refresh, open_table, refresh
+from tflite_bench.runners import Runner
+from tfnas.atomic import write_text_atomic
+from tfnas.datasets.pipeline import pipeline_for
+from tfnas.latency.model import SpaceLatency
+from tfnas.latency.table import save_table
+from tfnas.run_config import ConfigError, with_values
+from tfnas.search.config import SearchConfig, check, save_config
+from tfnas.search.constrained import most_likely_within
+from tfnas.search.runner import SearchRun
+from tfnas.spec_json import save_spec
+
+REPORT_FILE = "loop_report.json"
+ARCH_FILE = "arch.json"
+PLOT_FILE = "loop_rounds.png"
+SEARCH_DIR = "search"
+DEFAULT_TOLERANCE = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+    """How the loop runs (the search's own settings are its config).
+
+    Attributes:
+        table: The device's table (started from `base` when missing).
+        base: The target a new table starts from.
+        rounds: At most this many searches and measurements.
+        tolerance: Stop when |measured - target| <= tolerance * target.
+        extra_epochs: Search epochs each later round adds.
+        pick_tolerance: The window a round's network is picked in (a fraction
+            of the target; default half of `tolerance`, leaving the other half
+            for the table's error).
+    """
+
+    table: Path
+    base: str = DEFAULT_BASE
+    rounds: int = 3
+    tolerance: float = DEFAULT_TOLERANCE
+    extra_epochs: int = 1
+    pick_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.pick_tolerance is None:
+            object.__setattr__(self, "pick_tolerance", self.tolerance / 2)
+        if self.rounds < 1:
+            raise ConfigError(f"--rounds={self.rounds}: expected an integer >= 1")
+        if not 0 < self.tolerance < 1:
+            raise ConfigError(f"--tolerance={self.tolerance}: expected a fraction in (0, 1)")
+        if self.extra_epochs < 1:
+            raise ConfigError(f"--extra_epochs={self.extra_epochs}: expected an integer >= 1")
+
+
+def on_target(measured: float, target: float, tolerance: float) -> bool:
+    """Whether `measured` is within `tolerance` (a fraction) of `target`."""
+    return abs(measured - target) <= tolerance * target
+
+
+@dataclasses.dataclass(frozen=True)
+class Pick:
+    """The network a round measures.
+
+    Attributes:
+        choices: Its candidate per choice block.
+        predicted: Its latency on the table the round searched with (ms).
+        how: `derived` (the search's own, already in the window) or
+            `most likely in the window` (`tfnas.search.constrained`).
+    """
+
+    choices: list[int]
+    predicted: float
+    how: str
+
+
+def pick_network(searched: Any, latency: SpaceLatency, target: float, tolerance: float) -> Pick:
+    """The network a round measures, given the search's outcome and the table's latencies.
+
+    The derived network when its predicted latency is within `tolerance` of
+    `target`; else the most likely network (by the search's probabilities)
+    that is; else, when none is, the derived one.
+    """
+    derived = list(searched.choices)
+    low, high = target * (1 - tolerance), target * (1 + tolerance)
+    if low <= latency.latency_of(derived) <= high:
+        return Pick(derived, latency.latency_of(derived), "derived")
+    within = most_likely_within(searched.probabilities, latency, low, high)
+    if within is None:
+        return Pick(derived, latency.latency_of(derived), "derived (nothing in the window)")
+    return Pick(within, latency.latency_of(within), "most likely in the window")
+
+
+def round_record(
+    number: int, epochs: int, searched: Any, pick: Pick, result: Refresh
+) -> dict[str, Any]:
+    """What the report keeps of one round."""
+    return {
+        "round": number,
+        "search_epochs": epochs,
+        "derived_ops": list(searched.ops),
+        "derived_predicted_ms": searched.latency,
+        "picked": pick.how,
+        "choices": pick.choices,
+        "predicted_ms": pick.predicted,
+        "measured_ms": result.measured,
+        "predicted_after_ms": result.predicted_after,
+        "measured_parts": [str(key) for key in result.measured_keys],
+        "table_entries": len(result.table),
+    }
+
+
+def run_loop(
+    config: SearchConfig,
+    settings: LoopSettings,
+    runner: Runner,
+    output_dir: Path,
+    log: Callable[[str], None] = print,
+    measure: Callable[..., Refresh] = refresh,
+) -> dict[str, Any]:
+    """Searches, measures and refreshes until the measured latency is on target.
+
+    Args:
+        config: The search's config; its latency target is replaced by the table.
+        settings: The loop's settings.
+        runner: The device.
+        output_dir: Where the report, the plot and the search go.
+        log: Where progress lines go.
+        measure: `tflite_bench.refresh.refresh` (tests give it a simulated device's options).
+
+    Returns:
+        The report (also written to `output_dir/loop_report.json`).
+    """
+    target = config.latency.target_latency
+    if target is None:
+        raise ConfigError("the loop needs a --target_latency in ms to land on")
+    table = settings.table
+    if not table.exists():
+        save_table(open_table(table, runner.metadata("float32"), settings.base), table)
+    config = with_values(config, {"target": str(table)})
+    check(config)
+    report_file = output_dir / REPORT_FILE
+    report = _resumed_report(report_file, target, table, runner.device)
+    search_dir = output_dir / SEARCH_DIR
+    pipeline = pipeline_for(config.data, config.run.seed)
+    rounds = report["rounds"]
+    for number in range(1, settings.rounds + 1):
+        if number <= len(rounds):
+            continue
+        if rounds and on_target(rounds[-1]["measured_ms"], target, settings.tolerance):
+            break
+        epochs = config.recipe.epochs + (number - 1) * settings.extra_epochs
+        round_config = with_values(config, {"epochs": epochs})
+        search = SearchRun(round_config, pipeline, search_dir, verbose=0, log=log)
+        search.restore()
+        save_config(round_config, search_dir / "config.json")
+        searched = search.run()
+        pick = pick_network(searched, search.latency, target, settings.pick_tolerance)
+        spec = search.space.select(pick.choices)
+        save_spec(spec, output_dir / f"round-{number}.json")
+        save_spec(spec, output_dir / ARCH_FILE)
+        log(
+            f"round {number}: searched {' '.join(searched.ops)} ({searched.latency:.3f} ms), "
+            f"picked {pick.how}: predicted {pick.predicted:.3f} ms (target {target:g}); "
+            f"measuring it on {runner.device}"
+        )
+        result = measure(runner, spec, table, f"round-{number}", base=settings.base, log=log)
+        rounds.append(round_record(number, epochs, searched, pick, result))
+        error = (result.measured - target) / target
+        log(
+            f"round {number}: measured {result.measured:.3f} ms ({100 * error:+.1f}% of the "
+            f"target), predicted {pick.predicted:.3f} before, {result.predicted_after:.3f} "
+            f"after; {len(result.measured_keys)} parts measured"
+        )
+        report["on_target"] = on_target(result.measured, target, settings.tolerance)
+        write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
+    report["on_target"] = bool(rounds) and on_target(
+        rounds[-1]["measured_ms"], target, settings.tolerance
+    )
+    report["tolerance"] = settings.tolerance
+    write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
+    plot_rounds(report, output_dir / PLOT_FILE)
+    return report
+
+
+def _resumed_report(path: Path, target: float, table: Path, device: str) -> dict[str, Any]:
+    """The report so far (for `--resume`), or a new one."""
+    if path.exists():
+        report = json.loads(path.read_text())
+        if report["target_ms"] != target or report["table"] != str(table):
+            raise ConfigError(
+                f"{path} is a loop for {report['target_ms']} ms on {report['table']}, not "
+                f"{target} ms on {table}; use another --output_dir"
+            )
+        return report
+    return {"target_ms": target, "table": str(table), "device": device, "rounds": []}
+
+
+def plot_rounds(report: dict[str, Any], path: Path) -> Path:
+    """Predicted and measured latency per round, with the target and its tolerance band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfnas.plots import save_figure
+
+    rounds = report["rounds"]
+    numbers = [r["round"] for r in rounds]
+    target, tolerance = report["target_ms"], report.get("tolerance", DEFAULT_TOLERANCE)
+    figure, axes = plt.subplots(figsize=(5.5, 3.8))
+    axes.axhspan(
+        target * (1 - tolerance), target * (1 + tolerance), color="0.9", label="target ± tolerance"
+    )
+    axes.axhline(target, color="0.4", linestyle="--", linewidth=1)
+    axes.plot(numbers, [r["predicted_ms"] for r in rounds], "o-", label="predicted by the table")
+    axes.plot(numbers, [r["measured_ms"] for r in rounds], "s-", label="measured")
+    axes.set_xticks(numbers)
+    axes.set_xlabel("round")
+    axes.set_ylabel("latency (ms)")
+    axes.set_title(f"{report['device']}: target {target:g} ms")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def main(argv: list[str]) -> int:
+    """Runs the loop the flags describe; returns the exit status."""
+    import time
+
+    from absl import flags
+
+    from tflite_bench.device_flags import runner_from_flags
+    from tflite_bench.refresh import RefreshError
+    from tflite_bench.runners import DeviceError
+    from tfnas.config_flags import flag_overrides
+    from tfnas.runtime import configure_tensorflow, run_command
+    from tfnas.search.config import ALIASES, resolve
+
+    values = flags.FLAGS
+
+    def body() -> int:
+        config = resolve(values.experiment, **flag_overrides(SearchConfig, ALIASES))
+        output_dir = Path(values.output_dir or f"runs/loop-{time.strftime('%Y%m%d-%H%M%S')}")
+        if (output_dir / REPORT_FILE).exists() and not values.resume:
+            raise ConfigError(f"{output_dir} holds a loop: pass --resume to continue it")
+        settings = LoopSettings(
+            table=Path(values.table or output_dir / "device_table.json"),
+            base=values.base,
+            rounds=values.rounds,
+            tolerance=values.tolerance,
+            extra_epochs=values.extra_epochs,
+        )
+        configure_tensorflow(config.run.seed, config.run.deterministic, 1, grappler=False)
+        runner = runner_from_flags(values)
+        try:
+            report = run_loop(config, settings, runner, output_dir)
+        finally:
+            runner.close()
+        rounds = report["rounds"]
+        print(f"target {report['target_ms']:g} ms on {report['device']}:")
+        for r in rounds:
+            print(
+                f"  round {r['round']}: predicted {r['predicted_ms']:.3f} ms, measured "
+                f"{r['measured_ms']:.3f} ms, {len(r['measured_parts'])} parts measured"
+            )
+        verdict = "on target" if report["on_target"] else "NOT on target"
+        print(
+            f"{verdict} (±{100 * settings.tolerance:g}%) after {len(rounds)} round(s); "
+            f"report {output_dir / REPORT_FILE}"
+        )
+        return 0 if report["on_target"] else 1
+
+    return run_command(argv, body, errors=(RefreshError, DeviceError))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from absl import app, flags
+
+    from tflite_bench.device_flags import define_device_flags
+    from tfnas.config_flags import define_config_flags
+    from tfnas.search.config import ALIASES, EXPERIMENTS, FLAG_HELP
+
+    define_device_flags()
+    define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
+    flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "The search's preset.")
+    flags.DEFINE_string("output_dir", None, "Output folder (default: runs/loop-TIMESTAMP).")
+    flags.DEFINE_bool("resume", False, "Continue the loop in --output_dir.")
+    flags.DEFINE_string("table", None, "The device's table (default OUTPUT_DIR/device_table.json).")
+    flags.DEFINE_string("base", DEFAULT_BASE, "What a new table starts from: cpu, mobile, a file.")
+    flags.DEFINE_integer("rounds", 3, "At most this many rounds.")
+    flags.DEFINE_float("tolerance", DEFAULT_TOLERANCE, "Stop within this fraction of the target.")
+    flags.DEFINE_integer("extra_epochs", 1, "Search epochs each later round adds.")
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -140,8 +140,8 @@ def improvement(searched: Sequence[float], random: Sequence[float]) -> dict[str,
     }
 
 
-def _command(module: str, args: list[str], log_file: Path) -> None:
-    """Runs `python -m module args`; its output goes to `log_file`."""
+def run_logged(module: str, args: list[str], log_file: Path, ok: tuple[int, ...] = (0,)) -> None:
+    """Runs `python -m module args`; its output goes to `log_file`; `ok`: exit codes of success."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "a") as log:
         done = subprocess.run(
@@ -152,7 +152,7 @@ def _command(module: str, args: list[str], log_file: Path) -> None:
             env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
             check=False,
         )
-    if done.returncode != 0:
+    if done.returncode not in ok:
         tail = log_file.read_text().strip().splitlines()[-5:]
         raise PartError(
             f"python -m {module} exited with {done.returncode}; its log: {log_file}\n"
@@ -171,7 +171,7 @@ def run_part(
         raise PartError(f"{out} holds an unfinished run: pass --resume to continue it")
     began = time.monotonic()
     again = ["--resume"] if out.exists() else []
-    _command(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
+    run_logged(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
     result = json.loads(finished.read_text())
     result["part_minutes"] = (time.monotonic() - began) / 60
     return result

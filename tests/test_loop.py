@@ -1,17 +1,20 @@
 """`tfnas.loop`: search, measure on the device, refresh its table, search on."""
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from simulated_device import SimulatedDevice, network_flatbuffer
 
 from tflite_bench.refresh import network_keys, refresh
-from tfnas.latency.model import net_latency
+from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
 from tfnas.loop import LoopSettings, on_target, run_loop
 from tfnas.run_config import ConfigError
 from tfnas.search.config import resolve
+from tfnas.search.runner import build_space
 
 
 def simulated_refresh(*args, **kwargs):
@@ -36,12 +39,37 @@ def tiny_config(target_latency):
     )
 
 
-def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path):
+def settled_search(calls):
+    """A search that trains nothing: fixed probabilities, latencies from the table as it is now."""
+
+    def search(config, search_dir, log):
+        calls.append(config.recipe.epochs)
+        space = build_space(config, num_classes=10)
+        latency = space_latency(load_target(config.latency.target), space)
+        rng = np.random.default_rng(0)
+        probabilities = [rng.dirichlet(np.ones(len(b.candidates))) for b in space.choice_blocks]
+        choices = [int(np.argmax(p)) for p in probabilities]
+        summary = SimpleNamespace(
+            ops=[f"op{c}" for c in choices],
+            latency=latency.latency_of(choices),
+            choices=choices,
+            probabilities=[p.tolist() for p in probabilities],
+        )
+        return summary, space, latency
+
+    return search
+
+
+@pytest.mark.parametrize("real_search", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path, real_search):
     device = SimulatedDevice()  # 7x7 blocks 4.5x the cpu model, the rest 1.5x
     out = tmp_path / "loop"
     settings = LoopSettings(table=out / "device.json", rounds=3, tolerance=0.05)
-    lines = []
-    report = run_loop(tiny_config(0.3), settings, device, out, lines.append, simulated_refresh)
+    lines, calls = [], []
+    search = None if real_search else settled_search(calls)
+    report = run_loop(
+        tiny_config(0.3), settings, device, out, lines.append, simulated_refresh, search
+    )
 
     rounds = report["rounds"]
     first, last = rounds[0], rounds[-1]
@@ -50,6 +78,7 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path):
     assert first["predicted_ms"] == pytest.approx(0.3, rel=0.025)
     assert abs(first["measured_ms"] - 0.3) / 0.3 > 0.3
     assert [r["search_epochs"] for r in rounds] == [1, 2, 3][: len(rounds)]
+    assert real_search or calls == [1, 2, 3][: len(rounds)]
     # Each round measures only parts no earlier round measured.
     measured = [part for r in rounds for part in r["measured_parts"]]
     assert len(measured) == len(set(measured))
@@ -68,10 +97,10 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path):
     def never(*args, **kwargs):
         raise AssertionError("measured again")
 
-    again = run_loop(tiny_config(0.3), settings, device, out, lines.append, never)
+    again = run_loop(tiny_config(0.3), settings, device, out, lines.append, never, search)
     assert again["rounds"] == report["rounds"]
     with pytest.raises(ConfigError, match="is a loop for 0.3 ms .* not 0.5 ms"):
-        run_loop(tiny_config(0.5), settings, device, out, lines.append, never)
+        run_loop(tiny_config(0.5), settings, device, out, lines.append, never, search)
 
 
 def test_settings_and_the_stopping_rule():
@@ -80,3 +109,11 @@ def test_settings_and_the_stopping_rule():
         LoopSettings(table="t.json", rounds=0)
     with pytest.raises(ConfigError, match=r"--tolerance=1.5: expected a fraction in \(0, 1\)"):
         LoopSettings(table="t.json", tolerance=1.5)
+
+
+def test_bad_loop_flags_give_one_error_line(tmp_path):
+    from commands import error_lines, run_module
+
+    result = run_module("tfnas.loop", "--rounds=0", f"--output_dir={tmp_path / 'loop'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert error_lines(result) == ["error: --rounds=0: expected an integer >= 1"]

@@ -36,16 +36,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tflite_bench.refresh import DEFAULT_BASE, Refresh, open_table, refresh
-from tflite_bench.runners import Runner
+from tflite_bench.device_flags import runner_from_flags
+from tflite_bench.refresh import DEFAULT_BASE, Refresh, RefreshError, open_table, refresh
+from tflite_bench.runners import DeviceError, Runner
 from tfnas.atomic import write_text_atomic
+from tfnas.config_flags import flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.table import save_table
+from tfnas.plots import save_figure
+from tfnas.records import SearchSummary
 from tfnas.run_config import ConfigError, with_values
-from tfnas.search.config import SearchConfig, check, save_config
+from tfnas.runtime import configure_tensorflow, run_command
+from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
 from tfnas.search.constrained import most_likely_within
 from tfnas.search.runner import SearchRun
+from tfnas.spec import SearchSpace
 from tfnas.spec_json import save_spec
 
 REPORT_FILE = "loop_report.json"
@@ -145,6 +151,21 @@ def round_record(
     }
 
 
+def search_round(
+    config: SearchConfig, search_dir: Path, log: Callable[[str], None]
+) -> tuple[SearchSummary, SearchSpace, SpaceLatency]:
+    """Runs (or continues, from its checkpoint) the search of `config` in `search_dir`.
+
+    Returns its summary, its space and every candidate's latency on the
+    table it searched with (loaded now: the table as the last round left it).
+    """
+    pipeline = pipeline_for(config.data, config.run.seed)
+    search = SearchRun(config, pipeline, search_dir, verbose=0, log=log)
+    search.restore()
+    save_config(config, search_dir / "config.json")
+    return search.run(), search.space, search.latency
+
+
 def run_loop(
     config: SearchConfig,
     settings: LoopSettings,
@@ -152,6 +173,7 @@ def run_loop(
     output_dir: Path,
     log: Callable[[str], None] = print,
     measure: Callable[..., Refresh] = refresh,
+    search: Callable[..., tuple[Any, SearchSpace, SpaceLatency]] | None = None,
 ) -> dict[str, Any]:
     """Searches, measures and refreshes until the measured latency is on target.
 
@@ -162,10 +184,12 @@ def run_loop(
         output_dir: Where the report, the plot and the search go.
         log: Where progress lines go.
         measure: `tflite_bench.refresh.refresh` (tests give it a simulated device's options).
+        search: `search_round` (tests give a search without training).
 
     Returns:
         The report (also written to `output_dir/loop_report.json`).
     """
+    search = search or search_round
     target = config.latency.target_latency
     if target is None:
         raise ConfigError("the loop needs a --target_latency in ms to land on")
@@ -177,7 +201,6 @@ def run_loop(
     report_file = output_dir / REPORT_FILE
     report = _resumed_report(report_file, target, table, runner.device)
     search_dir = output_dir / SEARCH_DIR
-    pipeline = pipeline_for(config.data, config.run.seed)
     rounds = report["rounds"]
     for number in range(1, settings.rounds + 1):
         if number <= len(rounds):
@@ -186,12 +209,9 @@ def run_loop(
             break
         epochs = config.recipe.epochs + (number - 1) * settings.extra_epochs
         round_config = with_values(config, {"epochs": epochs})
-        search = SearchRun(round_config, pipeline, search_dir, verbose=0, log=log)
-        search.restore()
-        save_config(round_config, search_dir / "config.json")
-        searched = search.run()
-        pick = pick_network(searched, search.latency, target, settings.pick_tolerance)
-        spec = search.space.select(pick.choices)
+        searched, space, latency = search(round_config, search_dir, log)
+        pick = pick_network(searched, latency, target, settings.pick_tolerance)
+        spec = space.select(pick.choices)
         save_spec(spec, output_dir / f"round-{number}.json")
         save_spec(spec, output_dir / ARCH_FILE)
         log(
@@ -213,6 +233,7 @@ def run_loop(
         rounds[-1]["measured_ms"], target, settings.tolerance
     )
     report["tolerance"] = settings.tolerance
+    report["finished"] = True
     write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
     plot_rounds(report, output_dir / PLOT_FILE)
     return report
@@ -237,8 +258,6 @@ def plot_rounds(report: dict[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from tfnas.plots import save_figure
 
     rounds = report["rounds"]
     numbers = [r["round"] for r in rounds]
@@ -265,13 +284,6 @@ def main(argv: list[str]) -> int:
     import time
 
     from absl import flags
-
-    from tflite_bench.device_flags import runner_from_flags
-    from tflite_bench.refresh import RefreshError
-    from tflite_bench.runners import DeviceError
-    from tfnas.config_flags import flag_overrides
-    from tfnas.runtime import configure_tensorflow, run_command
-    from tfnas.search.config import ALIASES, resolve
 
     values = flags.FLAGS
 

@@ -1,0 +1,78 @@
+"""`benchmarks.device_loop`: its targets, its reuse of finished loops and its report."""
+
+import json
+
+import pytest
+
+from benchmarks import device_loop
+
+
+def _report(target, rounds, on_target):
+    return {
+        "target_ms": target,
+        "device": "Some CPU (2 cores)",
+        "on_target": on_target,
+        "finished": True,
+        "rounds": [
+            {
+                "round": k + 1,
+                "picked": "derived",
+                "predicted_ms": predicted,
+                "measured_ms": measured,
+                "measured_parts": ["a"] * parts,
+            }
+            for k, (predicted, measured, parts) in enumerate(rounds)
+        ],
+    }
+
+
+def _figures():
+    loops = {
+        "p25": _report(0.1, [(0.1, 0.15, 12), (0.1, 0.102, 3)], True),
+        "p50": _report(0.15, [(0.15, 0.2, 12), (0.15, 0.17, 2), (0.15, 0.16, 1)], False),
+    }
+    return {
+        "machine": "x86_64, 2 cores",
+        "tolerance": 0.05,
+        "loops": loops,
+        "table_errors": device_loop.table_errors(loops),
+    }
+
+
+def test_targets_are_percentiles_of_the_space_on_the_cpu_model():
+    targets = device_loop.space_percentiles((25, 50, 75))
+    assert 0 < targets[25] < targets[50] < targets[75]
+
+
+def test_the_tables_error_is_counted_against_what_it_held_before():
+    rows = _figures()["table_errors"]
+    assert [(r["loop"], r["parts_before"], r["networks_before"]) for r in rows] == [
+        ("p25", 0, 0),
+        ("p25", 12, 1),
+        ("p50", 0, 0),
+        ("p50", 12, 1),
+        ("p50", 14, 2),
+    ]
+    assert rows[1]["error"] == pytest.approx((0.1 - 0.102) / 0.102)
+
+
+def test_the_report_lists_every_round_and_whether_each_loop_landed(tmp_path):
+    figures = _figures()
+    text = device_loop.markdown(figures)
+    assert "| p25: 0.1000 ms | 2 | derived | 0.1000 | 0.1020 | +2.0% | 3 |" in text
+    assert "p25 on target after 2 round(s); p50 NOT on target after 3 round(s)." in text
+    assert "| p50 | 3 | 14 | 2 | -6.3% |" in text  # (0.15 - 0.16) / 0.16
+    path = device_loop.plot(figures, tmp_path / "loop.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_finished_loop_is_reused_and_an_unfinished_one_needs_resume(tmp_path):
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "loop_report.json").write_text(json.dumps(_report(0.1, [], True)))
+    assert device_loop.run_loop(["--no_such_flag"], done, resume=False)["target_ms"] == 0.1
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "loop_report.json").write_text(json.dumps({"rounds": []}))
+    with pytest.raises(device_loop.PartError, match="unfinished loop: pass --resume"):
+        device_loop.run_loop([], unfinished, resume=False)

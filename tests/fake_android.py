@@ -11,7 +11,13 @@
 - `benchmark_model`: a host stand-in of TFLite's binary. It times the graph
   with the LiteRT interpreter and prints the result lines in the format of a
   recent build (`FAKE_BENCHMARK_FORMAT=new`) or a 2019 one (`old`); with
-  `FAKE_BENCHMARK_CRASH=1` it dies like a segfault.
+  `FAKE_BENCHMARK_CRASH=1` it dies like a segfault. With
+  `FAKE_SLOW_KERNEL7_US=X` the device runs 7x7 depthwise convolutions slowly:
+  each adds X microseconds per 1000 output elements to every timing, the
+  rest runs at the host's speed (a slowdown that is not one global factor).
+- `FAKE_ADB_DISCONNECT_AFTER=N`: after N `adb push` and `adb shell` commands
+  the device is gone (`adb devices` lists none, and the rest fail as for an
+  unplugged phone).
 
 It says it is a stand-in: `getprop ro.product.model` is `tfnas stand-in device`.
 """
@@ -86,6 +92,18 @@ def _on_host(text: str, root: str) -> str:
     return text
 
 
+def _disconnected(root: str, count: bool) -> bool:
+    """Whether `FAKE_ADB_DISCONNECT_AFTER` push and shell commands have run (counting this one)."""
+    limit = os.environ.get("FAKE_ADB_DISCONNECT_AFTER")
+    if limit is None:
+        return False
+    count_file = Path(root) / "command_count"
+    done = int(count_file.read_text()) if count_file.exists() else 0
+    if count:
+        count_file.write_text(str(done + 1))
+    return done >= int(limit)
+
+
 def adb_main(argv: list[str]) -> int:
     """The stand-in `adb`."""
     root = os.environ["FAKE_ADB_ROOT"]
@@ -96,9 +114,14 @@ def adb_main(argv: list[str]) -> int:
             print(f"adb: device '{serial}' not found", file=sys.stderr)
             return 1
     command, args = argv[0], argv[1:]
+    if command in ("push", "shell") and _disconnected(root, count=True):
+        print(f"adb: device '{SERIAL}' not found", file=sys.stderr)
+        return 1
     if command == "devices":
         print("List of devices attached")
-        if state in ("device", "unauthorized"):
+        if _disconnected(root, count=False):
+            pass
+        elif state in ("device", "unauthorized"):
             print(f"{SERIAL}\t{state}")
         elif state == "two":
             print(f"{SERIAL}\tdevice\nFAKE0002\tdevice")
@@ -149,8 +172,9 @@ def benchmark_model_main(argv: list[str]) -> int:
             times.append((time.perf_counter() - start) * 1e6)
         return times
 
-    warmup = timed(max(int(flags.get("warmup_runs", "1")), 1))
-    runs = timed(max(int(flags.get("num_runs", "50")), 1))
+    slow_us = _kernel7_delay_us(interpreter, float(os.environ.get("FAKE_SLOW_KERNEL7_US", "0")))
+    warmup = [t + slow_us for t in timed(max(int(flags.get("warmup_runs", "1")), 1))]
+    runs = [t + slow_us for t in timed(max(int(flags.get("num_runs", "50")), 1))]
     new = os.environ.get("FAKE_BENCHMARK_FORMAT", "new") == "new"
     prefix = "INFO: " if new else ""
 
@@ -176,3 +200,18 @@ def benchmark_model_main(argv: list[str]) -> int:
         f"Inference (avg): {statistics.fmean(runs):g}"
     )
     return 0
+
+
+def _kernel7_delay_us(interpreter, us_per_thousand: float) -> float:
+    """The stand-in's extra time for the 7x7 depthwise convolutions of a graph (microseconds)."""
+    if not us_per_thousand:
+        return 0.0
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    delay = 0.0
+    for op in interpreter._get_ops_details():
+        if op["op_name"] != "DEPTHWISE_CONV_2D":
+            continue
+        kernel = tensors[op["inputs"][1]]["shape"]  # (1, height, width, channels)
+        if tuple(kernel[1:3]) == (7, 7):
+            delay += us_per_thousand * tensors[op["outputs"][0]]["shape"].prod() / 1000
+    return delay

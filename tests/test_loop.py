@@ -1,6 +1,7 @@
 """`tfnas.loop`: search, measure on the device, refresh its table, search on."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -9,6 +10,7 @@ from simulated_device import SimulatedDevice, network_flatbuffer
 
 from tflite_bench.refresh import network_keys, refresh
 from tfnas.latency.model import net_latency, space_latency
+from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
 from tfnas.loop import LoopSettings, on_target, run_loop
@@ -117,3 +119,67 @@ def test_bad_loop_flags_give_one_error_line(tmp_path):
     result = run_module("tfnas.loop", "--rounds=0", f"--output_dir={tmp_path / 'loop'}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert error_lines(result) == ["error: --rounds=0: expected an integer >= 1"]
+
+
+def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolutions(
+    tmp_path, monkeypatch
+):
+    import fake_android
+
+    from tflite_bench.adb import AdbRunner
+    from tflite_bench.key_models import flatbuffer_for_timing, net_model
+    from tfnas.latency.adapt import fit_scales
+
+    env = fake_android.install(tmp_path)
+    for name in ("PATH", "FAKE_ADB_ROOT", "FAKE_ADB_STATE", "FAKE_BENCHMARK_FORMAT"):
+        monkeypatch.setenv(name, env[name])
+    # Every 7x7 depthwise convolution costs 20 us per 1000 output elements more than on
+    # the host; nothing else does.
+    monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", "20")
+    adb = AdbRunner(benchmark_binary=str(tmp_path / "benchmark_model"), num_runs=100)
+    config = tiny_config(1.0)
+    space = build_space(config, num_classes=10)
+    # A target the device can meet: what it measures for a network of the space.
+    reference = space.select([4, 5, 0, 4, 1, 2])
+    target = adb.time(flatbuffer_for_timing(net_model(reference)), "reference").typical_ms
+    # 10%: host timings of 0.1 ms networks move a few percent on a shared machine.
+    settings = LoopSettings(table=tmp_path / "phone.json", rounds=3, tolerance=0.1)
+    report = run_loop(
+        tiny_config(target), settings, adb, tmp_path / "loop", print, refresh, settled_search([])
+    )
+    adb.close()
+    assert report["on_target"], report
+    table = load_table(settings.table)
+    assert table.metadata.device == "tfnas stand-in device (SM-STANDIN)"
+    scales = fit_scales(table.entries, load_target("cpu"))
+    if "expanded_conv-k7" in scales and "expanded_conv-k3" in scales:
+        assert scales["expanded_conv-k7"].scale > 2 * scales["expanded_conv-k3"].scale
+
+
+def test_refresh_over_adb_keeps_what_was_measured_when_the_device_disconnects(
+    tmp_path, monkeypatch
+):
+    import fake_android
+
+    from tflite_bench.adb import AdbRunner
+    from tflite_bench.runners import DeviceError
+
+    env = fake_android.install(tmp_path)
+    for name in ("PATH", "FAKE_ADB_ROOT", "FAKE_ADB_STATE", "FAKE_BENCHMARK_FORMAT"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.setenv("FAKE_ADB_DISCONNECT_AFTER", "1000")
+    adb = AdbRunner(benchmark_binary=str(tmp_path / "benchmark_model"), num_runs=5)
+    started = int((Path(env["FAKE_ADB_ROOT"]) / "command_count").read_text())
+    # Each key is one push and one shell: gone during the fourth key.
+    monkeypatch.setenv("FAKE_ADB_DISCONNECT_AFTER", str(started + 7))
+    spec = build_space(tiny_config(1.0), num_classes=10).select([0, 1, 2, 3, 4, 5])
+    path = tmp_path / "phone.json"
+    with pytest.raises(DeviceError, match="disconnected while timing .*run the same command again"):
+        refresh(adb, spec, path, "net", log=lambda line: None)
+    assert len(load_table(path)) == 3
+    monkeypatch.delenv("FAKE_ADB_DISCONNECT_AFTER")  # plugged in again
+    adb = AdbRunner(benchmark_binary=str(tmp_path / "benchmark_model"), num_runs=5)
+    result = refresh(adb, spec, path, "net", log=lambda line: None)
+    adb.close()
+    assert len(result.measured_keys) == len(set(network_keys(spec))) - 3
+    assert len(load_table(path).metadata.networks) == 1

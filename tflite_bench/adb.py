@@ -236,15 +236,25 @@ class AdbRunner:
         return shlex.join([*pin, *run])
 
     def time(self, flatbuffer: bytes, name: str) -> Timing:
-        """Pushes the model, runs `benchmark_model` on it, parses its result."""
+        """Pushes the model, runs `benchmark_model` on it, parses its result.
+
+        Raises:
+            DeviceError: The device went away (said so), or benchmark_model
+                failed or printed no timing.
+        """
         graph = f"{REMOTE_DIR}/model.tflite"
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / "model.tflite"
             local.write_bytes(flatbuffer)
-            self._client.push(local, graph)
+            try:
+                self._client.push(local, graph)
+            except DeviceError:
+                self._check_attached(name)
+                raise
         status, output = self._client.shell(self.command(graph), timeout=BENCHMARK_TIMEOUT_S)
         tail = "\n".join(output.strip().splitlines()[-5:])
         if status != 0:
+            self._check_attached(name)
             raise DeviceError(f"benchmark_model crashed on {name} (exit status {status}):\n{tail}")
         try:
             result = parse_benchmark_output(output)
@@ -260,6 +270,15 @@ class AdbRunner:
             min_ms=result.min_ms,
             max_ms=result.max_ms,
         )
+
+    def _check_attached(self, name: str) -> None:
+        """Raises a `DeviceError` that says so when the device is no longer attached."""
+        attached = dict(self._client.devices())
+        if attached.get(self.serial) != "device":
+            raise DeviceError(
+                f"device {self.serial} disconnected while timing {name}; reconnect it and run "
+                "the same command again (what was measured before is kept)"
+            )
 
     def metadata(self, precision: str) -> TableMetadata:
         """The device, benchmark_model, threads, delegate and pinning."""

@@ -121,18 +121,24 @@ def test_bad_loop_flags_give_one_error_line(tmp_path):
     assert error_lines(result) == ["error: --rounds=0: expected an integer >= 1"]
 
 
-def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolutions(
-    tmp_path, monkeypatch
-):
+def stand_in_device(tmp_path, monkeypatch) -> Path:
+    """Installs the stand-in Android device (`fake_android`); returns its root folder."""
     import fake_android
-
-    from tflite_bench.adb import AdbRunner
-    from tflite_bench.key_models import flatbuffer_for_timing, net_model
-    from tfnas.latency.adapt import fit_scales
 
     env = fake_android.install(tmp_path)
     for name in ("PATH", "FAKE_ADB_ROOT", "FAKE_ADB_STATE", "FAKE_BENCHMARK_FORMAT"):
         monkeypatch.setenv(name, env[name])
+    return Path(env["FAKE_ADB_ROOT"])
+
+
+def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolutions(
+    tmp_path, monkeypatch
+):
+    from tflite_bench.adb import AdbRunner
+    from tflite_bench.key_models import flatbuffer_for_timing, net_model
+    from tfnas.latency.adapt import fit_scales
+
+    stand_in_device(tmp_path, monkeypatch)
     # Every 7x7 depthwise convolution costs 20 us per 1000 output elements more than on
     # the host; nothing else does.
     monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", "20")
@@ -159,17 +165,13 @@ def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolution
 def test_refresh_over_adb_keeps_what_was_measured_when_the_device_disconnects(
     tmp_path, monkeypatch
 ):
-    import fake_android
-
     from tflite_bench.adb import AdbRunner
     from tflite_bench.runners import DeviceError
 
-    env = fake_android.install(tmp_path)
-    for name in ("PATH", "FAKE_ADB_ROOT", "FAKE_ADB_STATE", "FAKE_BENCHMARK_FORMAT"):
-        monkeypatch.setenv(name, env[name])
+    root = stand_in_device(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_ADB_DISCONNECT_AFTER", "1000")
     adb = AdbRunner(benchmark_binary=str(tmp_path / "benchmark_model"), num_runs=5)
-    started = int((Path(env["FAKE_ADB_ROOT"]) / "command_count").read_text())
+    started = int((root / "command_count").read_text())
     # Each key is one push and one shell: gone during the fourth key.
     monkeypatch.setenv("FAKE_ADB_DISCONNECT_AFTER", str(started + 7))
     spec = build_space(tiny_config(1.0), num_classes=10).select([0, 1, 2, 3, 4, 5])

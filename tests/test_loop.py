@@ -185,3 +185,25 @@ def test_refresh_over_adb_keeps_what_was_measured_when_the_device_disconnects(
     adb.close()
     assert len(result.measured_keys) == len(set(network_keys(spec))) - 3
     assert len(load_table(path).metadata.networks) == 1
+
+
+def test_a_table_of_another_device_is_refused_before_any_search(tmp_path):
+    from tflite_bench.refresh import RefreshError
+
+    table = tmp_path / "phone.json"
+    settings = LoopSettings(table=table, rounds=1)
+    device = SimulatedDevice()
+    search = settled_search([])
+    run_loop(tiny_config(0.3), settings, device, tmp_path / "a", print, simulated_refresh, search)
+    calls = []
+    with pytest.raises(RefreshError, match="measured with device"):
+        run_loop(
+            tiny_config(0.3),
+            settings,
+            SimulatedDevice(device="another phone"),
+            tmp_path / "b",
+            print,
+            simulated_refresh,
+            settled_search(calls),
+        )
+    assert calls == []

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("tfnas.search", "search an architecture for a latency target"),
     "train": ("tfnas.train", "train a network from scratch (optionally tune the recipe)"),
     "compare": ("tfnas.compare", "ProxylessNAS against keras-tuner at an equal budget"),
+    "loop": ("tfnas.loop", "search, measure on the device, refresh its table, until on target"),
     "net": ("tfnas.net", "summarize, tabulate, convert and draw network specs"),
     "latency": ("tfnas.latency", "fit cost models, predict latency, import tables"),
     "export": ("deploy.export", "SavedModel and TFLite files of a trained network"),
@@ -25,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "measure": ("tflite_bench.measure", "time TFLite models on this host or a phone (adb)"),
     "build-table": ("tflite_bench.build_table", "measure a per-block latency table"),
     "validate": ("tflite_bench.validate", "compare a latency table with whole networks"),
+    "refresh": ("tflite_bench.refresh", "measure a deployed network into its device's table"),
 }
 
 

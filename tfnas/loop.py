@@ -194,8 +194,10 @@ def run_loop(
     if target is None:
         raise ConfigError("the loop needs a --target_latency in ms to land on")
     table = settings.table
+    # Refuses, before any search, a table of another device (or setup).
+    opened = open_table(table, runner.metadata("float32"), settings.base)
     if not table.exists():
-        save_table(open_table(table, runner.metadata("float32"), settings.base), table)
+        save_table(opened, table)
     config = with_values(config, {"target": str(table)})
     check(config)
     report_file = output_dir / REPORT_FILE

@@ -135,31 +135,41 @@ def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolution
     tmp_path, monkeypatch
 ):
     from tflite_bench.adb import AdbRunner
-    from tflite_bench.key_models import flatbuffer_for_timing, net_model
-    from tfnas.latency.adapt import fit_scales
+    from tflite_bench.key_models import flatbuffer_for_timing, key_flatbuffer, net_model
 
     stand_in_device(tmp_path, monkeypatch)
-    # Every 7x7 depthwise convolution costs 20 us per 1000 output elements more than on
-    # the host; nothing else does.
-    monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", "20")
+    # Every 7x7 depthwise convolution costs 60 us per 1000 output elements more than on
+    # the host (about 3x its time here); nothing else does.
+    monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", "60")
     adb = AdbRunner(benchmark_binary=str(tmp_path / "benchmark_model"), num_runs=100)
     config = tiny_config(1.0)
     space = build_space(config, num_classes=10)
     # A target the device can meet: what it measures for a network of the space.
     reference = space.select([4, 5, 0, 4, 1, 2])
     target = adb.time(flatbuffer_for_timing(net_model(reference)), "reference").typical_ms
-    # 10%: host timings of 0.1 ms networks move a few percent on a shared machine.
-    settings = LoopSettings(table=tmp_path / "phone.json", rounds=3, tolerance=0.1)
+    # The default ±5%. Host timings of these 0.4-0.8 ms networks move by a few percent
+    # on a busy machine; the third round is the margin for that.
+    settings = LoopSettings(table=tmp_path / "phone.json", rounds=3, tolerance=0.05)
     report = run_loop(
         tiny_config(target), settings, adb, tmp_path / "loop", print, refresh, settled_search([])
     )
-    adb.close()
     assert report["on_target"], report
     table = load_table(settings.table)
     assert table.metadata.device == "tfnas stand-in device (SM-STANDIN)"
-    scales = fit_scales(table.entries, load_target("cpu"))
-    if "expanded_conv-k7" in scales and "expanded_conv-k3" in scales:
-        assert scales["expanded_conv-k7"].scale > 2 * scales["expanded_conv-k3"].scale
+    # The table learned the device, not one factor: against the same stand-in with
+    # the slowdown off (this host), its 7x7 blocks are slower, the rest as fast.
+    # Geometric means over the measured blocks. 1.5x, not the ~3x of this host: on a
+    # host twice as slow the fixed delay is half the share, and the stand-in rounds
+    # its timings to 1 us, which moves a 5 us block by 20%.
+    monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", "0")
+    ratios: dict[bool, list[float]] = {True: [], False: []}
+    for key, measurement in table.entries.items():
+        if key.kind == "expanded_conv":
+            host = adb.time(key_flatbuffer(key), str(key)).typical_ms
+            ratios[key.kernel == 7].append(np.log(measurement.typical / host))
+    adb.close()
+    assert ratios[True] and ratios[False], ratios
+    assert np.exp(np.mean(ratios[True])) > 1.5 * np.exp(np.mean(ratios[False])), ratios
 
 
 def test_refresh_over_adb_keeps_what_was_measured_when_the_device_disconnects(

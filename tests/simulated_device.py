@@ -7,6 +7,7 @@ network's the sum of its parts plus a fixed per-network overhead. So the
 figures a refreshed table should reach are known exactly. Give `refresh` its
 `network_flatbuffer` (the network's keys, as JSON) so that `time` can tell
 what a whole network holds; `fail_after` makes the device go away.
+`JitteryDevice` is the same with whole-network timings that scatter.
 """
 
 from __future__ import annotations
@@ -81,3 +82,20 @@ class SimulatedDevice:
 
     def close(self) -> None:
         pass
+
+
+class JitteryDevice(SimulatedDevice):
+    """Whole-network timings off by the next of `factors` each time (a busy device)."""
+
+    def __init__(self, factors: list[float]):
+        super().__init__()
+        self.factors = list(factors)
+
+    def time(self, flatbuffer: bytes, name: str) -> Timing:
+        timing = super().time(flatbuffer, name)
+        try:
+            parse_key(name)
+        except SpecError:  # a whole network
+            ms = timing.median_ms * self.factors.pop(0)
+            return Timing(mean_ms=ms, median_ms=ms, std_ms=0.0, count=timing.count)
+        return timing

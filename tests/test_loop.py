@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from simulated_device import SimulatedDevice, network_flatbuffer
+from simulated_device import JitteryDevice, SimulatedDevice, network_flatbuffer
 
 from tflite_bench.refresh import network_keys, refresh
 from tfnas.latency.model import net_latency, space_latency
@@ -105,12 +105,37 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path, real_sea
         run_loop(tiny_config(0.5), settings, device, out, lines.append, never, search)
 
 
+def test_the_median_of_a_rounds_timings_decides_and_a_wide_spread_is_said(tmp_path):
+    # Round 1 is off target on any timing; round 2's five timings scatter ±20% around
+    # the truth: the median decides, and the loop says the device cannot tell ±5%.
+    device = JitteryDevice([1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 0.8, 1.0, 1.05, 0.98])
+    out = tmp_path / "loop"
+    settings = LoopSettings(table=out / "device.json", rounds=2, tolerance=0.05, passes=5)
+    lines = []
+    report = run_loop(
+        tiny_config(0.3), settings, device, out, lines.append, simulated_refresh, settled_search([])
+    )
+    first, second = report["rounds"]
+    assert len(first["timings_ms"]) == len(second["timings_ms"]) == 5
+    truth = device.network_ms(network_keys(load_net(str(out / "arch.json"))))
+    assert second["measured_ms"] == pytest.approx(truth)
+    assert second["timings_ms"][0] == pytest.approx(1.2 * truth)
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert warnings == [
+        "warning: round 2's 5 timings spread ±20.0%, more than the ±5% tolerance: this "
+        "device's timings cannot tell that close; a larger --passes or a quieter device "
+        "narrows them"
+    ]
+
+
 def test_settings_and_the_stopping_rule():
     assert on_target(1.04, 1.0, 0.05) and not on_target(0.94, 1.0, 0.05)
     with pytest.raises(ConfigError, match="--rounds=0: expected an integer >= 1"):
         LoopSettings(table="t.json", rounds=0)
     with pytest.raises(ConfigError, match=r"--tolerance=1.5: expected a fraction in \(0, 1\)"):
         LoopSettings(table="t.json", tolerance=1.5)
+    with pytest.raises(ConfigError, match="--passes=0: expected an integer >= 1"):
+        LoopSettings(table="t.json", passes=0)
 
 
 def test_bad_loop_flags_give_one_error_line(tmp_path):

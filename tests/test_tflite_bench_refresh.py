@@ -4,9 +4,9 @@ import json
 
 import pytest
 from commands import error_lines, run_module
-from simulated_device import DEVICE, SimulatedDevice, network_flatbuffer
+from simulated_device import DEVICE, JitteryDevice, SimulatedDevice, network_flatbuffer
 
-from tflite_bench.refresh import RefreshError, network_keys, refresh
+from tflite_bench.refresh import DEFAULT_PASSES, RefreshError, network_keys, refresh
 from tflite_bench.runners import DeviceError
 from tfnas.latency.model import net_latency
 from tfnas.latency.table import load_table
@@ -85,7 +85,7 @@ def test_a_device_that_disconnects_leaves_what_it_measured_and_a_rerun_measures_
     device = SimulatedDevice()
     result, _ = _refresh(device, spec, path, "first")
     assert len(result.measured_keys) == len(set(network_keys(spec))) - 4
-    assert len(device.timed) == len(result.measured_keys) + 1
+    assert len(device.timed) == len(result.measured_keys) + DEFAULT_PASSES
     assert result.predicted_after == pytest.approx(result.measured)
 
 
@@ -97,6 +97,23 @@ def test_a_table_of_another_device_is_not_written_into(tmp_path):
         _refresh(other, SPACE.select(FIRST), path, "first")
     with pytest.raises(RefreshError, match="--precision=fp16: expected one of float32, int8"):
         _refresh(SimulatedDevice(), SPACE.select(FIRST), tmp_path / "x.json", "a", precision="fp16")
+    with pytest.raises(RefreshError, match="--passes=0: expected an integer >= 1"):
+        _refresh(SimulatedDevice(), SPACE.select(FIRST), tmp_path / "x.json", "a", passes=0)
+
+
+def test_the_whole_network_counts_with_the_median_of_its_timings(tmp_path):
+    spec = SPACE.select(FIRST)
+    device = JitteryDevice([1.2, 0.9, 1.0, 1.05, 0.7])
+    result, lines = _refresh(device, spec, tmp_path / "phone.json", "net", passes=5)
+    truth = device.network_ms(network_keys(spec))
+    # One timing could have been anything from 0.7x to 1.2x; the median is the true one.
+    assert result.measured == pytest.approx(truth)
+    assert result.timings == pytest.approx([truth * f for f in (1.2, 0.9, 1.0, 1.05, 0.7)])
+    assert result.spread == pytest.approx(0.25)
+    (record,) = load_table(tmp_path / "phone.json").metadata.networks
+    assert record["measured_ms"] == pytest.approx(truth)
+    assert record["timings_ms"] == pytest.approx(list(result.timings))
+    assert "(median of 5: " in lines[-1]
 
 
 def test_the_command_refreshes_a_table_on_the_host(tmp_path):

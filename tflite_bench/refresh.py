@@ -24,6 +24,7 @@ running the same command again measures only the rest.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +45,10 @@ from tfnas.runtime import run_command
 from tfnas.spec import NetSpec
 
 DEFAULT_BASE = "cpu"
+# The whole network is timed this many times (a fresh interpreter each) and the
+# median kept: on a 2-core VM, single timings of a 0.15 ms network ranged over
+# ±7% (benchmarks/results/device_loop.md), more than a ±5% target allows.
+DEFAULT_PASSES = 5
 SAME_SETUP = ("device", "precision", "threads", "delegate")
 
 
@@ -58,10 +63,11 @@ class Refresh:
     Attributes:
         name: The network.
         predicted_before: The table's prediction of it before (ms).
-        measured: Its end-to-end latency on the device (ms, median).
+        measured: Its end-to-end latency on the device (ms, the median of `timings`).
         predicted_after: The refreshed table's prediction (ms).
         measured_keys: The keys measured this time.
         table: The refreshed table.
+        timings: Each timing of the whole network (ms).
     """
 
     name: str
@@ -70,6 +76,12 @@ class Refresh:
     predicted_after: float
     measured_keys: tuple[LayerKey, ...]
     table: LatencyTable
+    timings: tuple[float, ...] = ()
+
+    @property
+    def spread(self) -> float:
+        """Half the range of the timings, as a fraction of their median."""
+        return (max(self.timings) - min(self.timings)) / 2 / self.measured if self.timings else 0.0
 
 
 def foreign_device_warning(target: str, device: str, device_flag: str = "host") -> str | None:
@@ -133,6 +145,7 @@ def refresh(
     base: str | None = DEFAULT_BASE,
     precision: str = "float32",
     remeasure: bool = False,
+    passes: int = DEFAULT_PASSES,
     log: Callable[[str], None] | None = None,
     flatbuffer_of: Callable[[LayerKey, str], bytes] = key_flatbuffer,
     network_flatbuffer: Callable[[NetSpec, str], bytes] | None = None,
@@ -147,6 +160,7 @@ def refresh(
         base: The target a new table starts from.
         precision: `float32` or `int8` models.
         remeasure: Measure every part again, not only those the table lacks.
+        passes: Time the whole network this many times; the median is recorded.
         log: Where progress lines go (default: stderr).
         flatbuffer_of: Makes the model of a key (`key_models.key_flatbuffer`).
         network_flatbuffer: Makes the model of the whole network (default:
@@ -158,6 +172,8 @@ def refresh(
     """
     if precision not in KINDS:
         raise RefreshError(f"--precision={precision}: expected one of {', '.join(KINDS)}")
+    if passes < 1:
+        raise RefreshError(f"--passes={passes}: expected an integer >= 1")
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     path = Path(table_path)
     table = open_table(path, runner.metadata(precision), base)
@@ -174,12 +190,17 @@ def refresh(
         left = (time.monotonic() - began) / done * (len(todo) - done)
         log(f"[{done}/{len(todo)}] {timing.typical_ms:9.3f} ms  {key}  ({left:.0f} s left)")
     network_flatbuffer = network_flatbuffer or _deployed_flatbuffer
-    whole = runner.time(network_flatbuffer(spec, precision), name).typical_ms
-    log(f"whole network {name}: {whole:.3f} ms")
-    table = _recorded(table, spec, name, whole, predicted_before, replaced=len(todo))
+    flatbuffer = network_flatbuffer(spec, precision)
+    timings = tuple(runner.time(flatbuffer, name).typical_ms for _ in range(passes))
+    whole = statistics.median(timings)
+    log(
+        f"whole network {name}: {whole:.3f} ms (median of {passes}: "
+        f"{min(timings):.3f} to {max(timings):.3f})"
+    )
+    table = _recorded(table, spec, name, timings, predicted_before, replaced=len(todo))
     save_table(table, path)
     predicted_after = net_latency(table_model(path.name, table), spec).total
-    return Refresh(name, predicted_before, whole, predicted_after, tuple(todo), table)
+    return Refresh(name, predicted_before, whole, predicted_after, tuple(todo), table, timings)
 
 
 def _deployed_flatbuffer(spec: NetSpec, precision: str) -> bytes:
@@ -190,7 +211,7 @@ def _recorded(
     table: LatencyTable,
     spec: NetSpec,
     name: str,
-    measured: float,
+    timings: tuple[float, ...],
     predicted: float,
     replaced: int,
 ) -> LatencyTable:
@@ -199,7 +220,8 @@ def _recorded(
         "name": name,
         "keys": [str(key) for key in network_keys(spec)],
         "resolution": spec.resolution,
-        "measured_ms": measured,
+        "measured_ms": statistics.median(timings),
+        "timings_ms": list(timings),
         "predicted_ms": predicted,
         "date": today(),
     }
@@ -252,6 +274,7 @@ def main(argv: list[str]) -> int:
                 base=values.base,
                 precision=values.precision,
                 remeasure=values.remeasure,
+                passes=values.passes,
             )
         finally:
             runner.close()
@@ -280,4 +303,7 @@ if __name__ == "__main__":
     )
     flags.DEFINE_bool("remeasure", False, "Measure every part again, not only the missing ones.")
     flags.DEFINE_enum("precision", "float32", list(KINDS), "How the models are converted.")
+    flags.DEFINE_integer(
+        "passes", DEFAULT_PASSES, "Time the whole network this many times (the median counts)."
+    )
     app.run(lambda argv: sys.exit(main(argv)))

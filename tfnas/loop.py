@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from tflite_bench.device_flags import runner_from_flags
-from tflite_bench.refresh import DEFAULT_BASE, Refresh, RefreshError, open_table, refresh
+from tflite_bench.refresh import (
+    DEFAULT_BASE,
+    DEFAULT_PASSES,
+    Refresh,
+    RefreshError,
+    open_table,
+    refresh,
+)
 from tflite_bench.runners import DeviceError, Runner
 from tfnas.atomic import write_text_atomic
 from tfnas.config_flags import flag_overrides
@@ -74,6 +81,7 @@ class LoopSettings:
         pick_tolerance: The window a round's network is picked in (a fraction
             of the target; default half of `tolerance`, leaving the other half
             for the table's error).
+        passes: Timings of each round's network; their median decides.
     """
 
     table: Path
@@ -82,6 +90,7 @@ class LoopSettings:
     tolerance: float = DEFAULT_TOLERANCE
     extra_epochs: int = 1
     pick_tolerance: float | None = None
+    passes: int = DEFAULT_PASSES
 
     def __post_init__(self) -> None:
         if self.pick_tolerance is None:
@@ -92,6 +101,8 @@ class LoopSettings:
             raise ConfigError(f"--tolerance={self.tolerance}: expected a fraction in (0, 1)")
         if self.extra_epochs < 1:
             raise ConfigError(f"--extra_epochs={self.extra_epochs}: expected an integer >= 1")
+        if self.passes < 1:
+            raise ConfigError(f"--passes={self.passes}: expected an integer >= 1")
 
 
 def on_target(measured: float, target: float, tolerance: float) -> bool:
@@ -145,6 +156,7 @@ def round_record(
         "choices": pick.choices,
         "predicted_ms": pick.predicted,
         "measured_ms": result.measured,
+        "timings_ms": list(result.timings),
         "predicted_after_ms": result.predicted_after,
         "measured_parts": [str(key) for key in result.measured_keys],
         "table_entries": len(result.table),
@@ -221,7 +233,15 @@ def run_loop(
             f"picked {pick.how}: predicted {pick.predicted:.3f} ms (target {target:g}); "
             f"measuring it on {runner.device}"
         )
-        result = measure(runner, spec, table, f"round-{number}", base=settings.base, log=log)
+        result = measure(
+            runner,
+            spec,
+            table,
+            f"round-{number}",
+            base=settings.base,
+            passes=settings.passes,
+            log=log,
+        )
         rounds.append(round_record(number, epochs, searched, pick, result))
         error = (result.measured - target) / target
         log(
@@ -229,6 +249,13 @@ def run_loop(
             f"target), predicted {pick.predicted:.3f} before, {result.predicted_after:.3f} "
             f"after; {len(result.measured_keys)} parts measured"
         )
+        if result.spread > settings.tolerance:
+            log(
+                f"warning: round {number}'s {len(result.timings)} timings spread "
+                f"±{100 * result.spread:.1f}%, more than the ±{100 * settings.tolerance:g}% "
+                f"tolerance: this device's timings cannot tell that close; a larger "
+                f"--passes or a quieter device narrows them"
+            )
         report["on_target"] = on_target(result.measured, target, settings.tolerance)
         write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
     report["on_target"] = bool(rounds) and on_target(
@@ -300,6 +327,7 @@ def main(argv: list[str]) -> int:
             rounds=values.rounds,
             tolerance=values.tolerance,
             extra_epochs=values.extra_epochs,
+            passes=values.passes,
         )
         configure_tensorflow(config.run.seed, config.run.deterministic, 1, grappler=False)
         runner = runner_from_flags(values)
@@ -343,4 +371,7 @@ if __name__ == "__main__":
     flags.DEFINE_integer("rounds", 3, "At most this many rounds.")
     flags.DEFINE_float("tolerance", DEFAULT_TOLERANCE, "Stop within this fraction of the target.")
     flags.DEFINE_integer("extra_epochs", 1, "Search epochs each later round adds.")
+    flags.DEFINE_integer(
+        "passes", DEFAULT_PASSES, "Timings of each round's network; their median decides."
+    )
     app.run(lambda argv: sys.exit(main(argv)))

@@ -76,3 +76,27 @@ def test_a_finished_loop_is_reused_and_an_unfinished_one_needs_resume(tmp_path):
     (unfinished / "loop_report.json").write_text(json.dumps({"rounds": []}))
     with pytest.raises(device_loop.PartError, match="unfinished loop: pass --resume"):
         device_loop.run_loop([], unfinished, resume=False)
+
+
+def test_repeated_timings_are_reported_against_the_target():
+    summary = device_loop.repeat_summary(_report(0.1, [], True), [0.098, 0.1, 0.104], 0.05)
+    assert summary["median_offset"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["min_offset"] == pytest.approx(-0.02)
+    assert summary["max_offset"] == pytest.approx(0.04)
+    assert summary["all_within"]
+    assert not device_loop.repeat_summary(_report(0.1, [], True), [0.1, 0.106], 0.05)["all_within"]
+    figures = _figures() | {"repeated": {"p25": summary}}
+    assert "| p25 | 3 | +0.0% | -2.0% to +4.0% | yes |" in device_loop.markdown(figures)
+
+
+def test_a_loops_last_network_is_timed_again_on_this_host(tmp_path):
+    from tfnas.search.config import resolve
+    from tfnas.search.runner import build_space
+    from tfnas.spec_json import save_spec
+
+    space = build_space(resolve("demo"), num_classes=10)
+    arch = tmp_path / "p50" / "arch.json"
+    arch.parent.mkdir()
+    save_spec(space.select([0] * len(space.choice_blocks)), arch)
+    timings = device_loop.retime(arch, 2)
+    assert len(timings) == 2 and all(t > 0 for t in timings)

@@ -16,9 +16,10 @@ Reports per target and round the table's prediction and the host's float32
 TFLite measurement, whether it landed within the tolerance, and the
 table's error on each round's network against how many measurements the
 table held before it (how many a new device needs to reach ±10%). The loop
-decides on one timing per network, so each loop's last network is timed
-`--repeats` more times (a fresh interpreter each, as the loop times it):
-whether it is on target does not hang on one lucky timing. A finished loop
+decides on the median of a few timings per network (`--passes`), so each
+loop's last network is timed `--repeats` more times afterwards (a fresh
+interpreter each, as the loop times it): whether it is on target does not
+hang on a few lucky timings. A finished loop
 is reused. Prints and writes `device_loop.json`, `device_loop.md` and
 `device_loop.png`.
 """
@@ -97,11 +98,11 @@ def run_loop(args: list[str], out: Path, resume: bool) -> dict[str, Any]:
 
 def retime(arch: Path, repeats: int) -> list[float]:
     """`repeats` more host timings (ms) of the network in `arch`, as the loop converts it."""
-    from tflite_bench.key_models import flatbuffer_for_timing, net_model
+    from tflite_bench.refresh import deployed_flatbuffer
     from tflite_bench.runners import HostRunner
     from tfnas.load import load_net
 
-    flatbuffer = flatbuffer_for_timing(net_model(load_net(str(arch))))
+    flatbuffer = deployed_flatbuffer(load_net(str(arch)))
     runner = HostRunner()
     return [runner.time(flatbuffer, arch.parent.name).typical_ms for _ in range(repeats)]
 

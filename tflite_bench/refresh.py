@@ -46,8 +46,8 @@ from tfnas.spec import NetSpec
 
 DEFAULT_BASE = "cpu"
 # The whole network is timed this many times (a fresh interpreter each) and the
-# median kept: on a 2-core VM, single timings of a 0.15 ms network ranged over
-# ±7% (benchmarks/results/device_loop.md), more than a ±5% target allows.
+# median kept: on a 2-core VM, single timings of a 0.06-0.2 ms network spread up
+# to ±8% (docs/device-loop.md), more than a ±5% target allows.
 DEFAULT_PASSES = 5
 SAME_SETUP = ("device", "precision", "threads", "delegate")
 
@@ -63,25 +63,28 @@ class Refresh:
     Attributes:
         name: The network.
         predicted_before: The table's prediction of it before (ms).
-        measured: Its end-to-end latency on the device (ms, the median of `timings`).
+        timings: Each end-to-end timing of it on the device (ms).
         predicted_after: The refreshed table's prediction (ms).
         measured_keys: The keys measured this time.
         table: The refreshed table.
-        timings: Each timing of the whole network (ms).
     """
 
     name: str
     predicted_before: float
-    measured: float
+    timings: tuple[float, ...]
     predicted_after: float
     measured_keys: tuple[LayerKey, ...]
     table: LatencyTable
-    timings: tuple[float, ...] = ()
+
+    @property
+    def measured(self) -> float:
+        """Its end-to-end latency on the device (ms): the median of the timings."""
+        return statistics.median(self.timings)
 
     @property
     def spread(self) -> float:
         """Half the range of the timings, as a fraction of their median."""
-        return (max(self.timings) - min(self.timings)) / 2 / self.measured if self.timings else 0.0
+        return (max(self.timings) - min(self.timings)) / 2 / self.measured
 
 
 def foreign_device_warning(target: str, device: str, device_flag: str = "host") -> str | None:
@@ -189,7 +192,7 @@ def refresh(
         save_table(table, path)  # what was measured survives a device that goes away
         left = (time.monotonic() - began) / done * (len(todo) - done)
         log(f"[{done}/{len(todo)}] {timing.typical_ms:9.3f} ms  {key}  ({left:.0f} s left)")
-    network_flatbuffer = network_flatbuffer or _deployed_flatbuffer
+    network_flatbuffer = network_flatbuffer or deployed_flatbuffer
     flatbuffer = network_flatbuffer(spec, precision)
     timings = tuple(runner.time(flatbuffer, name).typical_ms for _ in range(passes))
     whole = statistics.median(timings)
@@ -200,10 +203,11 @@ def refresh(
     table = _recorded(table, spec, name, timings, predicted_before, replaced=len(todo))
     save_table(table, path)
     predicted_after = net_latency(table_model(path.name, table), spec).total
-    return Refresh(name, predicted_before, whole, predicted_after, tuple(todo), table, timings)
+    return Refresh(name, predicted_before, timings, predicted_after, tuple(todo), table)
 
 
-def _deployed_flatbuffer(spec: NetSpec, precision: str) -> bytes:
+def deployed_flatbuffer(spec: NetSpec, precision: str = "float32") -> bytes:
+    """`spec` as a TFLite model converted as deployment converts it, to time it whole."""
     return flatbuffer_for_timing(net_model(spec), precision)
 
 

@@ -1,7 +1,8 @@
 """Does the device loop land on target on a device its table was not measured on?
 
     python -m benchmarks.device_loop [--runs_dir=runs/device_loop]
-        [--output_dir=benchmarks/results] [--rounds=3] [--tolerance=0.05] [--repeats=10]
+        [--output_dir=benchmarks/results] [--rounds=3] [--tolerance=0.05] [--repeats=10] \
+        [--seeds=1]
 
 On this host (the shipped `cpu` table was measured on a 2-core AMD EPYC;
 on that machine this is not another device: say so when reporting), for
@@ -10,9 +11,11 @@ on the `cpu` model (`DRAWS` uniform draws), each from a fresh table started
 from `cpu`:
 
     python -m tfnas.loop --experiment=demo --target_latency=T --device=host \
-        --warmup_epochs=1 --epochs=2 --rounds=3 --output_dir=runs/device_loop/pNN
+        --warmup_epochs=1 --epochs=2 --rounds=3 --seed=S --output_dir=runs/device_loop/pNN[-sS]
 
-Reports per target and round the table's prediction and the host's float32
+With `--seeds=N` every target runs N times, with search seeds 0..N-1
+(another split, data order, path sampling and alpha: another search and
+another pick). Reports per target and round the table's prediction and the host's float32
 TFLite measurement, whether it landed within the tolerance, and the
 table's error on each round's network against how many measurements the
 table held before it (how many a new device needs to reach ±10%). The loop
@@ -57,7 +60,11 @@ def space_percentiles(percentiles: tuple[int, ...] = PERCENTILES) -> dict[int, f
 
 
 def table_errors(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each round's prediction error against the measurements its table held before it."""
+    """Each round's prediction error against the measurements its table held when it predicted.
+
+    A round predicts its network after measuring the parts its picks lacked
+    (`parts_before_pick`), before timing the network.
+    """
     rows = []
     for name, report in reports.items():
         parts = 0
@@ -67,7 +74,7 @@ def table_errors(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "loop": name,
                     "round": r["round"],
-                    "parts_before": parts,
+                    "parts_before": parts + r.get("parts_before_pick", 0),
                     "networks_before": networks,
                     "error": error,
                 }
@@ -122,25 +129,36 @@ def repeat_summary(
     }
 
 
+def loop_name(percentile: int, seed: int) -> str:
+    """A loop's name and folder: `p50` for seed 0 (as before seeds were added), `p50-s1`."""
+    return f"p{percentile}" if seed == 0 else f"p{percentile}-s{seed}"
+
+
 def run_all(
-    runs: Path, resume: bool, rounds: int, tolerance: float, repeats: int
+    runs: Path,
+    resume: bool,
+    rounds: int,
+    tolerance: float,
+    repeats: int,
+    seeds: int = 1,
 ) -> dict[str, Any]:
-    """Runs (or reuses) the loop of every target; returns the figures of the report."""
+    """Runs (or reuses) the loop of every target and seed; returns the figures of the report."""
     targets = space_percentiles()
-    progress = Progress(total=len(targets) + 1)
+    progress = Progress(total=len(targets) * seeds + 1)
     reports = {}
-    for percentile, target in targets.items():
-        name = f"p{percentile}"
-        progress(f"the loop at the {percentile}th percentile, {target:.4f} ms")
-        out = runs / name
-        args = [
-            *SEARCH_FLAGS,
-            f"--target_latency={target:.6g}",
-            "--device=host",
-            f"--rounds={rounds}",
-            f"--tolerance={tolerance}",
-        ]
-        reports[name] = run_loop(args, out, resume)
+    for seed in range(seeds):
+        for percentile, target in targets.items():
+            name = loop_name(percentile, seed)
+            progress(f"the loop at the {percentile}th percentile, {target:.4f} ms, seed {seed}")
+            args = [
+                *SEARCH_FLAGS,
+                f"--seed={seed}",
+                f"--target_latency={target:.6g}",
+                "--device=host",
+                f"--rounds={rounds}",
+                f"--tolerance={tolerance}",
+            ]
+            reports[name] = run_loop(args, runs / name, resume)
     progress(f"each loop's last network, {repeats} more timings")
     repeated = {
         name: repeat_summary(report, retime(runs / name / "arch.json", repeats), tolerance)
@@ -163,9 +181,9 @@ def markdown(figures: dict[str, Any]) -> str:
         f"{next(iter(figures['loops'].values()))['device']}; float32 TFLite, one thread; "
         f"tolerance ±{100 * figures['tolerance']:g}%; {figures['machine']}.",
         "",
-        "| target | round | picked | predicted (ms) | measured (ms) | error vs target "
+        "| target | round | picked | picks | predicted (ms) | measured (ms) | error vs target "
         "| parts measured |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for name, report in figures["loops"].items():
         target = report["target_ms"]
@@ -173,15 +191,26 @@ def markdown(figures: dict[str, Any]) -> str:
             off = (r["measured_ms"] - target) / target
             lines.append(
                 f"| {name}: {target:.4f} ms | {r['round']} | {r['picked']} | "
-                f"{r['predicted_ms']:.4f} | {r['measured_ms']:.4f} | {100 * off:+.1f}% | "
+                f"{len(r.get('pick_steps', [None]))} | {r['predicted_ms']:.4f} | "
+                f"{r['measured_ms']:.4f} | {100 * off:+.1f}% | "
                 f"{len(r['measured_parts'])} |"
             )
+    loops = figures["loops"]
     landed = [
         f"{name} {'on target' if report['on_target'] else 'NOT on target'} after "
         f"{len(report['rounds'])} round(s)"
-        for name, report in figures["loops"].items()
+        for name, report in loops.items()
     ]
-    lines += ["", "; ".join(landed) + ".", ""]
+    on_target = sum(report["on_target"] for report in loops.values())
+    landed.append(f"{on_target} of {len(loops)} loops on target")
+    lines += [
+        "",
+        "picks: the networks a round picked, measuring the parts each lacked, until one "
+        "lacked none; that one was timed whole. parts measured: all the round measured.",
+        "",
+        "; ".join(landed) + ".",
+        "",
+    ]
     repeated = figures.get("repeated", {})
     if repeated:
         lines += [
@@ -199,7 +228,8 @@ def markdown(figures: dict[str, Any]) -> str:
             )
         lines.append("")
     lines += [
-        "The table's error on each round's network, against what it held before:",
+        "The table's error on each round's network, against what it held when it predicted "
+        "it (after the parts measured for the round's picks):",
         "",
         "| loop | round | parts measured before | networks measured before | error |",
         "|---|---:|---:|---:|---:|",
@@ -252,7 +282,12 @@ def main(argv: list[str]) -> None:
     values = flags.FLAGS
     try:
         figures = run_all(
-            Path(values.runs_dir), values.resume, values.rounds, values.tolerance, values.repeats
+            Path(values.runs_dir),
+            values.resume,
+            values.rounds,
+            values.tolerance,
+            values.repeats,
+            values.seeds,
         )
     except PartError as error:
         sys.exit(f"error: {error}")
@@ -273,4 +308,5 @@ if __name__ == "__main__":
     flags.DEFINE_integer("rounds", 3, "At most this many rounds per loop.")
     flags.DEFINE_float("tolerance", 0.05, "Within this fraction of the target.")
     flags.DEFINE_integer("repeats", 10, "Time each loop's last network this many more times.")
+    flags.DEFINE_integer("seeds", 1, "Run every target's loop with search seeds 0..N-1.")
     app.run(main)

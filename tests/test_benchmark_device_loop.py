@@ -20,16 +20,18 @@ def _report(target, rounds, on_target):
                 "predicted_ms": predicted,
                 "measured_ms": measured,
                 "measured_parts": ["a"] * parts,
+                "parts_before_pick": before_pick,
+                "pick_steps": [{}] * (1 + (before_pick > 0)),
             }
-            for k, (predicted, measured, parts) in enumerate(rounds)
+            for k, (predicted, measured, parts, before_pick) in enumerate(rounds)
         ],
     }
 
 
 def _figures():
     loops = {
-        "p25": _report(0.1, [(0.1, 0.15, 12), (0.1, 0.102, 3)], True),
-        "p50": _report(0.15, [(0.15, 0.2, 12), (0.15, 0.17, 2), (0.15, 0.16, 1)], False),
+        "p25": _report(0.1, [(0.1, 0.15, 12, 12), (0.1, 0.102, 3, 0)], True),
+        "p50": _report(0.15, [(0.15, 0.2, 12, 12), (0.15, 0.17, 2, 2), (0.15, 0.16, 1, 0)], False),
     }
     return {
         "machine": "x86_64, 2 cores",
@@ -46,11 +48,12 @@ def test_targets_are_percentiles_of_the_space_on_the_cpu_model():
 
 def test_the_tables_error_is_counted_against_what_it_held_before():
     rows = _figures()["table_errors"]
+    # A round's prediction is made after the parts measured before its pick.
     assert [(r["loop"], r["parts_before"], r["networks_before"]) for r in rows] == [
-        ("p25", 0, 0),
+        ("p25", 12, 0),
         ("p25", 12, 1),
-        ("p50", 0, 0),
-        ("p50", 12, 1),
+        ("p50", 12, 0),
+        ("p50", 14, 1),
         ("p50", 14, 2),
     ]
     assert rows[1]["error"] == pytest.approx((0.1 - 0.102) / 0.102)
@@ -59,8 +62,13 @@ def test_the_tables_error_is_counted_against_what_it_held_before():
 def test_the_report_lists_every_round_and_whether_each_loop_landed(tmp_path):
     figures = _figures()
     text = device_loop.markdown(figures)
-    assert "| p25: 0.1000 ms | 2 | derived | 0.1000 | 0.1020 | +2.0% | 3 |" in text
-    assert "p25 on target after 2 round(s); p50 NOT on target after 3 round(s)." in text
+    assert "| p25: 0.1000 ms | 2 | derived | 1 | 0.1000 | 0.1020 | +2.0% | 3 |" in text
+    assert "| p50: 0.1500 ms | 2 | derived | 2 | 0.1500 | 0.1700 | +13.3% | 2 |" in text
+    assert (
+        "p25 on target after 2 round(s); p50 NOT on target after 3 round(s); "
+        "1 of 2 loops on target."
+    ) in text
+    assert device_loop.loop_name(50, 0) == "p50" and device_loop.loop_name(50, 2) == "p50-s2"
     assert "| p50 | 3 | 14 | 2 | -6.3% |" in text  # (0.15 - 0.16) / 0.16
     path = device_loop.plot(figures, tmp_path / "loop.png")
     assert path.read_bytes()[:4] == b"\x89PNG"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from simulated_device import JitteryDevice, SimulatedDevice, network_flatbuffer
 
-from tflite_bench.refresh import network_keys, refresh
+from tflite_bench.refresh import measure_parts, network_keys, refresh
 from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
@@ -26,6 +26,15 @@ def simulated_refresh(*args, **kwargs):
         flatbuffer_of=lambda key, precision: b"",
         network_flatbuffer=network_flatbuffer,
     )
+
+
+def simulated_parts(*args, **kwargs):
+    return measure_parts(*args, **kwargs, flatbuffer_of=lambda key, precision: b"")
+
+
+def simulated_loop(config, settings, device, out, log, search):
+    """`run_loop` on a simulated device: parts and whole networks timed by `device` alone."""
+    return run_loop(config, settings, device, out, log, simulated_refresh, search, simulated_parts)
 
 
 def tiny_config(target_latency):
@@ -69,18 +78,29 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path, real_sea
     settings = LoopSettings(table=out / "device.json", rounds=3, tolerance=0.05)
     lines, calls = [], []
     search = None if real_search else settled_search(calls)
-    report = run_loop(
-        tiny_config(0.3), settings, device, out, lines.append, simulated_refresh, search
-    )
+    report = simulated_loop(tiny_config(0.3), settings, device, out, lines.append, search)
 
     rounds = report["rounds"]
     first, last = rounds[0], rounds[-1]
-    # Round 1 searched and picked on the cpu model alone (the table was empty): its
-    # network is in the window there, and far from it on the device.
-    assert first["predicted_ms"] == pytest.approx(0.3, rel=0.025)
-    assert abs(first["measured_ms"] - 0.3) / 0.3 > 0.3
-    assert [r["search_epochs"] for r in rounds] == [1, 2, 3][: len(rounds)]
-    assert real_search or calls == [1, 2, 3][: len(rounds)]
+    space = build_space(tiny_config(0.3), num_classes=10)
+    # Round 1 first picked on the cpu model alone (the table was empty): in the
+    # window there, and far from it on the device.
+    cpu_pick = first["pick_steps"][0]
+    assert cpu_pick["predicted_ms"] == pytest.approx(0.3, rel=settings.pick_tolerance)
+    on_device = device.network_ms(network_keys(space.select(cpu_pick["choices"])))
+    assert abs(on_device - 0.3) / 0.3 > 0.3
+    # It measured that pick's parts and picked again, until a pick lacked none: the
+    # network it timed was predicted from this device's parts alone, exactly but for
+    # the per-network overhead that no part shows and no network had measured yet.
+    assert len(first["pick_steps"]) >= 2 and first["pick_steps"][0]["measured_parts"]
+    assert first["pick_steps"][-1]["measured_parts"] == []
+    assert first["parts_before_pick"] == len(first["measured_parts"])
+    assert first["measured_ms"] - first["predicted_ms"] == pytest.approx(device.overhead_ms)
+    # Round 2 knows the overhead from round 1's network: its prediction is the device's.
+    assert len(rounds) == 2
+    assert last["predicted_ms"] == pytest.approx(last["measured_ms"], rel=1e-9)
+    assert [r["search_epochs"] for r in rounds] == [1, 2]
+    assert real_search or calls == [1, 2]
     # Each round measures only parts no earlier round measured.
     measured = [part for r in rounds for part in r["measured_parts"]]
     assert len(measured) == len(set(measured))
@@ -99,10 +119,10 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path, real_sea
     def never(*args, **kwargs):
         raise AssertionError("measured again")
 
-    again = run_loop(tiny_config(0.3), settings, device, out, lines.append, never, search)
+    again = run_loop(tiny_config(0.3), settings, device, out, lines.append, never, search, never)
     assert again["rounds"] == report["rounds"]
     with pytest.raises(ConfigError, match="is a loop for 0.3 ms .* not 0.5 ms"):
-        run_loop(tiny_config(0.5), settings, device, out, lines.append, never, search)
+        run_loop(tiny_config(0.5), settings, device, out, lines.append, never, search, never)
 
 
 def test_the_median_of_a_rounds_timings_decides_and_a_wide_spread_is_said(tmp_path):
@@ -112,8 +132,8 @@ def test_the_median_of_a_rounds_timings_decides_and_a_wide_spread_is_said(tmp_pa
     out = tmp_path / "loop"
     settings = LoopSettings(table=out / "device.json", rounds=2, tolerance=0.05, passes=5)
     lines = []
-    report = run_loop(
-        tiny_config(0.3), settings, device, out, lines.append, simulated_refresh, settled_search([])
+    report = simulated_loop(
+        tiny_config(0.3), settings, device, out, lines.append, settled_search([])
     )
     first, second = report["rounds"]
     assert len(first["timings_ms"]) == len(second["timings_ms"]) == 5
@@ -136,6 +156,9 @@ def test_settings_and_the_stopping_rule():
         LoopSettings(table="t.json", tolerance=1.5)
     with pytest.raises(ConfigError, match="--passes=0: expected an integer >= 1"):
         LoopSettings(table="t.json", passes=0)
+    with pytest.raises(ConfigError, match="--pick_steps=0: expected an integer >= 1"):
+        LoopSettings(table="t.json", pick_steps=0)
+    assert LoopSettings(table="t.json", tolerance=0.08).pick_tolerance == pytest.approx(0.02)
 
 
 def test_bad_loop_flags_give_one_error_line(tmp_path):
@@ -229,16 +252,15 @@ def test_a_table_of_another_device_is_refused_before_any_search(tmp_path):
     settings = LoopSettings(table=table, rounds=1)
     device = SimulatedDevice()
     search = settled_search([])
-    run_loop(tiny_config(0.3), settings, device, tmp_path / "a", print, simulated_refresh, search)
+    simulated_loop(tiny_config(0.3), settings, device, tmp_path / "a", print, search)
     calls = []
     with pytest.raises(RefreshError, match="measured with device"):
-        run_loop(
+        simulated_loop(
             tiny_config(0.3),
             settings,
             SimulatedDevice(device="another phone"),
             tmp_path / "b",
             print,
-            simulated_refresh,
             settled_search(calls),
         )
     assert calls == []

@@ -6,7 +6,13 @@ import pytest
 from commands import error_lines, run_module
 from simulated_device import DEVICE, JitteryDevice, SimulatedDevice, network_flatbuffer
 
-from tflite_bench.refresh import DEFAULT_PASSES, RefreshError, network_keys, refresh
+from tflite_bench.refresh import (
+    DEFAULT_PASSES,
+    RefreshError,
+    measure_parts,
+    network_keys,
+    refresh,
+)
 from tflite_bench.runners import DeviceError
 from tfnas.latency.model import net_latency
 from tfnas.latency.table import load_table
@@ -72,6 +78,32 @@ def test_a_new_device_table_learns_the_device_from_one_network(tmp_path):
     assert set(result.measured_keys) == set(second_keys) - set(keys)
     assert result.predicted_after == pytest.approx(result.measured)
     assert [n["name"] for n in load_table(path).metadata.networks] == ["first", "second"]
+
+
+def test_parts_alone_go_into_the_table_and_leave_its_networks_and_calibration(tmp_path):
+    device = SimulatedDevice()
+    path = tmp_path / "phone.json"
+    first, second = SPACE.select(FIRST), SPACE.select(SECOND)
+    _refresh(device, first, path, "first")
+    before = load_table(path)
+    device.timed.clear()
+
+    def parts(keys, **options):
+        return measure_parts(
+            device, keys, path, log=lambda line: None, flatbuffer_of=lambda k, p: b"", **options
+        )
+
+    keys = network_keys(second)
+    new = [key for key in dict.fromkeys(keys) if key not in before]
+    assert new and parts(keys) == tuple(new)  # only the parts the table lacks, once each
+    assert device.timed == [str(key) for key in new]
+    after = load_table(path)
+    assert after.metadata.networks == before.metadata.networks
+    assert after.metadata.calibration == before.metadata.calibration
+    for key in new:
+        assert after.get(key).typical == pytest.approx(device.true_ms(key))
+    assert parts(keys) == ()  # nothing left to measure
+    assert set(parts(keys[:2], remeasure=True)) == set(keys[:2])
 
 
 def test_a_device_that_disconnects_leaves_what_it_measured_and_a_rerun_measures_the_rest(

@@ -27,7 +27,7 @@ import dataclasses
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tflite_bench.build_table import TableBuildError
@@ -177,21 +177,22 @@ def refresh(
         raise RefreshError(f"--precision={precision}: expected one of {', '.join(KINDS)}")
     if passes < 1:
         raise RefreshError(f"--passes={passes}: expected an integer >= 1")
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or _stderr
     path = Path(table_path)
     table = open_table(path, runner.metadata(precision), base)
     predicted_before = net_latency(table_model(path.name, table), spec).total
     keys = list(dict.fromkeys(network_keys(spec)))
-    todo = keys if remeasure else [key for key in keys if key not in table]
-    entries = dict(table.entries)
-    began = time.monotonic()
-    for done, key in enumerate(todo, 1):
-        timing = runner.time(flatbuffer_of(key, precision), str(key))
-        entries[key] = timing.measurement()
-        table = dataclasses.replace(table, entries=entries.copy())
-        save_table(table, path)  # what was measured survives a device that goes away
-        left = (time.monotonic() - began) / done * (len(todo) - done)
-        log(f"[{done}/{len(todo)}] {timing.typical_ms:9.3f} ms  {key}  ({left:.0f} s left)")
+    todo = measure_parts(
+        runner,
+        keys,
+        path,
+        base=base,
+        precision=precision,
+        remeasure=remeasure,
+        log=log,
+        flatbuffer_of=flatbuffer_of,
+    )
+    table = load_table(path) if todo else table
     network_flatbuffer = network_flatbuffer or deployed_flatbuffer
     flatbuffer = network_flatbuffer(spec, precision)
     timings = tuple(runner.time(flatbuffer, name).typical_ms for _ in range(passes))
@@ -203,7 +204,50 @@ def refresh(
     table = _recorded(table, spec, name, timings, predicted_before, replaced=len(todo))
     save_table(table, path)
     predicted_after = net_latency(table_model(path.name, table), spec).total
-    return Refresh(name, predicted_before, timings, predicted_after, tuple(todo), table)
+    return Refresh(name, predicted_before, timings, predicted_after, todo, table)
+
+
+def measure_parts(
+    runner: Runner,
+    keys: Sequence[LayerKey],
+    table_path: str | Path,
+    base: str | None = DEFAULT_BASE,
+    precision: str = "float32",
+    remeasure: bool = False,
+    log: Callable[[str], None] | None = None,
+    flatbuffer_of: Callable[[LayerKey, str], bytes] = key_flatbuffer,
+) -> tuple[LayerKey, ...]:
+    """Measures the `keys` the table at `table_path` lacks (all with `remeasure`); returns them.
+
+    The table (created from `base` when missing) is saved after every key,
+    so a device that goes away leaves what was measured. Its calibration and
+    records of whole networks stay as they are.
+
+    Raises:
+        RefreshError: See `open_table`.
+        DeviceError: The device failed; every key measured before is in the table.
+    """
+    if precision not in KINDS:
+        raise RefreshError(f"--precision={precision}: expected one of {', '.join(KINDS)}")
+    log = log or _stderr
+    path = Path(table_path)
+    table = open_table(path, runner.metadata(precision), base)
+    unique = list(dict.fromkeys(keys))
+    todo = unique if remeasure else [key for key in unique if key not in table]
+    entries = dict(table.entries)
+    began = time.monotonic()
+    for done, key in enumerate(todo, 1):
+        timing = runner.time(flatbuffer_of(key, precision), str(key))
+        entries[key] = timing.measurement()
+        table = dataclasses.replace(table, entries=entries.copy())
+        save_table(table, path)  # what was measured survives a device that goes away
+        left = (time.monotonic() - began) / done * (len(todo) - done)
+        log(f"[{done}/{len(todo)}] {timing.typical_ms:9.3f} ms  {key}  ({left:.0f} s left)")
+    return tuple(todo)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def deployed_flatbuffer(spec: NetSpec, precision: str = "float32") -> bytes:

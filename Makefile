@@ -6,10 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
-# Quiet TensorFlow's C++ start-up chatter (no GPU here); errors still print.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The commands drop TensorFlow's C++ start-up lines themselves (tfnas/quiet.py).
 
-.PHONY: demo compare test test-slow lint format clean
+.PHONY: demo compare test test-slow test-busy lint format clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,8 +49,15 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
+# The slow tests, and those that time real runs on this machine's clock (quiet machine).
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m "slow or timing"
+
+# The suite (or TESTS=...) while a spinning process keeps each core busy: no test
+# may depend on this machine's speed or load. The spinners are stopped by PID at the end.
+TESTS ?=
+test-busy: $(STAMP)
+	$(PY) tests/busy_machine.py -- $(PY) -m pytest $(TESTS)
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -5,3 +5,7 @@
 - `latency_model`: errors of the fitted latency cost models and network
   totals against the published tables (`python -m benchmarks.latency_model`).
 """
+
+from tfnas.quiet import quiet_when_started_as_command
+
+quiet_when_started_as_command()  # `python -m` commands start without TensorFlow's C++ noise

@@ -7,3 +7,7 @@
 - `export` (`python -m deploy.export`): every format for a `tfnas.train` output,
   with a report of how each agrees with Keras; QAT runs in a child process.
 """
+
+from tfnas.quiet import quiet_when_started_as_command
+
+quiet_when_started_as_command()  # `python -m` commands start without TensorFlow's C++ noise

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from commands import run_module
+from commands import HANG_GUARD_S, run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +61,7 @@ def trained_demo_model(tmp_path_factory) -> Path:
                 "--epochs=5",
                 "--verbose=0",
                 f"--output_dir={out}",
-                timeout=900,
+                timeout=HANG_GUARD_S,
             )
             assert result.returncode == 0, result.stderr[-3000:]
     _require_converged(out)

@@ -8,22 +8,34 @@
   paths (`/data/local/tmp`, `/sys/devices/system/cpu`) mapped into the device
   folder and stand-ins of `getprop` and `taskset` first on PATH (`taskset`
   records its mask in `taskset.log`, then runs the command on any core).
-- `benchmark_model`: a host stand-in of TFLite's binary. It times the graph
+- `benchmark_model`: a host stand-in of TFLite's binary. It loads --graph
   with the LiteRT interpreter and prints the result lines in the format of a
   recent build (`FAKE_BENCHMARK_FORMAT=new`) or a 2019 one (`old`); with
-  `FAKE_BENCHMARK_CRASH=1` it dies like a segfault. With
-  `FAKE_SLOW_KERNEL7_US=X` the device runs 7x7 depthwise convolutions slowly:
-  each adds X microseconds per 1000 output elements to every timing, the
-  rest runs at the host's speed (a slowdown that is not one global factor).
-- `FAKE_ADB_DISCONNECT_AFTER=N`: after N `adb push` and `adb shell` commands
-  the device is gone (`adb devices` lists none, and the rest fail as for an
-  unplugged phone).
+  `FAKE_BENCHMARK_CRASH=1` it dies like a segfault.
+
+Its clock is simulated (`FAKE_CLOCK=simulated`, the default), so that what a
+test sees does not depend on this machine's speed or load: a run of a graph
+takes `simulated_run_us` of it, a sum over its ops of a fixed cost per op, per
+multiply-accumulate and per output element, plus a fixed cost per run. Each
+run is then off by seeded noise: `FAKE_NOISE` (relative standard deviation of
+one run, default 0.02) and `FAKE_PASS_NOISE` (one factor shared by every run
+of one `benchmark_model` call, a device busy for the whole call; default 0).
+The seed is the model's bytes and the number of calls so far, so a test's
+timings repeat exactly. `FAKE_CLOCK=host` times the graph on this machine's
+wall clock instead (the marked `timing` tests).
+
+With `FAKE_SLOW_KERNEL7_US=X` the device runs 7x7 depthwise convolutions
+slowly: each adds X microseconds per 1000 output elements to every run (a
+slowdown that is not one global factor). `FAKE_ADB_DISCONNECT_AFTER=N`: after
+N `adb push` and `adb shell` commands the device is gone (`adb devices` lists
+none, and the rest fail as for an unplugged phone).
 
 It says it is a stand-in: `getprop ro.product.model` is `tfnas stand-in device`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import statistics
@@ -43,6 +55,12 @@ PROPERTIES = {
 # Four slow and four fast cores, like a big.LITTLE phone.
 MAX_FREQ_KHZ = [1_804_800] * 4 + [2_419_200] * 4
 DEVICE_PATHS = ("/data/local/tmp", "/sys/devices/system/cpu")
+# The simulated clock, in microseconds: a phone core of about 2 GMAC/s in float32.
+US_PER_RUN = 20.0  # invoking the graph once
+US_PER_OP = 2.0  # dispatching one op
+US_PER_MAC = 0.0005
+US_PER_OUTPUT = 0.0002  # writing one output element
+DEFAULT_NOISE = 0.02
 TESTS = Path(__file__).resolve().parent
 
 
@@ -145,7 +163,7 @@ def adb_main(argv: list[str]) -> int:
 
 
 def benchmark_model_main(argv: list[str]) -> int:
-    """The stand-in `benchmark_model`: times --graph on this machine, prints TFLite's lines."""
+    """The stand-in `benchmark_model`: times --graph (simulated clock), prints TFLite's lines."""
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
@@ -157,25 +175,103 @@ def benchmark_model_main(argv: list[str]) -> int:
         print("Loaded model", flags["graph"])
         print("Segmentation fault", file=sys.stderr)
         return 139
+    model = Path(flags["graph"]).read_bytes()
     began = time.perf_counter()
-    interpreter = Interpreter(model_path=flags["graph"], num_threads=int(flags["num_threads"]))
+    interpreter = Interpreter(model_content=model, num_threads=int(flags["num_threads"]))
     interpreter.allocate_tensors()
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    init_us = (time.perf_counter() - began) * 1e6
+    warmup_count = max(int(flags.get("warmup_runs", "1")), 1)
+    count = max(int(flags.get("num_runs", "50")), 1)
+    slow_us = float(os.environ.get("FAKE_SLOW_KERNEL7_US", "0"))
+    if os.environ.get("FAKE_CLOCK", "simulated") == "host":
+        init_us = (time.perf_counter() - began) * 1e6
+        delay = _kernel7_delay_us(interpreter, slow_us)
+        warmup = [t + delay for t in _host_times(interpreter, warmup_count)]
+        runs = [t + delay for t in _host_times(interpreter, count)]
+    else:
+        init_us = 1000.0 + len(model) / 1000  # loading: a fixed cost and one per kilobyte
+        times = _simulated_times(model, interpreter, slow_us, warmup_count + count)
+        warmup, runs = times[:warmup_count], times[warmup_count:]
+    _print_result(init_us, warmup, runs, os.environ.get("FAKE_BENCHMARK_FORMAT", "new") == "new")
+    return 0
 
-    def timed(count: int) -> list[float]:
-        times = []
-        for _ in range(count):
-            start = time.perf_counter()
-            interpreter.invoke()
-            times.append((time.perf_counter() - start) * 1e6)
-        return times
 
-    slow_us = _kernel7_delay_us(interpreter, float(os.environ.get("FAKE_SLOW_KERNEL7_US", "0")))
-    warmup = [t + slow_us for t in timed(max(int(flags.get("warmup_runs", "1")), 1))]
-    runs = [t + slow_us for t in timed(max(int(flags.get("num_runs", "50")), 1))]
-    new = os.environ.get("FAKE_BENCHMARK_FORMAT", "new") == "new"
+def _host_times(interpreter, count: int) -> list[float]:
+    """`count` runs of the graph on this machine's wall clock (microseconds)."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append((time.perf_counter() - start) * 1e6)
+    return times
+
+
+def _simulated_times(model: bytes, interpreter, slow_us: float, count: int) -> list[float]:
+    """`count` runs of the simulated clock: the graph's time, off by the seeded noise."""
+    import numpy as np
+
+    interpreter.invoke()  # the graph runs, as on a device; only the clock is simulated
+    call = _next_call()
+    seed = int.from_bytes(hashlib.sha256(model).digest()[:8], "little")
+    rng = np.random.default_rng([seed, call])
+    noise = float(os.environ.get("FAKE_NOISE", str(DEFAULT_NOISE)))
+    pass_noise = float(os.environ.get("FAKE_PASS_NOISE", "0"))
+    whole_call = max(1.0 + pass_noise * rng.standard_normal(), 0.1)
+    factors = np.maximum(1.0 + noise * rng.standard_normal(count), 0.1)
+    return list(simulated_run_us(interpreter, slow_us) * whole_call * factors)
+
+
+def _next_call() -> int:
+    """How many simulated calls came before this one on this device (0 without a device)."""
+    root = os.environ.get("FAKE_ADB_ROOT")
+    if root is None:
+        return 0
+    counter = Path(root) / "benchmark_calls"
+    done = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(done + 1))
+    return done
+
+
+def simulated_run_us(interpreter, slow_kernel7_us: float = 0.0) -> float:
+    """One noise-free run of an allocated interpreter's graph on the simulated clock (us).
+
+    A fixed cost per run, and per op a fixed cost, one per multiply-accumulate of
+    the convolutions and fully connected layers, and one per output element;
+    7x7 depthwise convolutions add `slow_kernel7_us` per 1000 output elements.
+    """
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    total = US_PER_RUN
+    for op in interpreter._get_ops_details():
+        outputs = sum(int(tensors[i]["shape"].prod()) for i in op["outputs"] if i >= 0)
+        total += US_PER_OP + US_PER_OUTPUT * outputs + US_PER_MAC * _macs(op, tensors, outputs)
+    return float(total + _kernel7_delay_us(interpreter, slow_kernel7_us))
+
+
+def simulated_model_us(flatbuffer: bytes, slow_kernel7_us: float = 0.0) -> float:
+    """`simulated_run_us` of a TFLite flatbuffer: what the stand-in reports without noise."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
+    interpreter.allocate_tensors()
+    return simulated_run_us(interpreter, slow_kernel7_us)
+
+
+def _macs(op: dict, tensors: dict, outputs: int) -> int:
+    """Multiply-accumulates of a convolution or fully connected op (0 for any other op)."""
+    name = op["op_name"]
+    if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        return 0
+    weights = tensors[op["inputs"][1]]["shape"]  # (out, kh, kw, in) / (1, kh, kw, c) / (out, in)
+    if name == "CONV_2D":
+        return outputs * int(weights[1:].prod())
+    if name == "DEPTHWISE_CONV_2D":
+        return outputs * int(weights[1] * weights[2])
+    return outputs * int(weights[-1])
+
+
+def _print_result(init_us: float, warmup: list[float], runs: list[float], new: bool) -> None:
+    """The result lines of benchmark_model, as a recent build (`new`) or a 2019 one prints them."""
     prefix = "INFO: " if new else ""
 
     def percentiles(times: list[float]) -> str:
@@ -199,7 +295,6 @@ def benchmark_model_main(argv: list[str]) -> int:
         f"{warmup[0]:.0f}, Warmup (avg): {statistics.fmean(warmup):g}, "
         f"Inference (avg): {statistics.fmean(runs):g}"
     )
-    return 0
 
 
 def _kernel7_delay_us(interpreter, us_per_thousand: float) -> float:

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return run_module("tfnas.latency", *args, timeout=120)
+    return run_module("tfnas.latency", *args)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return run_module("tfnas.net", *args, timeout=120)
+    return run_module("tfnas.net", *args)
 
 
 def test_summary_json_of_a_registered_net():

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from commands import run_module
+from commands import HANG_GUARD_S, run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tfnas", "deploy", "tflite_bench")
@@ -36,7 +36,7 @@ def wheel(tmp_path_factory) -> Path:
         [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(source)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     (built,) = out.glob("tfnas-*.whl")
     return built
@@ -50,7 +50,7 @@ def installed(wheel, tmp_path_factory) -> Path:
         [*PIP, "install", "--no-deps", "--target", str(site), str(wheel)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     return site
 
@@ -64,7 +64,7 @@ def run_installed(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProc
         text=True,
         cwd=cwd,
         env=env,
-        timeout=600,
+        timeout=HANG_GUARD_S,
     )
 
 

@@ -1,18 +1,12 @@
 """Drawings of networks and of alpha over a search, and `python -m tfnas.net draw`."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
+from commands import run_module
 from PIL import Image
 
 from tfnas.plots import draw_net, plot_alpha_history
 from tfnas.search.supernet import derive_choices
 from tfnas.spaces import demo
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _size(path):
@@ -48,13 +42,6 @@ def test_alpha_history_plot_has_a_panel_per_choice_block(tmp_path):
 
 def test_net_draw_command(tmp_path):
     out = tmp_path / "net.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "tfnas.net", "draw", "mobilenet_v2", f"--out={out}"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=120,
-    )
+    result = run_module("tfnas.net", "draw", "mobilenet_v2", f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert out.exists() and _size(out)[0] > 500

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import HANG_GUARD_S
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 from PIL import Image
 
@@ -38,9 +39,9 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tfnas.search", *args]
 
 
-def search(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def search(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command(*args), capture_output=True, text=True, cwd=REPO_ROOT, env=ENV, timeout=timeout
+        command(*args), capture_output=True, text=True, cwd=REPO_ROOT, env=ENV, timeout=HANG_GUARD_S
     )
 
 
@@ -57,7 +58,7 @@ def finished_run(tmp_path_factory) -> Path:
             text=True,
             cwd=REPO_ROOT,
             env=ENV,
-            timeout=600,
+            timeout=HANG_GUARD_S,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "outputs in" in log.read_text()
@@ -102,8 +103,8 @@ def test_demo_search_writes_every_output(finished_run):
 def test_a_run_killed_mid_epoch_resumes_to_the_same_architecture(finished_run, tmp_path):
     out = tmp_path / "run"
     kill_after_mid_epoch_checkpoint(
-        command(*TINY, f"--output_dir={out}"),
-        REPO_ROOT,
+        "tfnas.search",
+        [*TINY, f"--output_dir={out}"],
         ENV,
         out / "checkpoints" / "state.json",
         STEPS_PER_EPOCH,
@@ -127,8 +128,8 @@ def test_a_diverging_search_stops_with_one_error_line_and_keeps_the_last_good_ch
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
     step = kill_after_mid_epoch_checkpoint(
-        command(*TINY, f"--output_dir={out}"),
-        REPO_ROOT,
+        "tfnas.search",
+        [*TINY, f"--output_dir={out}"],
         ENV,
         checkpoints / "state.json",
         STEPS_PER_EPOCH,
@@ -167,7 +168,7 @@ def test_a_diverging_search_stops_with_one_error_line_and_keeps_the_last_good_ch
     ],
 )
 def test_bad_flags_give_one_error_line(args, message, tmp_path):
-    result = search(*args, f"--output_dir={tmp_path / 'run'}", timeout=300)
+    result = search(*args, f"--output_dir={tmp_path / 'run'}")
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from commands import HANG_GUARD_S
 from conftest import REPO_ROOT
 from toy_search import (
     KERNEL_TASK_BEST,
@@ -357,7 +358,7 @@ def test_steps_run_under_mirrored_strategy_on_two_logical_cpus():
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_GUARD_S,
         check=False,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]

@@ -16,13 +16,28 @@ def flatbuffer() -> bytes:
     return key_models.key_flatbuffer(KEY)
 
 
+class SimulatedClock:
+    """A clock that moves `tick` seconds each time it is read."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
 def test_the_host_runner_times_at_least_the_runs_and_the_seconds_asked(flatbuffer):
-    timing = HostRunner(warmup_runs=2, num_runs=5, min_seconds=0.05).time(flatbuffer, "block")
-    assert timing.count >= 5
-    assert 0 < timing.min_ms <= timing.median_ms <= timing.max_ms
-    assert timing.min_ms <= timing.mean_ms <= timing.max_ms
-    # A block of microseconds timed for at least 0.05 s runs far more than 5 times.
-    assert timing.count > 100
+    # Each run reads the clock twice, one tick apart: every run takes 0.1 ms on it.
+    clock = SimulatedClock(tick=1e-4)
+    runner = HostRunner(warmup_runs=2, num_runs=5, min_seconds=0.05, clock=clock)
+    timing = runner.time(flatbuffer, "block")
+    # Past 5 runs it timed on until 0.05 s had passed, and stopped at the first check after.
+    assert timing.count > 5
+    assert 0.05 <= clock.now - clock.tick <= 0.05 + 3 * clock.tick
+    for figure in (timing.median_ms, timing.min_ms, timing.max_ms, timing.mean_ms):
+        assert figure == pytest.approx(0.1)  # to float round-off of the clock's sums
+    assert timing.std_ms == pytest.approx(0, abs=1e-9)
     entry = timing.measurement()
     assert (entry.mean, entry.median, entry.count) == (
         timing.mean_ms,
@@ -30,6 +45,14 @@ def test_the_host_runner_times_at_least_the_runs_and_the_seconds_asked(flatbuffe
         timing.count,
     )
     assert entry.typical == timing.median_ms
+    # However long a run takes, at least num_runs are timed.
+    slow = HostRunner(warmup_runs=0, num_runs=5, min_seconds=0.05, clock=SimulatedClock(1.0))
+    assert slow.time(flatbuffer, "block").count == 5
+
+
+def test_the_host_runner_times_on_the_wall_clock_by_default(flatbuffer):
+    timing = HostRunner(warmup_runs=1, num_runs=3, min_seconds=0).time(flatbuffer, "block")
+    assert timing.count == 3 and 0 < timing.min_ms <= timing.median_ms <= timing.max_ms
 
 
 def test_pinning_uses_one_core_and_restores_the_affinity():

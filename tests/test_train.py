@@ -4,7 +4,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +121,8 @@ def test_training_killed_mid_epoch_resumes_with_nothing_lost(tmp_path):
     assert reference.returncode == 0, reference.stderr[-2000:]
     out = tmp_path / "killed"
     kill_after_mid_epoch_checkpoint(
-        [sys.executable, "-m", "tfnas.train", *settings, f"--output_dir={out}"],
-        REPO_ROOT,
+        "tfnas.train",
+        [*settings, f"--output_dir={out}"],
         ENV,
         out / "checkpoints" / "state.json",
         steps_per_epoch=10,
@@ -147,8 +146,8 @@ def test_a_diverging_training_stops_with_one_error_line_and_keeps_the_last_good_
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
     step = kill_after_mid_epoch_checkpoint(
-        [sys.executable, "-m", "tfnas.train", *KILLABLE, f"--output_dir={out}"],
-        REPO_ROOT,
+        "tfnas.train",
+        [*KILLABLE, f"--output_dir={out}"],
         ENV,
         checkpoints / "state.json",
         steps_per_epoch=10,

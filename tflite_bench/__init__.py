@@ -8,3 +8,7 @@
 - commands: `measure` (one model), `build_table` (every key of a space),
   `validate` (table sums against whole networks).
 """
+
+from tfnas.quiet import quiet_when_started_as_command
+
+quiet_when_started_as_command()  # `python -m` commands start without TensorFlow's C++ noise

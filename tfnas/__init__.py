@@ -5,3 +5,7 @@ Architectures are frozen data (`tfnas.spec`), registered by name
 `net.config` (`tfnas.netconfig`), costed without a model (`tfnas.costs`) and
 built into plain Keras models (`tfnas.builder`).
 """
+
+from tfnas.quiet import quiet_when_started_as_command
+
+quiet_when_started_as_command()  # `python -m` commands start without TensorFlow's C++ noise

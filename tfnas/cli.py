@@ -13,6 +13,8 @@ import runpy
 import sys
 from collections.abc import Sequence
 
+from tfnas.quiet import quiet_tensorflow_start
+
 # Subcommand -> (module run as __main__, what it does).
 COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("tfnas.search", "search an architecture for a latency target"),
@@ -53,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     module = COMMANDS[name][0]
+    quiet_tensorflow_start()  # before the command imports TensorFlow
     sys.argv[1:] = rest  # runpy's alter_sys sets argv[0] to the module's file
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -56,7 +56,7 @@ test-slow: $(STAMP)
 # The suite (or TESTS=...) while a spinning process keeps each core busy: no test
 # may depend on this machine's speed or load. The spinners are stopped by PID at the end.
 TESTS ?=
-test-busy: $(STAMP)
+test-busy: lint
 	$(PY) tests/busy_machine.py -- $(PY) -m pytest $(TESTS)
 
 format: $(STAMP)

@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.search_vs_random import PartError, Progress, draw_choices, run_logged
+from benchmarks.common import PartError, Progress, run_logged
+from benchmarks.search_vs_random import draw_choices
 
 PERCENTILES = (25, 50, 75)
 DRAWS = 3000
@@ -302,7 +303,7 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     from absl import app, flags
 
-    from benchmarks.search_vs_random import define_benchmark_flags
+    from benchmarks.common import define_benchmark_flags
 
     define_benchmark_flags("runs/device_loop")
     flags.DEFINE_integer("rounds", 3, "At most this many rounds per loop.")

@@ -43,16 +43,21 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import (
+    PartError,
+    Progress,
+    benchmark_main,
+    define_benchmark_flags,
+    run_part,
+    spread,
+)
+
 EXPERIMENT = "fashion_mnist"
 RANDOM_ARCHS = 8
 SEARCH_SEEDS = (0, 1, 2)
@@ -73,10 +78,6 @@ ABLATIONS = (
 POOL = 20_000
 LATENCY_PASSES = 3
 RESULTS_NAME = "search_vs_random"
-
-
-class PartError(RuntimeError):
-    """A part's command failed, or left a folder that is neither finished nor resumable."""
 
 
 def pick_random_archs(
@@ -109,17 +110,6 @@ def draw_choices(num_candidates: Sequence[int], draws: int, seed: int) -> list[l
     return result
 
 
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Mean, sample standard deviation (0 for one value), least and most, and the count."""
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
 def improvement(searched: Sequence[float], random: Sequence[float]) -> dict[str, float]:
     """The searched network's test accuracy against the random networks' distribution.
 
@@ -138,43 +128,6 @@ def improvement(searched: Sequence[float], random: Sequence[float]) -> dict[str,
         "welch_t": difference / stderr if stderr > 0 else float("nan"),
         "rank": sum(a < s["mean"] for a in random),
     }
-
-
-def run_logged(module: str, args: list[str], log_file: Path, ok: tuple[int, ...] = (0,)) -> None:
-    """Runs `python -m module args`; its output goes to `log_file`; `ok`: exit codes of success."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "a") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
-            check=False,
-        )
-    if done.returncode not in ok:
-        tail = log_file.read_text().strip().splitlines()[-5:]
-        raise PartError(
-            f"python -m {module} exited with {done.returncode}; its log: {log_file}\n"
-            + "\n".join(tail)
-        )
-
-
-def run_part(
-    module: str, args: list[str], out: Path, done_file: str, resume: bool
-) -> dict[str, Any]:
-    """One command that writes `out/done_file`; reused when done, continued with `resume`."""
-    finished = out / done_file
-    if finished.exists():
-        return json.loads(finished.read_text())
-    if out.exists() and not resume:
-        raise PartError(f"{out} holds an unfinished run: pass --resume to continue it")
-    began = time.monotonic()
-    again = ["--resume"] if out.exists() else []
-    run_logged(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
-    result = json.loads(finished.read_text())
-    result["part_minutes"] = (time.monotonic() - began) / 60
-    return result
 
 
 def epoch_seconds(run_dir: Path) -> dict[str, float]:
@@ -325,19 +278,6 @@ def measure(archs: dict[str, str], runs: Path) -> tuple[dict[str, float], str]:
     ms, device = measure_latencies(archs, runs / "tflite", "host", LATENCY_PASSES)
     write_text_atomic(cache, json.dumps({"ms": ms, "device": device}, indent=2) + "\n")
     return ms, device
-
-
-class Progress:
-    """Prints each part as it starts, with its number and the time since the benchmark began."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.began = total, 0, time.monotonic()
-
-    def __call__(self, what: str) -> None:
-        """Announces the next part."""
-        self.done += 1
-        minutes = (time.monotonic() - self.began) / 60
-        print(f"[{self.done}/{self.total}] {what} ({minutes:.1f} min in)", flush=True)
 
 
 def _train(arch: str, seed: int, out: Path, resume: bool) -> float:
@@ -622,52 +562,6 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     figure.suptitle("Fashion-MNIST: the search against random networks of its space")
     figure.tight_layout()
     return save_figure(figure, path)
-
-
-def benchmark_main(
-    run: Callable[[Path, bool], dict[str, Any]],
-    summarize: Callable[[dict[str, Any]], dict[str, Any]],
-    markdown: Callable[[dict[str, Any], dict[str, Any]], str],
-    plot: Callable[[dict[str, Any], Path], Path],
-    name: str,
-) -> None:
-    """What a Fashion-MNIST benchmark's `main` does: check the files, run, print and write.
-
-    Writes `name.json` (figures and summary), `name.md` and `name.png` in
-    `--output_dir`; `run` gets `--runs_dir` and `--resume`.
-    """
-    from absl import flags
-
-    from tfnas.atomic import write_text_atomic
-    from tfnas.datasets.idx import FASHION_MNIST_DIR
-
-    values = flags.FLAGS
-    if not Path(FASHION_MNIST_DIR).is_dir():
-        sys.exit(
-            f"error: no Fashion-MNIST files in {FASHION_MNIST_DIR}; install them with "
-            "`apt-get install dataset-fashion-mnist` (Debian, offline)"
-        )
-    try:
-        figures = run(Path(values.runs_dir), values.resume)
-    except PartError as error:
-        sys.exit(f"error: {error}")
-    summary = summarize(figures)
-    text = markdown(figures, summary)
-    print(text)
-    out = Path(values.output_dir)
-    results = {**figures, "summary": summary}
-    write_text_atomic(out / f"{name}.json", json.dumps(results, indent=2) + "\n")
-    write_text_atomic(out / f"{name}.md", text)
-    plot(figures, out / f"{name}.png")
-
-
-def define_benchmark_flags(runs_dir: str) -> None:
-    """--output_dir, --runs_dir (default `runs_dir`) and --resume (call from `__main__`)."""
-    from absl import flags
-
-    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
-    flags.DEFINE_string("runs_dir", runs_dir, "Where the runs write.")
-    flags.DEFINE_bool("resume", False, "Continue an interrupted run from its checkpoint.")
 
 
 def main(argv: list[str]) -> None:

@@ -34,16 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.search_vs_random import (
-    EXPERIMENT,
+from benchmarks.common import (
     Progress,
     benchmark_main,
     define_benchmark_flags,
-    draw_choices,
-    ops_run,
+    pooled_seed_variance,
     run_part,
     spread,
 )
+from benchmarks.search_vs_random import EXPERIMENT, draw_choices, ops_run
 
 NETWORKS = 8
 SEEDED = 2
@@ -62,11 +61,7 @@ def pooled_seed_std(accuracies: Sequence[Sequence[float]]) -> float:
     Raises:
         ValueError: No network has two seeds.
     """
-    repeated = [a for a in accuracies if len(a) > 1]
-    if not repeated:
-        raise ValueError("expected at least one network trained with two seeds or more, got none")
-    squares = sum(statistics.variance(a) * (len(a) - 1) for a in repeated)
-    return (squares / sum(len(a) - 1 for a in repeated)) ** 0.5
+    return pooled_seed_variance(accuracies)[0] ** 0.5
 
 
 def latency_share(latencies: Sequence[float], accuracies: Sequence[float]) -> float:

@@ -47,22 +47,6 @@ def test_improvement_compares_the_searched_seeds_with_the_random_networks():
     assert svr.spread([0.5])["std"] == 0.0
 
 
-def test_a_finished_part_is_reused_and_an_unfinished_one_needs_resume(tmp_path):
-    done = tmp_path / "done"
-    done.mkdir()
-    (done / "summary.json").write_text(json.dumps({"test_accuracy": 0.9}))
-    # The module does not exist: a reused part runs nothing.
-    assert svr.run_part("no.such.module", [], done, "summary.json", resume=False) == {
-        "test_accuracy": 0.9
-    }
-    unfinished = tmp_path / "unfinished"
-    unfinished.mkdir()
-    with pytest.raises(svr.PartError, match="unfinished run: pass --resume"):
-        svr.run_part("no.such.module", [], unfinished, "summary.json", resume=False)
-    with pytest.raises(svr.PartError, match=r"python -m no.such.module exited with 1; its log"):
-        svr.run_part("no.such.module", [], tmp_path / "new", "summary.json", resume=False)
-
-
 def test_kendall_tau_counts_concordant_minus_discordant_pairs():
     assert svr.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
     assert svr.kendall_tau([1, 2, 3, 4], [40, 30, 20, 10]) == -1.0

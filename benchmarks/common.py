@@ -1,0 +1,369 @@
+"""What the long benchmarks share: parts that are checked when reused, progress, statistics.
+
+A long benchmark is a sequence of parts, each a command a user runs
+(`python -m tfnas.train ...`) in its own process, writing one folder. A part
+that finished is reused, one that was interrupted is continued with
+`--resume`, and each records how it was run (`NAME.part.json` beside its
+folder): the module, the arguments, the SHA-256 of every file an argument
+names, and the commit it started from. Reusing a part whose record differs
+from what the benchmark would run now is refused, naming the difference;
+a part started from another commit is reused and its commit reported
+(`part_commits`), since a commit that changed nothing a part runs should not
+cost hours.
+
+The statistics are those a comparison of NAS methods needs (Yang et al.
+2020): a sample's mean and spread, two samples compared with a pooled
+seed-variance t test, Welch's t test and the Mann-Whitney rank test; the
+one-way F test of whether networks differ by more than their seeds; and
+Kendall's tau with a bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RECORD_SUFFIX = ".part.json"
+
+
+class PartError(RuntimeError):
+    """A part that failed, cannot be reused as it is, or is neither finished nor resumable."""
+
+
+def current_commit(repo: Path = REPO_ROOT) -> str:
+    """`git rev-parse HEAD`, with `-dirty` when tracked files differ from it; else `unknown`."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if changed else "")
+
+
+def declared_part(module: str, args: Sequence[str]) -> dict[str, Any]:
+    """What defines a part: its module, its arguments, and the content of each file they name."""
+    files = {}
+    for arg in args:
+        value = arg.partition("=")[2]
+        if value and Path(value).is_file():
+            files[value] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return {"module": module, "args": list(args), "files": files}
+
+
+def record_path(out: Path) -> Path:
+    """Where a part's record lives: beside its folder (the command owns the folder)."""
+    return out.parent / f"{out.name}{RECORD_SUFFIX}"
+
+
+def check_record(out: Path, declared: dict[str, Any]) -> dict[str, Any]:
+    """The part's record, when it declares what the benchmark would run now.
+
+    Raises:
+        PartError: The folder has no record, or its record declares another run.
+    """
+    path = record_path(out)
+    if not path.exists():
+        raise PartError(
+            f"{out} has no record of how it was run ({path.name}); delete the folder to rerun it"
+        )
+    record = json.loads(path.read_text())
+    differences = [
+        f"{field}: {record.get(field)!r} then, {declared[field]!r} now"
+        for field in declared
+        if record.get(field) != declared[field]
+    ]
+    if differences:
+        raise PartError(
+            f"{out} was run otherwise than this benchmark would run it now ("
+            + "; ".join(differences)
+            + f"); delete {out} and {path.name} to rerun it, or use another --runs_dir"
+        )
+    return record
+
+
+def run_logged(module: str, args: list[str], log_file: Path, ok: tuple[int, ...] = (0,)) -> None:
+    """Runs `python -m module args`; its output goes to `log_file`; `ok`: exit codes of success."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "a") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+            check=False,
+        )
+    if done.returncode not in ok:
+        tail = log_file.read_text().strip().splitlines()[-5:]
+        raise PartError(
+            f"python -m {module} exited with {done.returncode}; its log: {log_file}\n"
+            + "\n".join(tail)
+        )
+
+
+def run_part(
+    module: str, args: list[str], out: Path, done_file: str, resume: bool
+) -> dict[str, Any]:
+    """One command that writes `out/done_file`: run, continued with `resume`, or reused.
+
+    Returns:
+        The contents of `done_file`, with the part's record under `part`.
+
+    Raises:
+        PartError: The command failed, the folder is unfinished without
+            `resume`, or its record declares another run.
+    """
+    declared = declared_part(module, args)
+    finished = out / done_file
+    if out.exists():
+        record = check_record(out, declared)
+        if not finished.exists() and not resume:
+            raise PartError(f"{out} holds an unfinished run: pass --resume to continue it")
+    else:
+        record = declared | {"commit": current_commit(), "started": _now()}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(record_path(out), record)
+    if not finished.exists():
+        began = time.monotonic()
+        again = ["--resume"] if out.exists() else []
+        run_logged(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
+        record["minutes"] = record.get("minutes", 0.0) + (time.monotonic() - began) / 60
+        if not finished.exists():
+            raise PartError(f"python -m {module} ended without writing {finished}")
+        record["finished"] = _now()
+        _write_json(record_path(out), record)
+    result = json.loads(finished.read_text())
+    result["part"] = record
+    return result
+
+
+def part_commits(results: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many of the parts' results came from each commit."""
+    commits: dict[str, int] = {}
+    for result in results:
+        commit = result["part"]["commit"]
+        commits[commit] = commits.get(commit, 0) + 1
+    return commits
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from tfnas.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+class Progress:
+    """Prints each part as it starts, with its number and the time since the benchmark began."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.began = total, 0, time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        """Announces the next part."""
+        self.done += 1
+        minutes = (time.monotonic() - self.began) / 60
+        print(f"[{self.done}/{self.total}] {what} ({minutes:.1f} min in)", flush=True)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one value), least and most, and the count."""
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def pooled_seed_variance(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """The variance between seeds of one network, pooled over networks, and its degrees of freedom.
+
+    The per-network sample variances averaged with their degrees of freedom as
+    weights (one-way ANOVA's within-group mean square).
+
+    Raises:
+        ValueError: No network has two seeds.
+    """
+    repeated = [g for g in groups if len(g) > 1]
+    if not repeated:
+        raise ValueError("expected at least one network trained with two seeds or more, got none")
+    dof = sum(len(g) - 1 for g in repeated)
+    return sum(statistics.variance(g) * (len(g) - 1) for g in repeated) / dof, dof
+
+
+def compare_samples(
+    first: Sequence[float], second: Sequence[float], seed_variance: tuple[float, int] | None = None
+) -> dict[str, float]:
+    """Whether `first` (e.g. the searched networks' accuracies) differs from `second`.
+
+    Args:
+        first: One method's results (each a network's accuracy, or a run's).
+        second: The other's.
+        seed_variance: (variance, degrees of freedom) of one result between
+            seeds, pooled over every network trained with several seeds;
+            with it, `pooled_p` tests whether the difference exceeds what
+            seeds alone give (a t test with that variance and those degrees).
+
+    Returns:
+        `difference` (of the means), `n_first`, `n_second`, and two-sided
+        p-values: `pooled_p` (with `seed_variance`), `welch_p` (Welch's t test;
+        NaN when either sample has fewer than 2 values or no spread),
+        `rank_p` (Mann-Whitney U, exact for small samples).
+    """
+    from scipy import stats
+
+    a, b = np.asarray(first, float), np.asarray(second, float)
+    result = {"difference": float(a.mean() - b.mean()), "n_first": len(a), "n_second": len(b)}
+    result["welch_p"] = float("nan")
+    if len(a) > 1 and len(b) > 1 and (a.std() > 0 or b.std() > 0):
+        result["welch_p"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    result["rank_p"] = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    result["pooled_p"] = float("nan")
+    if seed_variance is not None:
+        variance, dof = seed_variance
+        t = result["difference"] / np.sqrt(variance * (1 / len(a) + 1 / len(b)))
+        result["pooled_t"] = float(t)
+        result["pooled_p"] = float(2 * stats.t.sf(abs(t), dof))
+    return result
+
+
+def networks_differ(groups: Sequence[Sequence[float]]) -> dict[str, float]:
+    """One-way F test: do the networks (groups of seeds) differ by more than their seeds do?
+
+    Returns:
+        `f`, `p`, the degrees of freedom, the standard deviation of the
+        networks' means (`between_std`) and the pooled one between seeds
+        (`seed_std`).
+
+    Raises:
+        ValueError: Fewer than 2 networks, or no network with 2 seeds.
+    """
+    from scipy import stats
+
+    if len(groups) < 2:
+        raise ValueError(f"expected at least 2 networks, got {len(groups)}")
+    variance, dof = pooled_seed_variance(groups)
+    f, p = stats.f_oneway(*[np.asarray(g, float) for g in groups])
+    means = [statistics.fmean(g) for g in groups]
+    return {
+        "f": float(f),
+        "p": float(p),
+        "dof_between": len(groups) - 1,
+        "dof_within": sum(len(g) for g in groups) - len(groups),
+        "between_std": statistics.stdev(means),
+        "seed_std": variance**0.5,
+        "seed_dof": dof,
+    }
+
+
+def kendall_tau(
+    first: Sequence[float], second: Sequence[float], resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Kendall's tau-b of two rankings, its p-value and a 95% bootstrap interval (seeded).
+
+    Raises:
+        ValueError: Sequences of different lengths, or fewer than 3 items.
+    """
+    from scipy import stats
+
+    x, y = np.asarray(first, float), np.asarray(second, float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"expected two sequences of one length >= 3, got {len(x)} and {len(y)}")
+    tau, p = stats.kendalltau(x, y)
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(resamples):
+        pick = rng.integers(len(x), size=len(x))
+        value = stats.kendalltau(x[pick], y[pick])[0]
+        if np.isfinite(value):
+            taus.append(value)
+    low, high = np.percentile(taus, [2.5, 97.5])
+    return {"tau": float(tau), "p": float(p), "low": float(low), "high": float(high), "n": len(x)}
+
+
+def require_fashion_mnist() -> None:
+    """Exits with one error line when the Fashion-MNIST files are not installed."""
+    from tfnas.datasets.idx import FASHION_MNIST_DIR
+
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        sys.exit(
+            f"error: no Fashion-MNIST files in {FASHION_MNIST_DIR}; install them with "
+            "`apt-get install dataset-fashion-mnist` (Debian, offline)"
+        )
+
+
+def write_results(
+    figures: dict[str, Any],
+    summarize: Callable[[dict[str, Any]], dict[str, Any]],
+    markdown: Callable[[dict[str, Any], dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], Path],
+    name: str,
+    output_dir: Path,
+) -> None:
+    """Prints the report and writes `name.json` (figures and summary), `name.md`, `name.png`."""
+    summary = summarize(figures)
+    text = markdown(figures, summary)
+    print(text, flush=True)
+    results = {**figures, "summary": summary}
+    _write_json(output_dir / f"{name}.json", results)
+    from tfnas.atomic import write_text_atomic
+
+    write_text_atomic(output_dir / f"{name}.md", text)
+    plot(figures, output_dir / f"{name}.png")
+
+
+def benchmark_main(
+    run: Callable[[Path, bool], dict[str, Any]],
+    summarize: Callable[[dict[str, Any]], dict[str, Any]],
+    markdown: Callable[[dict[str, Any], dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], Path],
+    name: str,
+) -> None:
+    """What a Fashion-MNIST benchmark's `main` does: check the files, run, print and write.
+
+    Writes `name.json` (figures and summary), `name.md` and `name.png` in
+    `--output_dir`; `run` gets `--runs_dir` and `--resume`.
+    """
+    from absl import flags
+
+    values = flags.FLAGS
+    require_fashion_mnist()
+    try:
+        figures = run(Path(values.runs_dir), values.resume)
+    except PartError as error:
+        sys.exit(f"error: {error}")
+    write_results(figures, summarize, markdown, plot, name, Path(values.output_dir))
+
+
+def define_benchmark_flags(runs_dir: str) -> None:
+    """--output_dir, --runs_dir (default `runs_dir`) and --resume (call from `__main__`)."""
+    from absl import flags
+
+    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
+    flags.DEFINE_string("runs_dir", runs_dir, "Where the runs write.")
+    flags.DEFINE_bool("resume", False, "Continue an interrupted run from its checkpoint.")

@@ -1,0 +1,306 @@
+"""How long must Fashion-MNIST trainings be for networks to differ by more than their seeds?
+
+    python -m benchmarks.regime [--resume] [--runs_dir=runs/regime]
+        [--output_dir=benchmarks/results] [--lengths=3,10,20]
+
+Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`, as
+`benchmarks.search_vs_random`).
+
+At 3 epochs the `fashion_mnist` space's networks differ by 1.9x the seed
+spread (F test p = 0.12, `benchmarks.space_spread`): a comparison of
+architectures there measures seeds. This benchmark trains a few networks
+that a comparison would set against each other, each with `SEEDS`, with the
+`fashion_mnist` experiment's recipe at each length of `--lengths` epochs (the
+cosine schedule stretched to the length, nothing else changed):
+
+- the space's smallest and largest networks on the `mobile` model (every
+  block its cheapest, or its most expensive, candidate);
+- the space's median network: the uniform draw at the median predicted
+  latency of `POOL` draws;
+- MobileNetV2 1.0 at 28 px (one input channel), what a user deploys
+  without NAS.
+
+Per length: each network's test accuracy over the seeds, the one-way F test
+of whether the networks differ by more than their seeds (seeds as
+replicates), and the ratio of the spreads. The chosen regime is the shortest
+length with p < 0.05; the report also says whether the networks reach 0.925
+there. Lengths run in order, shortest first, and the results files are
+rewritten after each length, so a finished length is reported while the next
+trains. Each training is a recorded part (`benchmarks.common.run_part`):
+reused when finished and unchanged, continued with `--resume`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    PartError,
+    Progress,
+    networks_differ,
+    part_commits,
+    require_fashion_mnist,
+    run_part,
+    spread,
+    write_results,
+)
+from benchmarks.search_vs_random import EXPERIMENT, draw_choices
+
+LENGTHS = (3, 10, 20)
+SEEDS = (0, 1, 2)
+POOL = 1000
+DRAW_SEED = 2  # not the draw seeds of search_vs_random (0) or space_spread (1)
+SIGNIFICANCE = 0.05
+# Published small CNNs on Fashion-MNIST (the benchmark's table, about 100K
+# parameters, trained to convergence) reach 0.922-0.925.
+GOOD_ACCURACY = 0.925
+RESULTS_NAME = "regime"
+
+
+def study_networks(runs: Path) -> list[dict[str, Any]]:
+    """The networks of the study, written once as arch files under `runs/archs`.
+
+    Each has its `name`, `arch` file, `params` and `macs`, and its predicted
+    latency on the `mobile` and `cpu` models.
+    """
+    from tfnas import spec_json
+    from tfnas.compare.evaluate import predicted_latencies
+    from tfnas.costs import net_cost
+    from tfnas.latency.model import space_latency
+    from tfnas.latency.targets import load_target
+    from tfnas.reference_nets import mobilenet_v2
+    from tfnas.search.config import resolve
+    from tfnas.search.runner import build_space
+    from tfnas.train.trainer import prepare_spec
+
+    config = resolve(EXPERIMENT)
+    space = build_space(config, num_classes=10, in_channels=1)
+    latency = space_latency(load_target(config.latency.target), space)
+
+    def extreme(pick: Callable[[Sequence[float]], float]) -> list[int]:
+        return [block.index(pick(block)) for block in latency.candidates]
+
+    draws = draw_choices([len(b.candidates) for b in space.choice_blocks], POOL, DRAW_SEED)
+    by_latency = sorted(draws, key=latency.latency_of)
+    specs = {
+        "space-smallest": space.select(extreme(min)),
+        "space-median": space.select(by_latency[len(by_latency) // 2]),
+        "space-largest": space.select(extreme(max)),
+        "mobilenet_v2": prepare_spec(mobilenet_v2(), 10, 0.0, config.data.resolution, 1),
+    }
+    networks = []
+    for name, spec in specs.items():
+        arch = runs / "archs" / f"{name}.json"
+        if not arch.exists():
+            spec_json.save_spec(spec, arch)
+        cost = net_cost(spec_json.load_spec(arch))
+        predicted = predicted_latencies(str(arch), config.latency.target)
+        networks.append(
+            {
+                "name": name,
+                "arch": str(arch),
+                "params": cost.params,
+                "macs": cost.macs,
+                "predicted_mobile": predicted["predicted_latency"],
+                "predicted_cpu": predicted["predicted_cpu_latency"],
+            }
+        )
+    return networks
+
+
+def length_summary(accuracies: dict[str, list[float]]) -> dict[str, Any]:
+    """One length's figures: each network's spread over seeds, and the F test across networks."""
+    test = networks_differ(list(accuracies.values()))
+    return {
+        "networks": {name: spread(values) for name, values in accuracies.items()},
+        "f_test": test,
+        "ratio": test["between_std"] / test["seed_std"] if test["seed_std"] > 0 else float("inf"),
+        "differ": test["p"] < SIGNIFICANCE,
+        "best_mean": max(statistics.fmean(values) for values in accuracies.values()),
+    }
+
+
+def chosen_length(lengths: dict[str, dict[str, Any]]) -> int | None:
+    """The shortest finished length at which the networks differ (p < SIGNIFICANCE), or None."""
+    differing = [int(length) for length, summary in lengths.items() if summary["differ"]]
+    return min(differing) if differing else None
+
+
+def run_all(
+    runs: Path,
+    resume: bool,
+    lengths: Sequence[int] = LENGTHS,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Trains (or reuses) every network, seed and length; `report` gets the figures per length."""
+    networks = study_networks(runs)
+    progress = Progress(total=len(lengths) * len(SEEDS) * len(networks))
+    figures: dict[str, Any] = {
+        "experiment": EXPERIMENT,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "seeds": list(SEEDS),
+        "networks": networks,
+        "lengths": {},
+    }
+    parts = []
+    for length in sorted(lengths):
+        accuracies: dict[str, list[float]] = {net["name"]: [] for net in networks}
+        for seed in SEEDS:
+            for net in networks:
+                progress(f"{net['name']}, {length} epochs, seed {seed}")
+                summary = run_part(
+                    "tfnas.train",
+                    [
+                        f"--experiment={EXPERIMENT}",
+                        f"--arch={net['arch']}",
+                        f"--epochs={length}",
+                        f"--seed={seed}",
+                    ],
+                    runs / f"{net['name']}-e{length}-seed{seed}",
+                    "train_summary.json",
+                    resume,
+                )
+                accuracies[net["name"]].append(summary["test_accuracy"])
+                parts.append(summary)
+        figures["lengths"][str(length)] = {"accuracies": accuracies}
+        figures["part_commits"] = part_commits(parts)
+        if report is not None:
+            report(figures)
+    return figures
+
+
+def summarize(figures: dict[str, Any]) -> dict[str, Any]:
+    """Per length the F test and spreads; the chosen length and whether it reaches 0.925."""
+    lengths = {
+        length: length_summary(done["accuracies"]) for length, done in figures["lengths"].items()
+    }
+    chosen = chosen_length(lengths)
+    return {
+        "lengths": lengths,
+        "chosen_length": chosen,
+        "reaches_good_accuracy": (
+            chosen is not None and lengths[str(chosen)]["best_mean"] >= GOOD_ACCURACY
+        ),
+    }
+
+
+def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
+    """The table per network and length, the F tests, and the outcome."""
+    names = [net["name"] for net in figures["networks"]]
+    lengths = list(summary["lengths"])
+    lines = [
+        f"`{figures['experiment']}` experiment's recipe at each length (cosine schedule "
+        f"stretched to it), seeds {', '.join(map(str, figures['seeds']))}; test accuracy, "
+        f"mean ± std over seeds; {figures['machine']}.",
+        "",
+        "| network | params | MACs | predicted `mobile` (ms) | "
+        + " | ".join(f"{length} epochs" for length in lengths)
+        + " |",
+        "|---|---:|---:|---:|" + "---|" * len(lengths),
+    ]
+    for net in figures["networks"]:
+        cells = []
+        for length in lengths:
+            stats = summary["lengths"][length]["networks"][net["name"]]
+            cells.append(f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+        lines.append(
+            f"| {net['name']} | {net['params']:,} | {net['macs'] / 1e6:.1f}M | "
+            f"{net['predicted_mobile']:.3f} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "| length | between networks (std of means) | between seeds (pooled) | ratio | F | p |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for length in lengths:
+        s = summary["lengths"][length]
+        test = s["f_test"]
+        lines.append(
+            f"| {length} | {test['between_std']:.4f} | {test['seed_std']:.4f} | "
+            f"{s['ratio']:.1f} | {test['f']:.2f} ({test['dof_between']}, {test['dof_within']}) "
+            f"| {test['p']:.3g} |"
+        )
+    chosen = summary["chosen_length"]
+    if chosen is None:
+        outcome = (
+            f"At no length trained so far ({', '.join(lengths)} epochs) do the {len(names)} "
+            f"networks differ at p < {SIGNIFICANCE}."
+        )
+    else:
+        best = summary["lengths"][str(chosen)]["best_mean"]
+        outcome = (
+            f"The shortest length at which the networks differ at p < {SIGNIFICANCE}: "
+            f"{chosen} epochs; the best network's mean there is {best:.4f}, "
+            + ("at least" if best >= GOOD_ACCURACY else "under")
+            + f" the {GOOD_ACCURACY} of published small CNNs."
+        )
+    commits = ", ".join(f"{c[:12]} ({n})" for c, n in figures.get("part_commits", {}).items())
+    lines += ["", outcome, f"Trainings by commit: {commits}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(figures: dict[str, Any], path: Path) -> Path:
+    """Test accuracy against training length, one line per network, seeds as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfnas.plots import save_figure
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    lengths = sorted(int(length) for length in figures["lengths"])
+    for net in figures["networks"]:
+        values = [figures["lengths"][str(n)]["accuracies"][net["name"]] for n in lengths]
+        means = [statistics.fmean(v) for v in values]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+        axes.errorbar(lengths, means, yerr=stds, marker="o", capsize=3, label=net["name"])
+    axes.axhline(GOOD_ACCURACY, color="0.4", linestyle="--", linewidth=1)
+    axes.set_xlabel("training epochs")
+    axes.set_ylabel("test accuracy (mean ± std over seeds)")
+    axes.set_title("Fashion-MNIST: when do networks differ beyond their seeds?")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: trains (or reuses) every length in turn, writing the results after each."""
+    import sys
+
+    from absl import flags
+
+    del argv
+    values = flags.FLAGS
+    require_fashion_mnist()
+    out = Path(values.output_dir)
+    try:
+        lengths = sorted({int(n) for n in values.lengths})
+    except ValueError:
+        lengths = []
+    if not lengths or lengths[0] < 1:
+        sys.exit(f"error: --lengths={','.join(values.lengths)}: expected epochs, integers >= 1")
+
+    def report(figures: dict[str, Any]) -> None:
+        write_results(figures, summarize, markdown, plot, RESULTS_NAME, out)
+
+    try:
+        run_all(Path(values.runs_dir), values.resume, lengths, report)
+    except PartError as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    from benchmarks.common import define_benchmark_flags
+
+    define_benchmark_flags("runs/regime")
+    flags.DEFINE_list("lengths", [str(n) for n in LENGTHS], "Training lengths in epochs.")
+    app.run(main)

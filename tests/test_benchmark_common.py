@@ -1,0 +1,112 @@
+"""`benchmarks.common`: parts recorded and checked on reuse, and the statistics of comparisons."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import common
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """Stands in for the parts' commands: records each, writes `summary.json` unless told."""
+    ran = []
+
+    def run_logged(module, args, log_file, ok=(0,)):
+        ran.append([module, *args])
+        out = next(a.partition("=")[2] for a in args if a.startswith("--output_dir="))
+        if module == "fails":
+            raise common.PartError(f"python -m {module} exited with 1; its log: {log_file}")
+        (common.Path(out)).mkdir(parents=True, exist_ok=True)
+        if module == "interrupted" and "--resume" not in args:
+            raise KeyboardInterrupt  # the user stops it
+        (common.Path(out) / "summary.json").write_text(json.dumps({"accuracy": 0.9}))
+
+    monkeypatch.setattr(common, "run_logged", run_logged)
+    return ran
+
+
+def test_a_part_records_how_it_ran_and_is_reused_as_it_was(tmp_path, commands):
+    arch = tmp_path / "arch.json"
+    arch.write_text("{}")
+    out = tmp_path / "runs" / "net"
+    args = ["--experiment=x", f"--arch={arch}"]
+    result = common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+    assert result["accuracy"] == 0.9 and len(commands) == 1
+    record = json.loads((tmp_path / "runs" / "net.part.json").read_text())
+    assert record["module"] == "tfnas.train" and record["args"] == args
+    assert set(record["files"]) == {str(arch)} and record["commit"] == result["part"]["commit"]
+    assert record["finished"] and record["minutes"] >= 0
+    # Reused as it is: nothing runs again.
+    again = common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+    assert again == result and len(commands) == 1
+    # Other arguments, or another file behind the same name: refused, saying what differs.
+    with pytest.raises(common.PartError, match=r"args: .*--experiment=x.* then, .*=y.* now"):
+        common.run_part(
+            "tfnas.train", ["--experiment=y", f"--arch={arch}"], out, "summary.json", False
+        )
+    arch.write_text('{"other": 1}')
+    with pytest.raises(common.PartError, match=r"files: .* then, .* now\); delete .*net.part.json"):
+        common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+
+
+def test_unfinished_parts_need_resume_and_unrecorded_folders_are_refused(tmp_path, commands):
+    out = tmp_path / "net"
+    with pytest.raises(KeyboardInterrupt):
+        common.run_part("interrupted", [], out, "summary.json", resume=False)
+    with pytest.raises(common.PartError, match="unfinished run: pass --resume"):
+        common.run_part("interrupted", [], out, "summary.json", resume=False)
+    assert common.run_part("interrupted", [], out, "summary.json", resume=True)["accuracy"] == 0.9
+    assert commands[-1][-1] == "--resume"
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    with pytest.raises(common.PartError, match="has no record of how it was run"):
+        common.run_part("tfnas.train", [], legacy, "summary.json", resume=True)
+    with pytest.raises(common.PartError, match="exited with 1"):
+        common.run_part("fails", [], tmp_path / "new", "summary.json", resume=False)
+
+
+def test_commits_of_the_parts_are_counted():
+    results = [{"part": {"commit": "a"}}, {"part": {"commit": "b"}}, {"part": {"commit": "a"}}]
+    assert common.part_commits(results) == {"a": 2, "b": 1}
+    assert common.current_commit() != ""
+
+
+def test_samples_are_compared_with_seed_noise_welch_and_ranks():
+    searched, random = [0.91, 0.912, 0.908], [0.90, 0.902, 0.898, 0.901]
+    # Seeds of one network vary by 0.002: the 0.01 difference is far beyond them.
+    result = common.compare_samples(searched, random, seed_variance=(0.002**2, 6))
+    assert result["difference"] == pytest.approx(0.91 - 0.90025)
+    assert result["pooled_p"] < 0.001 and result["welch_p"] < 0.01
+    assert result["rank_p"] == pytest.approx(2 / 35)  # exact: 1 of C(7, 3) orders, two-sided
+    assert (result["n_first"], result["n_second"]) == (3, 4)
+    # Seeds that vary by 0.02 make the same difference noise.
+    assert common.compare_samples(searched, random, (0.02**2, 6))["pooled_p"] > 0.3
+    assert np.isnan(common.compare_samples([0.9], random)["welch_p"])
+
+
+def test_networks_differ_when_their_means_spread_beyond_their_seeds():
+    apart = [[0.90, 0.901, 0.899], [0.92, 0.921, 0.919], [0.94, 0.941, 0.939]]
+    result = common.networks_differ(apart)
+    assert result["p"] < 1e-6 and (result["dof_between"], result["dof_within"]) == (2, 6)
+    assert result["seed_std"] == pytest.approx(0.001) and result["between_std"] == pytest.approx(
+        0.02
+    )
+    together = [[0.90, 0.92, 0.91], [0.91, 0.90, 0.92]]
+    assert common.networks_differ(together)["p"] > 0.5
+    with pytest.raises(ValueError, match="at least 2 networks"):
+        common.networks_differ([[0.9, 0.91]])
+    with pytest.raises(ValueError, match="two seeds or more"):
+        common.networks_differ([[0.9], [0.91]])
+
+
+def test_kendall_tau_has_a_seeded_bootstrap_interval():
+    same = common.kendall_tau([1, 2, 3, 4, 5, 6], [10, 20, 30, 40, 50, 60])
+    assert same["tau"] == pytest.approx(1.0)
+    assert same["low"] == pytest.approx(1.0) and same["high"] == pytest.approx(1.0)
+    mixed = common.kendall_tau([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
+    assert mixed["low"] < mixed["tau"] < mixed["high"] and mixed["n"] == 6
+    assert mixed == common.kendall_tau([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
+    with pytest.raises(ValueError, match="one length >= 3"):
+        common.kendall_tau([1, 2], [1, 2])

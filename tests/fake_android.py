@@ -20,9 +20,9 @@ multiply-accumulate and per output element, plus a fixed cost per run. Each
 run is then off by seeded noise: `FAKE_NOISE` (relative standard deviation of
 one run, default 0.02) and `FAKE_PASS_NOISE` (one factor shared by every run
 of one `benchmark_model` call, a device busy for the whole call; default 0).
-The seed is the model's bytes and the number of calls so far, so a test's
-timings repeat exactly. `FAKE_CLOCK=host` times the graph on this machine's
-wall clock instead (the marked `timing` tests).
+The seed is the graph (its ops and shapes, not its weights) and the number of
+calls so far, so a test's timings repeat exactly. `FAKE_CLOCK=host` times the
+graph on this machine's wall clock instead (the marked `timing` tests).
 
 With `FAKE_SLOW_KERNEL7_US=X` the device runs 7x7 depthwise convolutions
 slowly: each adds X microseconds per 1000 output elements to every run (a
@@ -191,7 +191,7 @@ def benchmark_model_main(argv: list[str]) -> int:
         runs = [t + delay for t in _host_times(interpreter, count)]
     else:
         init_us = 1000.0 + len(model) / 1000  # loading: a fixed cost and one per kilobyte
-        times = _simulated_times(model, interpreter, slow_us, warmup_count + count)
+        times = _simulated_times(interpreter, slow_us, warmup_count + count)
         warmup, runs = times[:warmup_count], times[warmup_count:]
     _print_result(init_us, warmup, runs, os.environ.get("FAKE_BENCHMARK_FORMAT", "new") == "new")
     return 0
@@ -207,19 +207,35 @@ def _host_times(interpreter, count: int) -> list[float]:
     return times
 
 
-def _simulated_times(model: bytes, interpreter, slow_us: float, count: int) -> list[float]:
+def _simulated_times(interpreter, slow_us: float, count: int) -> list[float]:
     """`count` runs of the simulated clock: the graph's time, off by the seeded noise."""
     import numpy as np
 
     interpreter.invoke()  # the graph runs, as on a device; only the clock is simulated
     call = _next_call()
-    seed = int.from_bytes(hashlib.sha256(model).digest()[:8], "little")
+    graph = hashlib.sha256(_graph_text(interpreter).encode()).digest()
+    seed = int.from_bytes(graph[:8], "little")
     rng = np.random.default_rng([seed, call])
     noise = float(os.environ.get("FAKE_NOISE", str(DEFAULT_NOISE)))
     pass_noise = float(os.environ.get("FAKE_PASS_NOISE", "0"))
     whole_call = max(1.0 + pass_noise * rng.standard_normal(), 0.1)
     factors = np.maximum(1.0 + noise * rng.standard_normal(count), 0.1)
     return list(simulated_run_us(interpreter, slow_us) * whole_call * factors)
+
+
+def _graph_text(interpreter) -> str:
+    """The graph's ops and tensor shapes: the same for every conversion of one network.
+
+    The noise is seeded by it, not by the file's bytes, which hold the weights
+    (random in the tests' key models, so the bytes differ from run to run).
+    """
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    lines = []
+    for op in interpreter._get_ops_details():
+        indices = [i for i in [*op["inputs"], *op["outputs"]] if i >= 0]
+        shapes = [str(tensors[i]["shape"].tolist()) for i in indices]
+        lines.append(" ".join([op["op_name"], *shapes]))
+    return "\n".join(lines)
 
 
 def _next_call() -> int:

@@ -53,6 +53,22 @@ def test_a_model_is_pushed_run_pinned_to_the_fast_cores_and_parsed(
     assert not remote.exists()  # nothing left on the device
 
 
+def test_the_stand_ins_clock_repeats_whatever_the_weights_and_the_host(tmp_path, monkeypatch):
+    # Two conversions of one key hold different random weights; two fresh devices
+    # time them alike: the clock follows the graph, the noise its ops and the call count.
+    timings = []
+    for k in range(2):
+        device(tmp_path / str(k), monkeypatch)
+        adb = runner(tmp_path / str(k))
+        timings.append([adb.time(key_models.key_flatbuffer(KEY), "block") for _ in range(2)])
+        adb.close()
+    assert timings[0] == timings[1]
+    first, second = timings[0]
+    assert first != second  # the second call draws other noise
+    truth = fake_android.simulated_model_us(key_models.key_flatbuffer(KEY)) / 1000
+    assert first.median_ms == pytest.approx(truth, rel=0.05)  # 5 runs of 2% noise, printed to 1 us
+
+
 def test_the_device_is_recorded_in_the_metadata(tmp_path, monkeypatch):
     device(tmp_path, monkeypatch)
     adb = runner(tmp_path, delegate="xnnpack", threads=1)

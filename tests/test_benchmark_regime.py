@@ -13,9 +13,13 @@ def trainings(monkeypatch):
     def fake_part(module, args, out, done_file, resume):
         calls.append((module, args))
         values = dict(a[2:].split("=", 1) for a in args)
-        rank = ["space-smallest", "space-median", "space-largest", "mobilenet_v2"].index(
-            values["arch"].rsplit("/", 1)[1].removesuffix(".json")
-        )
+        rank = [
+            "space-smallest",
+            "space-median",
+            "searched-3-epochs",
+            "space-largest",
+            "mobilenet_v2",
+        ].index(values["arch"].rsplit("/", 1)[1].removesuffix(".json"))
         epochs, seed = int(values["epochs"]), int(values["seed"])
         # At 3 epochs the networks are within their seed noise; at 10 they are apart.
         gap = 0.0005 if epochs < 10 else 0.004
@@ -33,18 +37,20 @@ def test_the_study_trains_every_network_and_seed_shortest_length_first(tmp_path,
     assert [n["name"] for n in networks] == [
         "space-smallest",
         "space-median",
+        "searched-3-epochs",
         "space-largest",
         "mobilenet_v2",
     ]
-    assert networks[0]["params"] < networks[1]["params"] < networks[2]["params"]
-    assert networks[0]["predicted_mobile"] < networks[2]["predicted_mobile"]
-    assert len(trainings) == 2 * len(regime.SEEDS) * 4
+    assert networks[0]["params"] < networks[1]["params"] < networks[3]["params"]
+    assert networks[0]["predicted_mobile"] < networks[3]["predicted_mobile"]
+    assert networks[2]["predicted_mobile"] == pytest.approx(1.580, abs=5e-4)
+    assert len(trainings) == 2 * len(regime.SEEDS) * 5
     epochs = [dict(a[2:].split("=", 1) for a in args)["epochs"] for _, args in trainings]
-    assert epochs == ["3"] * 12 + ["10"] * 12
+    assert epochs == ["3"] * 15 + ["10"] * 15
     assert all(args[0] == "--experiment=fashion_mnist" for _, args in trainings)
     # The report comes after each length, with the lengths finished so far.
     assert len(reported) == 2 and list(reported[-1]["lengths"]) == ["3", "10"]
-    assert figures["part_commits"] == {"abc": 24}
+    assert figures["part_commits"] == {"abc": 30}
     # The networks are written once: a second study reads the same files.
     again = regime.study_networks(tmp_path)
     assert [n["arch"] for n in again] == [n["arch"] for n in networks]
@@ -55,12 +61,12 @@ def test_the_chosen_length_is_the_shortest_where_networks_differ(tmp_path, train
     summary = regime.summarize(figures)
     assert not summary["lengths"]["3"]["differ"] and summary["lengths"]["10"]["differ"]
     assert summary["chosen_length"] == 10
-    assert summary["lengths"]["10"]["f_test"]["dof_between"] == 3
-    assert summary["lengths"]["10"]["f_test"]["dof_within"] == 8
-    assert not summary["reaches_good_accuracy"]  # the best mean is 0.912
+    assert summary["lengths"]["10"]["f_test"]["dof_between"] == 4
+    assert summary["lengths"]["10"]["f_test"]["dof_within"] == 10
+    assert not summary["reaches_good_accuracy"]  # the best mean is 0.916
     text = regime.markdown(figures, summary)
     assert "The shortest length at which the networks differ at p < 0.05: 10 epochs" in text
     assert "under the 0.925 of published small CNNs" in text
-    assert "| mobilenet_v2 | " in text and "Trainings by commit: abc (24)." in text
+    assert "| mobilenet_v2 | " in text and "Trainings by commit: abc (30)." in text
     assert regime.plot(figures, tmp_path / "regime.png").read_bytes()[:4] == b"\x89PNG"
     assert regime.chosen_length({"3": {"differ": False}}) is None

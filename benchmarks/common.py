@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -110,7 +109,6 @@ def run_logged(module: str, args: list[str], log_file: Path, ok: tuple[int, ...]
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
             check=False,
         )
     if done.returncode not in ok:

@@ -239,7 +239,6 @@ def _run_child(case: str, argv_flags: list[str]) -> dict:
     command = [sys.executable, "-m", "benchmarks.efficiency", f"--case={case}", *argv_flags]
     env = {
         **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONPATH": str(REPO_ROOT),
         # Gives the CPU allocator the peak-memory statistics a GPU has.
         "TF_CPU_ALLOCATOR_USE_BFC": "true",

@@ -228,7 +228,7 @@ def _child(run: Run, command: list[str]) -> tuple[int, str | None]:
         RuntimeError: The child failed without an `error:` line: a crash, not a
             finding, so the benchmark stops.
     """
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": str(run.onednn)}
+    env = os.environ | {"TF_ENABLE_ONEDNN_OPTS": str(run.onednn)}
     process = subprocess.run(
         [sys.executable, *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True
     )

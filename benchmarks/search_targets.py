@@ -45,7 +45,6 @@ def run_search(target: str, latency: float, output_dir: Path, extra: list[str]) 
         ],
         cwd=REPO_ROOT,
         check=True,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     summary = json.loads((output_dir / "search_summary.json").read_text())
     summary["minutes"] = (time.monotonic() - began) / 60

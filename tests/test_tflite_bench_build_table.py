@@ -103,6 +103,12 @@ def test_spaces_load_at_a_width_and_resolution():
     assert space.stem.out_channels < demo().stem.out_channels
     with pytest.raises(TableBuildError, match="--width_mult=0.0: expected a number > 0"):
         load_space("demo", None, 0.0)
+    # Grayscale data: the networks keep one input channel, and so does the stem's key.
+    gray = load_space("fashion_mnist", None, channels=1)
+    assert gray.in_channels == 1 and load_space("fashion_mnist", None).in_channels == 3
+    assert str(keys_of([gray])[0]) == "Conv-input:28x28x1-output:14x14x8"
+    with pytest.raises(TableBuildError, match="--channels=0: expected an integer >= 1"):
+        load_space("demo", None, channels=0)
     with pytest.raises(TableBuildError, match="a network, not a search space"):
         load_space("mobilenet_v2", None)
 

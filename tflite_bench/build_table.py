@@ -42,13 +42,22 @@ class TableBuildError(ValueError):
     """Options or files that cannot make a table; the message says what to do."""
 
 
-def load_space(name: str, resolution: int | None, width_mult: float = 1.0) -> SearchSpace:
-    """A search space by registered name or file, at a resolution and width multiplier."""
+def load_space(
+    name: str, resolution: int | None, width_mult: float = 1.0, channels: int | None = None
+) -> SearchSpace:
+    """A search space by registered name or file, at a resolution, width and input channels.
+
+    `channels`: the images' channels (1 for grayscale data such as Fashion-MNIST,
+    whose networks keep one input channel); None keeps the space's own.
+    """
     if width_mult <= 0:
         raise TableBuildError(f"--width_mult={width_mult}: expected a number > 0")
+    if channels is not None and channels < 1:
+        raise TableBuildError(f"--channels={channels}: expected an integer >= 1")
     if name in SPACES:
         space = SPACES.get(name, width_mult=width_mult)
-        return space.with_resolution(resolution) if resolution else space
+        space = space.with_resolution(resolution) if resolution else space
+        return dataclasses.replace(space, in_channels=channels) if channels else space
     if width_mult != 1.0:
         raise TableBuildError(
             f"--width_mult={width_mult} applies to registered spaces only; {name!r} is a file"
@@ -56,7 +65,7 @@ def load_space(name: str, resolution: int | None, width_mult: float = 1.0) -> Se
     space = load_net_or_space(name, resolution)
     if not isinstance(space, SearchSpace):
         raise TableBuildError(f"--space={name}: a network, not a search space")
-    return space
+    return dataclasses.replace(space, in_channels=channels) if channels else space
 
 
 def keys_of(spaces: Sequence[SearchSpace]) -> list[LayerKey]:
@@ -162,7 +171,7 @@ def main(argv: list[str]) -> int:
         if not flag_values.out:
             raise TableBuildError("--out is required: the table file to write (.json)")
         spaces = [
-            load_space(name, resolution, flag_values.width_mult)
+            load_space(name, resolution, flag_values.width_mult, flag_values.channels)
             for name in flag_values.space
             for resolution in flag_values.resolution or [None]
         ]
@@ -188,6 +197,7 @@ if __name__ == "__main__":
     flags.DEFINE_multi_string("space", ["proxyless_imagenet"], "Search space(s) to measure.")
     flags.DEFINE_multi_integer("resolution", None, "Input resolution(s); default each space's.")
     flags.DEFINE_float("width_mult", 1.0, "Width multiplier of registered spaces.")
+    flags.DEFINE_integer("channels", None, "Image channels (1: grayscale); default the space's.")
     flags.DEFINE_enum("precision", "float32", list(KINDS), "How the key models are converted.")
     flags.DEFINE_string("out", None, "The table to write (project JSON).")
     app.run(lambda argv: sys.exit(main(argv)))

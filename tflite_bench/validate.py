@@ -217,7 +217,9 @@ def main(argv: list[str]) -> int:
         if not flag_values.table:
             raise ValidationError("--table is required: the table to validate")
         table = load_table(flag_values.table)
-        space = load_space(flag_values.space, flag_values.resolution, flag_values.width_mult)
+        space = load_space(
+            flag_values.space, flag_values.resolution, flag_values.width_mult, flag_values.channels
+        )
         runner = runner_from_flags(flag_values)
         warning = foreign_device_warning(flag_values.table, runner.device, flag_values.device)
         if warning:
@@ -297,6 +299,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("space", "proxyless_imagenet", "The search space to sample from.")
     flags.DEFINE_integer("resolution", None, "Input resolution; default the space's.")
     flags.DEFINE_float("width_mult", 1.0, "Width multiplier of a registered space.")
+    flags.DEFINE_integer("channels", None, "Image channels (1: grayscale); default the space's.")
     flags.DEFINE_integer("archs", 30, "Random architectures to measure.")
     flags.DEFINE_integer("seed", 0, "Seed of the sampled architectures.")
     flags.DEFINE_integer("passes", 3, "Measurements of each network (median), in passes.")

@@ -4,27 +4,37 @@ import pytest
 
 from benchmarks import regime
 
+NAMES = [
+    "searched-3-epochs",
+    "mobilenet_v2",
+    "space-median",
+    "space-near-0",
+    "space-near-1",
+    "space-smallest",
+    "space-largest",
+]
+
 
 @pytest.fixture
 def trainings(monkeypatch):
-    """Stands in for the trainings: the larger the network and the longer, the more accurate."""
+    """Stands in for the trainings: networks apart at 10 epochs, within their seeds at 3.
+
+    The smallest network is far behind at any length, so the F test over every
+    network finds a difference that the one over the networks at one latency does not.
+    """
     calls = []
 
     def fake_part(module, args, out, done_file, resume):
         calls.append((module, args))
         values = dict(a[2:].split("=", 1) for a in args)
-        rank = [
-            "space-smallest",
-            "space-median",
-            "searched-3-epochs",
-            "space-largest",
-            "mobilenet_v2",
-        ].index(values["arch"].rsplit("/", 1)[1].removesuffix(".json"))
+        name = values["arch"].rsplit("/", 1)[1].removesuffix(".json")
         epochs, seed = int(values["epochs"]), int(values["seed"])
-        # At 3 epochs the networks are within their seed noise; at 10 they are apart.
+        rank = NAMES.index(name)
         gap = 0.0005 if epochs < 10 else 0.004
         accuracy = 0.90 + gap * rank + 0.002 * (seed - 1) * (-1) ** rank
-        return {"test_accuracy": accuracy, "part": {"commit": "abc"}}
+        if name == "space-smallest":
+            accuracy -= 0.03
+        return {"test_accuracy": accuracy, "part": {"commit": "abc-dirty"}}
 
     monkeypatch.setattr(regime, "run_part", fake_part)
     return calls
@@ -33,40 +43,41 @@ def trainings(monkeypatch):
 def test_the_study_trains_every_network_and_seed_shortest_length_first(tmp_path, trainings):
     reported = []
     figures = regime.run_all(tmp_path, False, lengths=(10, 3), report=reported.append)
-    networks = figures["networks"]
-    assert [n["name"] for n in networks] == [
-        "space-smallest",
-        "space-median",
-        "searched-3-epochs",
-        "space-largest",
-        "mobilenet_v2",
-    ]
-    assert networks[0]["params"] < networks[1]["params"] < networks[3]["params"]
-    assert networks[0]["predicted_mobile"] < networks[3]["predicted_mobile"]
-    assert networks[2]["predicted_mobile"] == pytest.approx(1.580, abs=5e-4)
-    assert len(trainings) == 2 * len(regime.SEEDS) * 5
+    networks = {n["name"]: n for n in figures["networks"]}
+    assert list(networks) == NAMES
+    assert networks["searched-3-epochs"]["predicted_mobile"] == pytest.approx(1.580, abs=5e-4)
+    at_one_latency = [name for name, n in networks.items() if n["at_one_latency"]]
+    assert at_one_latency == NAMES[:5]  # within ±10% of 1.58 ms: not the two extremes
+    small, large = networks["space-smallest"], networks["space-largest"]
+    assert small["params"] < networks["space-median"]["params"] < large["params"]
+    assert len(trainings) == 2 * len(regime.SEEDS) * len(NAMES)
     epochs = [dict(a[2:].split("=", 1) for a in args)["epochs"] for _, args in trainings]
-    assert epochs == ["3"] * 15 + ["10"] * 15
+    assert epochs == ["3"] * 21 + ["10"] * 21
     assert all(args[0] == "--experiment=fashion_mnist" for _, args in trainings)
     # The report comes after each length, with the lengths finished so far.
     assert len(reported) == 2 and list(reported[-1]["lengths"]) == ["3", "10"]
-    assert figures["part_commits"] == {"abc": 30}
+    assert figures["part_commits"] == {"abc-dirty": 42}
     # The networks are written once: a second study reads the same files.
     again = regime.study_networks(tmp_path)
-    assert [n["arch"] for n in again] == [n["arch"] for n in networks]
+    assert [n["arch"] for n in again] == [n["arch"] for n in figures["networks"]]
 
 
-def test_the_chosen_length_is_the_shortest_where_networks_differ(tmp_path, trainings):
+def test_the_chosen_length_is_the_shortest_where_networks_at_one_latency_differ(
+    tmp_path, trainings
+):
     figures = regime.run_all(tmp_path, False, lengths=(3, 10))
     summary = regime.summarize(figures)
-    assert not summary["lengths"]["3"]["differ"] and summary["lengths"]["10"]["differ"]
-    assert summary["chosen_length"] == 10
-    assert summary["lengths"]["10"]["f_test"]["dof_between"] == 4
-    assert summary["lengths"]["10"]["f_test"]["dof_within"] == 10
-    assert not summary["reaches_good_accuracy"]  # the best mean is 0.916
+    three, ten = summary["lengths"]["3"], summary["lengths"]["10"]
+    # At 3 epochs only the smallest network stands out: every network differs, those
+    # at one latency do not.
+    assert three["f_test_all"]["p"] < 0.05 and not three["differ"]
+    assert ten["differ"] and summary["chosen_length"] == 10
+    assert (ten["f_test"]["dof_between"], ten["f_test"]["dof_within"]) == (4, 10)
+    assert not summary["reaches_good_accuracy"]  # the best mean is 0.924
     text = regime.markdown(figures, summary)
-    assert "The shortest length at which the networks differ at p < 0.05: 10 epochs" in text
+    assert "at one latency differ at p < 0.05: 10 epochs" in text
     assert "under the 0.925 of published small CNNs" in text
-    assert "| mobilenet_v2 | " in text and "Trainings by commit: abc (30)." in text
+    assert "| mobilenet_v2 * | " in text and "| space-smallest | " in text
+    assert "Trainings by the commit they started from: abc-dirty (42)." in text
     assert regime.plot(figures, tmp_path / "regime.png").read_bytes()[:4] == b"\x89PNG"
     assert regime.chosen_length({"3": {"differ": False}}) is None

@@ -120,9 +120,25 @@ def run_logged(module: str, args: list[str], log_file: Path, ok: tuple[int, ...]
 
 
 def run_part(
-    module: str, args: list[str], out: Path, done_file: str, resume: bool
+    module: str,
+    args: list[str],
+    out: Path,
+    done_file: str,
+    resume: bool,
+    output_flag: str | None = "--output_dir",
+    resume_flag: str | None = "--resume",
 ) -> dict[str, Any]:
     """One command that writes `out/done_file`: run, continued with `resume`, or reused.
+
+    Args:
+        module: The command's module (`python -m module`).
+        args: Its arguments.
+        out: The folder it writes.
+        done_file: The file in `out` that it writes last.
+        resume: Continue an unfinished part.
+        output_flag: The flag that gets `out` (None: `args` name it already).
+        resume_flag: The flag that continues an unfinished run (None: the
+            command continues by itself, or starts over).
 
     Returns:
         The contents of `done_file`, with the part's record under `part`.
@@ -143,11 +159,15 @@ def run_part(
         _write_json(record_path(out), record)
     if not finished.exists():
         began = time.monotonic()
-        again = ["--resume"] if out.exists() else []
-        run_logged(module, [*args, f"--output_dir={out}", *again], out.parent / f"{out.name}.log")
-        record["minutes"] = record.get("minutes", 0.0) + (time.monotonic() - began) / 60
+        command = list(args)
+        if output_flag is not None:
+            command.append(f"{output_flag}={out}")
+        if resume_flag is not None and out.exists():
+            command.append(resume_flag)
+        run_logged(module, command, out.parent / f"{out.name}.log")
         if not finished.exists():
             raise PartError(f"python -m {module} ended without writing {finished}")
+        record["minutes"] = record.get("minutes", 0.0) + (time.monotonic() - began) / 60
         record["finished"] = _now()
         _write_json(record_path(out), record)
     result = json.loads(finished.read_text())

@@ -194,13 +194,16 @@ def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float:
     return float(score / (n * (n - 1) / 2))
 
 
-def supernet_accuracies(runs: Path, choices: dict[str, list[int]]) -> dict[str, float]:
+def supernet_accuracies(
+    compare: Path, choices: dict[str, list[int]], ranking: Path
+) -> dict[str, float]:
     """Held-out accuracy of each network with the final supernet's weights (as the search saw it).
 
-    The search's last checkpoint is copied to `runs/ranking` and restored
-    there, so that nothing is written into the search's own folder; each
-    network is evaluated as the search evaluates its own (inherited weights,
-    re-estimated batch norm, inference mode).
+    The last checkpoint of the search of the comparison in `compare` is
+    copied to `ranking` and restored there, so that nothing is written into
+    the search's own folder; each network is evaluated as the search
+    evaluates its own (inherited weights, re-estimated batch norm, inference
+    mode).
     """
     import shutil
 
@@ -208,10 +211,9 @@ def supernet_accuracies(runs: Path, choices: dict[str, list[int]]) -> dict[str, 
     from tfnas.datasets.pipeline import pipeline_for
     from tfnas.search.runner import SearchRun
 
-    config = load_config(runs / "compare" / "config.json").search()
-    ranking = runs / "ranking"
+    config = load_config(compare / "config.json").search()
     if not (ranking / "checkpoints").exists():
-        shutil.copytree(runs / "compare" / "proxylessnas" / "checkpoints", ranking / "checkpoints")
+        shutil.copytree(compare / "proxylessnas" / "checkpoints", ranking / "checkpoints")
     pipeline = pipeline_for(config.data, config.run.seed)
     run = SearchRun(config, pipeline, ranking, verbose=0)
     if not run.restore():
@@ -360,7 +362,7 @@ def run_all(runs: Path, resume: bool) -> dict[str, Any]:
     progress("the reported test accuracies against an independent evaluation")
     checks = agreement_checks(runs)
     progress("the supernet's accuracy of every trained network")
-    for name, accuracy in supernet_accuracies(runs, choices).items():
+    for name, accuracy in supernet_accuracies(runs / "compare", choices, runs / "ranking").items():
         networks[name]["supernet_accuracy"] = accuracy
     search_dir = runs / "compare" / "proxylessnas"
     return {

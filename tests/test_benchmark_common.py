@@ -15,7 +15,9 @@ def commands(monkeypatch):
 
     def run_logged(module, args, log_file, ok=(0,)):
         ran.append([module, *args])
-        out = next(a.partition("=")[2] for a in args if a.startswith("--output_dir="))
+        out = next(
+            a.partition("=")[2] for a in args if a.startswith(("--output_dir=", "--out_folder="))
+        )
         if module == "fails":
             raise common.PartError(f"python -m {module} exited with 1; its log: {log_file}")
         (common.Path(out)).mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,24 @@ def test_unfinished_parts_need_resume_and_unrecorded_folders_are_refused(tmp_pat
         common.run_part("tfnas.train", [], legacy, "summary.json", resume=True)
     with pytest.raises(common.PartError, match="exited with 1"):
         common.run_part("fails", [], tmp_path / "new", "summary.json", resume=False)
+
+
+def test_a_part_names_its_folder_with_its_own_flag_and_may_continue_by_itself(tmp_path, commands):
+    out = tmp_path / "table"
+    with pytest.raises(KeyboardInterrupt):
+        common.run_part("interrupted", [], out, "summary.json", False, "--out_folder", None)
+    # A command that continues by itself gets no --resume; its folder comes under its own flag.
+    with pytest.raises(KeyboardInterrupt):
+        common.run_part("interrupted", [], out, "summary.json", True, "--out_folder", None)
+    assert commands[-1] == ["interrupted", f"--out_folder={out}"]
+    common.run_part("interrupted", [], out, "summary.json", True, "--out_folder", "--resume")
+    assert commands[-1] == ["interrupted", f"--out_folder={out}", "--resume"]
+    # A command whose arguments name its folder already gets no flag for it.
+    named = tmp_path / "named"
+    result = common.run_part(
+        "tfnas.train", [f"--output_dir={named}"], named, "summary.json", False, None
+    )
+    assert result["accuracy"] == 0.9 and commands[-1] == ["tfnas.train", f"--output_dir={named}"]
 
 
 def test_commits_of_the_parts_are_counted():

@@ -200,7 +200,9 @@ def test_every_network_is_trained_with_the_same_recipe_and_the_random_ones_at_it
     monkeypatch.setattr(svr, "run_part", fake_part)
     monkeypatch.setattr(svr, "measure", lambda archs, runs: ({n: 1.0 for n in archs}, "host"))
     monkeypatch.setattr(svr, "agreement_checks", lambda runs: {})
-    monkeypatch.setattr(svr, "supernet_accuracies", lambda runs, choices: {n: 0.5 for n in choices})
+    monkeypatch.setattr(
+        svr, "supernet_accuracies", lambda compare, choices, ranking: {n: 0.5 for n in choices}
+    )
     monkeypatch.setattr(svr, "epoch_seconds", lambda run: {"train": 1.0})
     figures = svr.run_all(tmp_path / "runs", resume=False)
 

@@ -59,13 +59,21 @@ def current_commit(repo: Path = REPO_ROOT) -> str:
     return head + ("-dirty" if changed else "")
 
 
-def declared_part(module: str, args: Sequence[str]) -> dict[str, Any]:
-    """What defines a part: its module, its arguments, and the content of each file they name."""
+def declared_part(module: str, args: Sequence[str], outputs: Sequence[Path] = ()) -> dict[str, Any]:
+    """What defines a part: its module, its arguments, and the content of each file they name.
+
+    Files in or at `outputs` are what the part writes, not what it reads, so
+    their content does not define it.
+    """
+    written = [Path(path).resolve() for path in outputs]
     files = {}
     for arg in args:
         value = arg.partition("=")[2]
-        if value and Path(value).is_file():
-            files[value] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+        if not value or not Path(value).is_file():
+            continue
+        path = Path(value).resolve()
+        if not any(path == out or path.is_relative_to(out) for out in written):
+            files[value] = hashlib.sha256(path.read_bytes()).hexdigest()
     return {"module": module, "args": list(args), "files": files}
 
 
@@ -127,6 +135,7 @@ def run_part(
     resume: bool,
     output_flag: str | None = "--output_dir",
     resume_flag: str | None = "--resume",
+    changes: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """One command that writes `out/done_file`: run, continued with `resume`, or reused.
 
@@ -139,6 +148,8 @@ def run_part(
         output_flag: The flag that gets `out` (None: `args` name it already).
         resume_flag: The flag that continues an unfinished run (None: the
             command continues by itself, or starts over).
+        changes: Files outside `out` that the command rewrites (a table it
+            calibrates): their content then is not what defined the part.
 
     Returns:
         The contents of `done_file`, with the part's record under `part`.
@@ -147,7 +158,7 @@ def run_part(
         PartError: The command failed, the folder is unfinished without
             `resume`, or its record declares another run.
     """
-    declared = declared_part(module, args)
+    declared = declared_part(module, args, [out, *changes])
     finished = out / done_file
     if out.exists():
         record = check_record(out, declared)
@@ -305,13 +316,17 @@ def kendall_tau(
     """Kendall's tau-b of two rankings, its p-value and a 95% bootstrap interval (seeded).
 
     Raises:
-        ValueError: Sequences of different lengths, or fewer than 3 items.
+        ValueError: Sequences of different lengths, fewer than 3 items, or a
+            sequence whose items are all equal (it ranks nothing).
     """
     from scipy import stats
 
     x, y = np.asarray(first, float), np.asarray(second, float)
     if len(x) != len(y) or len(x) < 3:
         raise ValueError(f"expected two sequences of one length >= 3, got {len(x)} and {len(y)}")
+    for name, values in (("first", x), ("second", y)):
+        if np.all(values == values[0]):
+            raise ValueError(f"the {name} sequence is {values[0]:g} throughout: it ranks nothing")
     tau, p = stats.kendalltau(x, y)
     rng = np.random.default_rng(seed)
     taus = []

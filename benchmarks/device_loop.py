@@ -245,15 +245,10 @@ def markdown(figures: dict[str, Any]) -> str:
 
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Predicted and measured latency per round for every target, with the tolerance band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfnas.plots import save_figure
+    from tfnas.plots import new_figure, save_figure
 
     loops = figures["loops"]
-    figure, axes_row = plt.subplots(1, len(loops), figsize=(4 * len(loops), 3.6), squeeze=False)
+    figure, axes_row = new_figure(1, len(loops), figsize=(4 * len(loops), 3.6), squeeze=False)
     for axes, (name, report) in zip(axes_row[0], loops.items(), strict=True):
         target, tolerance = report["target_ms"], figures["tolerance"]
         numbers = [r["round"] for r in report["rounds"]]

@@ -282,14 +282,9 @@ def short_commit(commit: str) -> str:
 
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Test accuracy against training length, one line per network, seeds as error bars."""
-    import matplotlib
+    from tfnas.plots import finish_figure, new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfnas.plots import save_figure
-
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = new_figure(figsize=(6, 4))
     lengths = sorted(int(length) for length in figures["lengths"])
     for net in figures["networks"]:
         values = [figures["lengths"][str(n)]["accuracies"][net["name"]] for n in lengths]
@@ -297,13 +292,16 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
         stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
         axes.errorbar(lengths, means, yerr=stds, marker="o", capsize=3, label=net["name"])
     axes.axhline(GOOD_ACCURACY, color="0.4", linestyle="--", linewidth=1)
-    axes.set_xlabel("training epochs")
-    axes.set_ylabel("test accuracy (mean ± std over seeds)")
-    axes.set_title("Fashion-MNIST: when do networks differ beyond their seeds?")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    return save_figure(figure, path)
+    return finish_figure(
+        figure,
+        axes,
+        path,
+        (
+            "training epochs",
+            "test accuracy (mean ± std over seeds)",
+            "Fashion-MNIST: when do networks differ beyond their seeds?",
+        ),
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -522,16 +522,11 @@ def ops_run(arch: str) -> list[str]:
 
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Test accuracy against predicted and measured latency; every random network a point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfnas.plots import save_figure
+    from tfnas.plots import new_figure, save_figure
 
     networks, random_names = figures["networks"], figures["random"]
     others = [n for n in networks if n not in random_names]
-    figure, axes_row = plt.subplots(1, 2, figsize=(11, 4.4))
+    figure, axes_row = new_figure(1, 2, figsize=(11, 4.4))
     for axes, field, label in (
         (axes_row[0], "predicted_mobile", f"predicted latency on `{figures['target']}` (ms)"),
         (axes_row[1], "measured_ms", f"measured on {figures['device']} (ms)"),

@@ -181,14 +181,9 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
 
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Test accuracy against predicted latency; a seeded network shows its seeds' range."""
-    import matplotlib
+    from tfnas.plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfnas.plots import save_figure
-
-    figure, axes = plt.subplots(figsize=(5.5, 4))
+    figure, axes = new_figure(figsize=(5.5, 4))
     for net in figures["networks"]:
         accuracies = net["test_accuracies"]
         mean = statistics.fmean(accuracies)

@@ -87,6 +87,26 @@ def test_a_part_names_its_folder_with_its_own_flag_and_may_continue_by_itself(tm
     assert result["accuracy"] == 0.9 and commands[-1] == ["tfnas.train", f"--output_dir={named}"]
 
 
+def test_files_a_part_writes_do_not_define_it(tmp_path, commands):
+    out = tmp_path / "table"
+    table = out / "table.json"
+    calibrated = tmp_path / "calibrated.json"
+    calibrated.write_text("{}")
+    args = [f"--out={table}", f"--table={calibrated}"]
+    common.run_part(
+        "tfnas.train", args, out, "summary.json", False, "--out_folder", None, [calibrated]
+    )
+    table.write_text('{"written": 1}')  # what the part wrote
+    calibrated.write_text('{"calibration": 1}')  # what it rewrote, outside its folder
+    reused = common.run_part(
+        "tfnas.train", args, out, "summary.json", False, "--out_folder", None, [calibrated]
+    )
+    assert reused["part"]["files"] == {} and len(commands) == 1
+    # Declared as only read, the rewritten file would define it, and differ.
+    with pytest.raises(common.PartError, match="files: "):
+        common.run_part("tfnas.train", args, out, "summary.json", False, "--out_folder", None)
+
+
 def test_commits_of_the_parts_are_counted():
     results = [{"part": {"commit": "a"}}, {"part": {"commit": "b"}}, {"part": {"commit": "a"}}]
     assert common.part_commits(results) == {"a": 2, "b": 1}
@@ -130,3 +150,5 @@ def test_kendall_tau_has_a_seeded_bootstrap_interval():
     assert mixed == common.kendall_tau([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
     with pytest.raises(ValueError, match="one length >= 3"):
         common.kendall_tau([1, 2], [1, 2])
+    with pytest.raises(ValueError, match="second sequence is 0.5 throughout: it ranks nothing"):
+        common.kendall_tau([1, 2, 3], [0.5, 0.5, 0.5])

@@ -31,6 +31,29 @@ STAGE_LINE_COLOR = "#636363"
 FIXED_HEIGHT = 1.35  # stem, feature mix and head: tall enough for their labels
 
 
+def new_figure(*grid: int, **options: Any) -> tuple[Any, Any]:
+    """`plt.subplots(*grid, **options)` on the file-only backend: (figure, axes)."""
+    return plt.subplots(*grid, **options)
+
+
+def finish_figure(
+    figure: Any,
+    axes: Any,
+    path: str | os.PathLike[str],
+    labels: tuple[str, str, str],
+    legend: bool = True,
+) -> Path:
+    """Labels one plot (x, y, title), grids it, adds its legend, and saves it as `path`."""
+    axes.set_xlabel(labels[0])
+    axes.set_ylabel(labels[1])
+    axes.set_title(labels[2])
+    axes.grid(alpha=0.3)
+    if legend:
+        axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
 def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
     """Writes `figure` as a PNG atomically and closes it."""
     buffer = io.BytesIO()

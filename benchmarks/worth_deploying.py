@@ -1,0 +1,512 @@
+"""Is the searched network worth deploying here? Against random, keras-tuner and MobileNetV2.
+
+    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--runs_dir=runs/worth_deploying]
+        [--output_dir=benchmarks/results]
+
+Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`). Runs
+for many hours on 2 cores: run it alone (it times networks on this host), and
+continue it with `--resume` after an interruption.
+
+The target device is this host's CPU, float32 TFLite, one thread. Every
+network is trained with the same recipe, the `fashion_mnist` experiment's at
+`--epochs` (the length `benchmarks.regime` found networks of one latency to
+differ at), and its latency is measured on the exported file a user deploys
+(`deploy.export`'s `model_float32.tflite`: normalization and softmax inside,
+batch 1), the median of `PASSES` passes over all networks in turn. The parts,
+each a recorded command (`benchmarks.common.run_part`), in order:
+
+1. `host-table`: this host's latency table of the space
+   (`tflite_bench.build_table --space=fashion_mnist --channels=1`), and
+   `host-validate`: 30 random networks against it, with `--calibrate`;
+2. the target: MobileNetV2 1.0 at 28 px as exported, measured here; what a
+   user deploys without NAS sets the latency every method is held to;
+3. `compare-seedS` for S in `COMPARE_SEEDS`: `tfnas.compare` with the search
+   and keras-tuner's RandomSearch at the search's image budget, held to the
+   target on the host table (validation selection), so each seed gives one
+   search and one tuner pick; `search-seed2`: a third search alone;
+4. `random`: `RANDOM_ARCHS` networks drawn uniformly from the space whose
+   exported files measure within ±`WITHIN` of the searched networks' mean;
+5. MobileNetV2 at the widths of `WIDTHS` (measured; those that bracket the
+   target, and 1.0);
+6. every network trained with `SEEDS` (the random ones with the first seed),
+   exported, and measured;
+7. the statistics: each method's mean ± std and n, and against each baseline
+   the difference with p-values (pooled seed variance, Welch, Mann-Whitney);
+   the supernet's ranking of the space's networks against their training
+   (Kendall's tau with a bootstrap interval).
+
+Writes `worth_deploying.json`, `.md` and `.png` (test accuracy against
+measured latency).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    REPO_ROOT,
+    PartError,
+    Progress,
+    benchmark_main,
+    compare_samples,
+    declared_part,
+    kendall_tau,
+    part_commits,
+    pooled_seed_variance,
+    run_part,
+    spread,
+)
+from benchmarks.search_vs_random import EXPERIMENT, draw_choices, supernet_accuracies
+
+DEFAULT_EPOCHS = 20
+COMPARE_SEEDS = (0, 1)
+SEARCH_SEEDS = (0, 1, 2)
+SEEDS = (0, 1)
+RANDOM_ARCHS = 8
+WITHIN = 0.05
+POOL = 20_000
+CANDIDATES = 24  # random networks measured to find RANDOM_ARCHS within ±WITHIN
+WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
+PASSES = 5
+VALIDATE_ARCHS = 30
+RESULTS_NAME = "worth_deploying"
+
+
+def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, float]:
+    """Median latency (ms) of each TFLite file on this host, `passes` passes over all in turn.
+
+    Timed by `python -m tflite_bench.measure` in a process of its own, so that
+    nothing else of the benchmark runs beside it.
+    """
+    if not files:
+        return {}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tflite_bench.measure",
+            *map(str, files.values()),
+            f"--passes={passes}",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise PartError(f"tflite_bench.measure failed: {done.stderr.strip()[-1000:]}")
+    by_path = {json.loads(line)["model"]: json.loads(line) for line in done.stdout.splitlines()}
+    return {name: by_path[str(path)]["median_ms"] for name, path in files.items()}
+
+
+def deployed_file(arch: str | Path, out: Path) -> Path:
+    """The file `deploy.export` would write for `arch`, without trained weights (same graph)."""
+    from deploy.convert import serving_model, to_tflite
+    from tfnas.atomic import write_bytes_atomic
+    from tfnas.builder import build_net
+    from tfnas.load import load_net
+
+    if out.exists():
+        return out
+    return write_bytes_atomic(
+        out, to_tflite(serving_model(build_net(load_net(str(arch)))), "float32")
+    )
+
+
+def cached_measurements(
+    cache: Path, files: dict[str, Path], measure: Callable[[dict[str, Path]], dict[str, float]]
+) -> dict[str, float]:
+    """`measure(files)`, kept in `cache` and reused while the same files are asked for."""
+    declared = declared_part("measure", [f"--{name}={path}" for name, path in files.items()])
+    if cache.exists():
+        kept = json.loads(cache.read_text())
+        if kept["declared"] == declared:
+            return kept["ms"]
+    ms = measure(files)
+    from tfnas.atomic import write_text_atomic
+
+    write_text_atomic(cache, json.dumps({"declared": declared, "ms": ms}, indent=2) + "\n")
+    return ms
+
+
+def mobilenet_arch(width: float, runs: Path) -> Path:
+    """MobileNetV2 at `width`, 28 px, one input channel, 10 classes, as an arch file."""
+    from tfnas import spec_json
+    from tfnas.reference_nets import mobilenet_v2
+    from tfnas.train.trainer import prepare_spec
+
+    arch = runs / "archs" / f"mobilenet_v2-{width:g}.json"
+    if not arch.exists():
+        spec = prepare_spec(mobilenet_v2(width_mult=width), 10, 0.0, 28, in_channels=1)
+        spec_json.save_spec(spec, arch)
+    return arch
+
+
+def bracketing(measured: dict[float, float], target: float) -> list[float]:
+    """1.0 (the target itself) and the widths measured nearest below and above `target`."""
+    others = {w: ms for w, ms in measured.items() if w != 1.0}
+    below = [w for w, ms in others.items() if ms < target]
+    above = [w for w, ms in others.items() if ms > target]
+    picked = {1.0}
+    if below:
+        picked.add(max(below, key=lambda w: others[w]))
+    if above:
+        picked.add(min(above, key=lambda w: others[w]))
+    return sorted(picked)
+
+
+def pick_random(
+    candidates: dict[str, float], center: float, count: int, within: float
+) -> list[str]:
+    """The `count` candidates measured within ±`within` of `center`, nearest first.
+
+    Raises:
+        PartError: Fewer than `count` are within.
+    """
+    inside = sorted(
+        (name for name, ms in candidates.items() if abs(ms / center - 1) <= within),
+        key=lambda name: abs(candidates[name] - center),
+    )
+    if len(inside) < count:
+        raise PartError(
+            f"only {len(inside)} of {len(candidates)} random networks measure within "
+            f"±{100 * within:.0f}% of {center:.4f} ms; expected {count}: raise CANDIDATES"
+        )
+    return inside[:count]
+
+
+def run_all(
+    runs: Path,
+    resume: bool,
+    epochs: int = DEFAULT_EPOCHS,
+    measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files,
+    deploy: Callable[[str | Path, Path], Path] = deployed_file,
+) -> dict[str, Any]:
+    """Runs (or reuses) every part; returns the figures the report is made of.
+
+    `measure` times files on this host and `deploy` writes a network's
+    deployed file (tests give stand-ins of both).
+    """
+    from tfnas.latency.model import space_latency
+    from tfnas.latency.targets import load_target
+    from tfnas.search.config import resolve
+    from tfnas.search.runner import build_space
+    from tfnas.spec_json import save_spec
+
+    progress = Progress(total=9)
+    parts: list[dict[str, Any]] = []
+
+    def part(module: str, args: list[str], name: str, done_file: str, **options: Any) -> dict:
+        result = run_part(module, args, runs / name, done_file, resume, **options)
+        parts.append(result)
+        return result
+
+    progress("this host's latency table of the space, and its validation")
+    table = runs / "host-table" / "table.json"
+    space_flags = ["--space=fashion_mnist", "--channels=1"]
+    part(
+        "tflite_bench.build_table",
+        [*space_flags, f"--out={table}"],
+        "host-table",
+        "table.json",
+        output_flag=None,
+        resume_flag=None,
+    )
+    validate = runs / "host-validate" / "validate.json"
+    part(
+        "tflite_bench.validate",
+        [
+            f"--table={table}",
+            *space_flags,
+            f"--archs={VALIDATE_ARCHS}",
+            "--calibrate",
+            f"--results={validate}",
+        ],
+        "host-validate",
+        "validate.json",
+        output_flag=None,
+        resume_flag=None,
+        changes=[table],  # --calibrate stores its calibration in the table
+    )
+
+    progress("the target: MobileNetV2 as exported, measured here")
+    widths = {w: mobilenet_arch(w, runs) for w in WIDTHS}
+    width_files = {
+        f"{w:g}": deploy(a, runs / "deployed" / f"mbv2-{w:g}.tflite") for w, a in widths.items()
+    }
+    width_ms = cached_measurements(runs / "deployed" / "mobilenet_v2.json", width_files, measure)
+    target = width_ms["1"]
+
+    progress("searches and keras-tuner RandomSearch at the target on the host table")
+    target_flags = [f"--target={table}", f"--target_latency={target:.6f}"]
+    winners: dict[str, dict[str, Any]] = {}
+    for seed in COMPARE_SEEDS:
+        compared = part(
+            "tfnas.compare",
+            [
+                f"--experiment={EXPERIMENT}",
+                *target_flags,
+                "--tuners=random",
+                "--train_epochs=1",  # its winners are retrained below, as every network is
+                f"--seed={seed}",
+            ],
+            f"compare-seed{seed}",
+            "comparison.json",
+        )
+        rows = {row["method"]: row for row in compared["rows"]}
+        winners[f"searched-{seed}"] = rows["proxylessnas"] | {"method": "ProxylessNAS"}
+        winners[f"tuner-{seed}"] = rows["random"] | {"method": "keras-tuner random"}
+    for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]:
+        searched = part(
+            "tfnas.search",
+            [f"--experiment={EXPERIMENT}", *target_flags, f"--seed={seed}"],
+            f"search-seed{seed}",
+            "search_summary.json",
+        )
+        winners[f"searched-{seed}"] = {
+            "arch": str(runs / f"search-seed{seed}" / "arch.json"),
+            "choices": searched["choices"],
+            "method": "ProxylessNAS",
+        }
+
+    progress("random networks at the searched networks' measured latency")
+    searched_files = {
+        name: deploy(w["arch"], runs / "deployed" / f"{name}.tflite") for name, w in winners.items()
+    }
+    winner_ms = cached_measurements(runs / "deployed" / "winners.json", searched_files, measure)
+    center = statistics.fmean(ms for name, ms in winner_ms.items() if name.startswith("searched"))
+    config = resolve(EXPERIMENT)
+    space = build_space(config, num_classes=10, in_channels=1)
+    latency = space_latency(load_target(str(table)), space)
+    draws = draw_choices([len(b.candidates) for b in space.choice_blocks], POOL, seed=3)
+    nearest = sorted(draws, key=lambda c: abs(latency.latency_of(c) - center))[:CANDIDATES]
+    candidate_files = {}
+    for k, choices in enumerate(nearest):
+        arch = runs / "archs" / f"candidate-{k}.json"
+        if not arch.exists():
+            save_spec(space.select(choices), arch)
+        candidate_files[f"candidate-{k}"] = deploy(
+            arch, runs / "deployed" / f"candidate-{k}.tflite"
+        )
+    candidate_ms = cached_measurements(
+        runs / "deployed" / "candidates.json", candidate_files, measure
+    )
+    picked = pick_random(candidate_ms, center, RANDOM_ARCHS, WITHIN)
+    networks: dict[str, dict[str, Any]] = {}
+    for name, winner in winners.items():
+        networks[name] = {
+            "arch": winner["arch"],
+            "choices": winner["choices"],
+            "method": winner["method"],
+        }
+    for k, name in enumerate(picked):
+        networks[f"random-{k}"] = {
+            "arch": str(runs / "archs" / f"{name}.json"),
+            "choices": nearest[int(name.split("-")[1])],
+            "method": "random",
+        }
+    for width in bracketing({w: width_ms[f"{w:g}"] for w in WIDTHS}, target):
+        networks[f"mobilenet_v2-{width:g}"] = {
+            "arch": str(widths[width]),
+            "choices": None,
+            "method": f"MobileNetV2 {width:g}",
+        }
+
+    progress(f"training every network for {epochs} epochs, exporting it")
+    for name, net in networks.items():
+        seeds = SEEDS[:1] if net["method"] == "random" else SEEDS
+        net["test_accuracies"] = []
+        for seed in seeds:
+            trained = part(
+                "tfnas.train",
+                [
+                    f"--experiment={EXPERIMENT}",
+                    f"--arch={net['arch']}",
+                    f"--epochs={epochs}",
+                    f"--seed={seed}",
+                ],
+                f"train/{name}-seed{seed}",
+                "train_summary.json",
+            )
+            net["test_accuracies"].append(trained["test_accuracy"])
+            net["params"] = trained["params"]
+        exported = part(
+            "deploy.export",
+            [f"--model_dir={runs / 'train' / f'{name}-seed{seeds[0]}'}", "--formats=float32"],
+            f"export/{name}",
+            "export_report.json",
+            resume_flag=None,
+        )
+        net["exported"] = exported["formats"]["float32"]["path"]
+
+    progress("timing every exported file on this host")
+    files = {name: Path(net["exported"]) for name, net in networks.items()}
+    measured = cached_measurements(runs / "exported.json", files, measure)
+    for name, net in networks.items():
+        net["measured_ms"] = measured[name]
+
+    progress("the supernet's ranking of the space's networks")
+    in_space = {name: net["choices"] for name, net in networks.items() if net["choices"]}
+    ranking = supernet_accuracies(runs / "compare-seed0", in_space, runs / "ranking")
+    for name, accuracy in ranking.items():
+        networks[name]["supernet_accuracy"] = accuracy
+
+    progress("the statistics")
+    return {
+        "experiment": EXPERIMENT,
+        "epochs": epochs,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "target_ms": target,
+        "random_center_ms": center,
+        "mobilenet_widths_ms": width_ms,
+        "validation": {
+            key: value
+            for key, value in json.loads(validate.read_text()).items()
+            if key != "architectures"
+        },
+        "networks": networks,
+        "part_commits": part_commits(parts),
+    }
+
+
+def summarize(figures: dict[str, Any]) -> dict[str, Any]:
+    """Each method's accuracy, and the search against each baseline (pooled, Welch, ranks)."""
+    networks = figures["networks"]
+    by_method: dict[str, list[str]] = {}
+    for name, net in networks.items():
+        by_method.setdefault(net["method"], []).append(name)
+    seed_variance = pooled_seed_variance([net["test_accuracies"] for net in networks.values()])
+
+    def network_means(names: Sequence[str]) -> list[float]:
+        return [statistics.fmean(networks[n]["test_accuracies"]) for n in names]
+
+    searched = network_means(by_method["ProxylessNAS"])
+    comparisons = {
+        method: compare_samples(searched, network_means(names), seed_variance)
+        for method, names in by_method.items()
+        if method != "ProxylessNAS"
+    }
+    ranked = [n for n in networks.values() if "supernet_accuracy" in n]
+    try:
+        tau = kendall_tau(
+            [n["supernet_accuracy"] for n in ranked],
+            [statistics.fmean(n["test_accuracies"]) for n in ranked],
+        )
+    except ValueError as error:  # too few networks, or a ranking of ties
+        tau = {"undefined": str(error), "n": len(ranked)}
+    return {
+        "methods": {
+            method: {
+                "accuracy": spread(network_means(names)),
+                "runs": sum(len(networks[n]["test_accuracies"]) for n in names),
+                "measured_ms": spread([networks[n]["measured_ms"] for n in names]),
+            }
+            for method, names in by_method.items()
+        },
+        "seed_std": seed_variance[0] ** 0.5,
+        "seed_dof": seed_variance[1],
+        "searched_against": comparisons,
+        "supernet_kendall_tau": tau,
+    }
+
+
+def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
+    """The methods' table, each comparison with its p-values, and the networks."""
+    lines = [
+        f"`{figures['experiment']}`, every network trained {figures['epochs']} epochs with the "
+        f"experiment's recipe; latency: the exported float32 TFLite file on this host "
+        f"({figures['machine']}), batch 1, median of {PASSES} passes. Target: MobileNetV2 1.0 "
+        f"at {figures['target_ms']:.4f} ms.",
+        "",
+        "| method | networks (runs) | test accuracy, mean ± std over networks | measured (ms) |",
+        "|---|---:|---|---:|",
+    ]
+    for method, stats in summary["methods"].items():
+        acc, ms = stats["accuracy"], stats["measured_ms"]
+        lines.append(
+            f"| {method} | {acc['n']} ({stats['runs']}) | {acc['mean']:.4f} ± {acc['std']:.4f} "
+            f"| {ms['mean']:.4f} |"
+        )
+    lines += [
+        "",
+        f"Seed spread (pooled over every network trained with several seeds): "
+        f"{summary['seed_std']:.4f} ({summary['seed_dof']} degrees of freedom).",
+        "",
+        "| the search against | difference | p (pooled seed variance) | p (Welch) "
+        "| p (Mann-Whitney) | n |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for method, test in summary["searched_against"].items():
+        lines.append(
+            f"| {method} | {100 * test['difference']:+.2f} points | {test['pooled_p']:.3g} | "
+            f"{test['welch_p']:.3g} | {test['rank_p']:.3g} | "
+            f"{test['n_first']} vs {test['n_second']} |"
+        )
+    tau = summary["supernet_kendall_tau"]
+    ranking = (
+        f"The supernet's ranking of the {tau['n']} networks of the space against their training"
+    )
+    if "undefined" in tau:
+        lines += ["", f"{ranking}: undefined ({tau['undefined']})."]
+    else:
+        lines += [
+            "",
+            f"{ranking}: Kendall's tau {tau['tau']:+.2f} (95% bootstrap interval "
+            f"{tau['low']:+.2f} to {tau['high']:+.2f}, p {tau['p']:.3g}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(figures: dict[str, Any], path: Path) -> Path:
+    """Test accuracy against measured latency of the exported file, one colour per method."""
+    from tfnas.plots import finish_figure, new_figure
+
+    figure, axes = new_figure(figsize=(6.5, 4.5))
+    methods = sorted({net["method"] for net in figures["networks"].values()})
+    for k, method in enumerate(methods):
+        nets = [n for n in figures["networks"].values() if n["method"] == method]
+        means = [statistics.fmean(n["test_accuracies"]) for n in nets]
+        axes.scatter([n["measured_ms"] for n in nets], means, label=method, color=f"C{k}")
+    axes.axvline(figures["target_ms"], color="0.4", linestyle="--", linewidth=1)
+    return finish_figure(
+        figure,
+        axes,
+        path,
+        (
+            "measured latency of the exported file on this host (ms)",
+            "test accuracy (mean over seeds)",
+            "Fashion-MNIST: the search against what a user deploys without it",
+        ),
+    )
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: runs (or reuses) every part, prints and writes the results."""
+    from absl import flags
+
+    del argv
+    epochs = flags.FLAGS.epochs
+    if epochs < 2:
+        sys.exit(f"error: --epochs={epochs}: expected an integer >= 2")
+    benchmark_main(
+        lambda runs, resume: run_all(runs, resume, epochs), summarize, markdown, plot, RESULTS_NAME
+    )
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    from benchmarks.common import define_benchmark_flags
+
+    define_benchmark_flags("runs/worth_deploying")
+    flags.DEFINE_integer("epochs", DEFAULT_EPOCHS, "Training epochs of every network.")
+    app.run(main)

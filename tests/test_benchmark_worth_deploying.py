@@ -1,0 +1,214 @@
+"""`benchmarks.worth_deploying`: its parts wired as the method demands, with stand-in commands.
+
+The commands (table, searches, trainings, exports) and the host's clock are
+stood in for: the test checks what each part is given (one target, one
+recipe, the seeds), which networks are compared, that measurements are
+reused, and that the report states each comparison with its n.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import worth_deploying as wd
+from tflite_bench.build_table import keys_of, load_space
+from tfnas import spec_json
+from tfnas.latency.features import key_macs
+from tfnas.latency.table import LatencyTable, Measurement, TableMetadata, save_table
+
+TARGET_MS = 1.6
+WIDTH_MS = {"0.35": 0.5, "0.5": 0.8, "0.75": 1.2, "1": TARGET_MS, "1.4": 2.5}
+SEARCHED = {0: [5, 6, 3, 5, 6, 4, 2, 1, 0], 1: [1, 2, 3, 4, 5, 6, 0, 1, 2], 2: [0] * 9}
+
+
+def flag(args, name):
+    return next(a.partition("=")[2] for a in args if a.startswith(f"--{name}="))
+
+
+def accuracy(arch, seed):
+    """A made-up accuracy, different for every network and seed."""
+    return 0.9 + (sum(map(ord, str(arch))) % 97) / 10_000 + seed / 1000
+
+
+@pytest.fixture
+def stand_ins(tmp_path, monkeypatch):
+    """Every command and measurement of the benchmark, recorded."""
+    space = load_space("fashion_mnist", None, 1.0, 1)
+    calls = {"parts": [], "measured": []}
+
+    def run_part(module, args, out, done_file, resume, **options):
+        calls["parts"].append((module, args, out, options))
+        return result_of(module, args, out) | {"part": {"commit": "c0ffee"}}
+
+    def result_of(module, args, out):
+        if module == "tflite_bench.build_table":
+            # A table of the space's keys in proportion to their work.
+            entries = {k: Measurement(1e-6 * key_macs(k) + 0.01, 0, 1) for k in keys_of([space])}
+            save_table(LatencyTable(TableMetadata(device="host"), entries), flag(args, "out"))
+            return {}
+        if module == "tflite_bench.validate":
+            result = {"mape": 0.04, "architectures": [{"measured_ms": 1.0}]}
+            path = wd.Path(flag(args, "results"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result))
+            return result
+        if module in ("tfnas.compare", "tfnas.search"):
+            seed = int(flag(args, "seed"))
+            out.mkdir(parents=True, exist_ok=True)
+            arch = out / "arch.json"
+            spec_json.save_spec(space.select(SEARCHED[seed]), arch)
+            if module == "tfnas.search":
+                return {"choices": SEARCHED[seed]}
+            tuner = out / "tuner.json"
+            spec_json.save_spec(space.select([3] * 9), tuner)
+            return {
+                "rows": [
+                    {"method": "proxylessnas", "arch": str(arch), "choices": SEARCHED[seed]},
+                    {"method": "random", "arch": str(tuner), "choices": [3] * 9},
+                ]
+            }
+        if module == "tfnas.train":
+            return {
+                "test_accuracy": accuracy(flag(args, "arch"), int(flag(args, "seed"))),
+                "params": 1000,
+            }
+        if module == "deploy.export":
+            return {"formats": {"float32": {"path": str(out / "model_float32.tflite")}}}
+        raise AssertionError(f"unexpected part {module}")
+
+    def measure(files):
+        calls["measured"].append(sorted(files))
+        ms = {}
+        for k, name in enumerate(sorted(files)):
+            if name in WIDTH_MS:
+                ms[name] = WIDTH_MS[name]
+            elif name.startswith("candidate-"):
+                # From 10% under the searched networks' 1.5 ms to 13% over, 1% apart.
+                ms[name] = 1.5 * (0.9 + 0.01 * int(name.split("-")[1]))
+            elif name.startswith(("searched", "tuner")):
+                ms[name] = 1.5
+            else:
+                ms[name] = 1.0 + k / 100
+        return ms
+
+    def deploy(arch, out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(wd.Path(arch).read_bytes())  # stands for its graph
+        return out
+
+    monkeypatch.setattr(wd, "run_part", run_part)
+    monkeypatch.setattr(
+        wd,
+        "supernet_accuracies",
+        lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
+    )
+    return calls, lambda: wd.run_all(tmp_path / "runs", False, 20, measure, deploy)
+
+
+def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_ins):
+    calls, run = stand_ins
+    figures = run()
+    parts = calls["parts"]
+    table = flag(parts[0][1], "out")
+    assert figures["target_ms"] == TARGET_MS
+    # The searches and the tuner aim at what MobileNetV2 1.0 measures, on the host's table.
+    aimed = [args for module, args, _, _ in parts if module in ("tfnas.compare", "tfnas.search")]
+    assert [int(flag(a, "seed")) for a in aimed] == [0, 1, 2]
+    assert all(
+        flag(a, "target") == table and float(flag(a, "target_latency")) == TARGET_MS for a in aimed
+    )
+    # Validation calibrates the table in place, so the table is declared as what it changes.
+    validate = next(p for p in parts if p[0] == "tflite_bench.validate")
+    assert flag(validate[1], "table") == table and validate[3]["changes"] == [wd.Path(table)]
+
+    networks = figures["networks"]
+    methods = {name: net["method"] for name, net in networks.items()}
+    assert sorted(n for n, m in methods.items() if m == "ProxylessNAS") == [
+        "searched-0",
+        "searched-1",
+        "searched-2",
+    ]
+    assert sorted(n for n, m in methods.items() if m == "keras-tuner random") == [
+        "tuner-0",
+        "tuner-1",
+    ]
+    # MobileNetV2 1.0, and the widths that bracket it: 0.75 below, 1.4 above.
+    assert sorted(n for n in networks if n.startswith("mobilenet")) == [
+        "mobilenet_v2-0.75",
+        "mobilenet_v2-1",
+        "mobilenet_v2-1.4",
+    ]
+    # The random networks: measured within ±5% of the searched networks' mean, nearest first.
+    random = [n for n, m in methods.items() if m == "random"]
+    assert len(random) == wd.RANDOM_ARCHS and figures["random_center_ms"] == 1.5
+
+    trainings = [args for module, args, _, _ in parts if module == "tfnas.train"]
+    assert all(
+        flag(a, "experiment") == wd.EXPERIMENT and flag(a, "epochs") == "20" for a in trainings
+    )
+    assert {len(a) for a in trainings} == {4}  # nothing but the network and the seed differs
+    for name, net in networks.items():
+        seeds = 1 if net["method"] == "random" else len(wd.SEEDS)
+        assert len(net["test_accuracies"]) == seeds, name
+        assert net["test_accuracies"][0] == accuracy(net["arch"], 0)
+    # Each network is exported from its first seed's training and its exported file measured.
+    exports = {
+        out.name: flag(args, "model_dir") for m, args, out, _ in parts if m == "deploy.export"
+    }
+    assert set(exports) == set(networks) and all(d.endswith("-seed0") for d in exports.values())
+    assert all(net["measured_ms"] >= 1.0 for net in networks.values())
+    # Only the space's networks are ranked by the supernet.
+    ranked = {n for n, net in networks.items() if "supernet_accuracy" in net}
+    assert ranked == {n for n, m in methods.items() if not m.startswith("MobileNet")}
+    assert figures["validation"] == {"mape": 0.04}
+
+
+def test_measurements_are_reused_while_the_files_are_the_same(stand_ins):
+    calls, run = stand_ins
+    run()
+    first = len(calls["measured"])
+    assert first == 4  # the widths, the winners, the candidates, the exported files
+    run()
+    assert len(calls["measured"]) == first
+
+
+def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp_path):
+    _, run = stand_ins
+    figures = run()
+    summary = wd.summarize(figures)
+    against = summary["searched_against"]
+    assert set(against) == {
+        "keras-tuner random",
+        "random",
+        *(f"MobileNetV2 {w}" for w in ("0.75", "1", "1.4")),
+    }
+    assert against["random"]["n_first"] == 3 and against["random"]["n_second"] == wd.RANDOM_ARCHS
+    searched = [np.mean(figures["networks"][f"searched-{s}"]["test_accuracies"]) for s in range(3)]
+    assert summary["methods"]["ProxylessNAS"]["accuracy"]["mean"] == pytest.approx(
+        np.mean(searched)
+    )
+    text = wd.markdown(figures, summary)
+    assert "| random | " in text and f"3 vs {wd.RANDOM_ARCHS}" in text and "Kendall's tau" in text
+    # A supernet that ranks every network alike gives no tau, and the report says why.
+    for net in figures["networks"].values():
+        net.pop("supernet_accuracy", None)
+    unranked = wd.summarize(figures)["supernet_kendall_tau"]
+    assert unranked == {"undefined": "expected two sequences of one length >= 3, got 0 and 0", "n": 0}
+    assert "networks of the space against their training: undefined (expected" in wd.markdown(
+        figures, wd.summarize(figures)
+    )
+    png = wd.plot(figures, tmp_path / "plot.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_too_few_random_networks_at_the_latency_is_an_error():
+    measured = {f"candidate-{k}": 1.0 + 0.1 * k for k in range(10)}
+    with pytest.raises(wd.PartError, match=r"only 1 of 10 random networks .* ±5% of 1.0000 ms"):
+        wd.pick_random(measured, 1.0, 8, 0.05)
+    assert wd.pick_random(measured, 1.2, 2, 0.1) == ["candidate-2", "candidate-1"]
+
+
+def test_bracketing_widths_are_the_nearest_on_each_side():
+    assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.0: 1.6, 1.4: 2.5}, 1.6) == [0.75, 1.0, 1.4]
+    assert wd.bracketing({1.0: 1.6, 1.4: 2.5}, 1.6) == [1.0, 1.4]

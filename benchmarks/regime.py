@@ -27,7 +27,8 @@ test of whether networks differ by more than their seeds (seeds as
 replicates), over the networks at one latency (what decides) and over all.
 The chosen regime is the shortest length at which the networks at one
 latency differ at p < 0.05; the report also says whether a network reaches
-0.925 there. Lengths run in order, shortest first, and the results files are
+0.925 there, and no longer length is trained once one does both. The
+space's range trains at the shortest length only. Lengths run in order, shortest first, and the results files are
 rewritten after each length, so a finished length is reported while the
 next trains. Each training is a recorded part (`benchmarks.common.run_part`):
 reused when finished and unchanged, continued with `--resume`.
@@ -161,21 +162,43 @@ def run_all(
     lengths: Sequence[int] = LENGTHS,
     report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Trains (or reuses) every network, seed and length; `report` gets the figures per length."""
+    """Trains (or reuses) every network, seed and length; `report` gets the figures per length.
+
+    The networks off the latency (the space's range) train at the shortest
+    length only: they do not decide, and would cost a third of the
+    trainings. Lengths stop at the first at which the networks at one latency
+    differ and one of them reaches `GOOD_ACCURACY`: a longer one cannot be
+    the regime.
+    """
     networks = study_networks(runs)
-    progress = Progress(total=len(lengths) * len(SEEDS) * len(networks))
+    lengths = sorted(lengths)
+    at_one_latency = [net["name"] for net in networks if net["at_one_latency"]]
+
+    def trained_at(length: int) -> list[dict[str, Any]]:
+        return [n for n in networks if n["at_one_latency"] or length == lengths[0]]
+
+    progress = Progress(total=sum(len(SEEDS) * len(trained_at(n)) for n in lengths))
     figures: dict[str, Any] = {
         "experiment": EXPERIMENT,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seeds": list(SEEDS),
         "networks": networks,
         "lengths": {},
+        "skipped_lengths": [],
     }
     parts = []
-    for length in sorted(lengths):
-        accuracies: dict[str, list[float]] = {net["name"]: [] for net in networks}
+    for length in lengths:
+        if any(
+            done["differ"] and done["best_mean"] >= GOOD_ACCURACY
+            for done in (
+                length_summary(f["accuracies"], at_one_latency) for f in figures["lengths"].values()
+            )
+        ):
+            figures["skipped_lengths"].append(length)
+            continue
+        accuracies: dict[str, list[float]] = {net["name"]: [] for net in trained_at(length)}
         for seed in SEEDS:
-            for net in networks:
+            for net in trained_at(length):
                 progress(f"{net['name']}, {length} epochs, seed {seed}")
                 summary = run_part(
                     "tfnas.train",
@@ -234,8 +257,8 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     for net in figures["networks"]:
         cells = []
         for length in lengths:
-            stats = summary["lengths"][length]["networks"][net["name"]]
-            cells.append(f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+            stats = summary["lengths"][length]["networks"].get(net["name"])
+            cells.append(f"{stats['mean']:.4f} ± {stats['std']:.4f}" if stats else "—")
         star = " *" if net["at_one_latency"] else ""
         lines.append(
             f"| {net['name']}{star} | {net['params']:,} | {net['macs'] / 1e6:.1f}M | "
@@ -270,8 +293,16 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             + ("at least" if best >= GOOD_ACCURACY else "under")
             + f" the {GOOD_ACCURACY} of published small CNNs."
         )
+    skipped = figures.get("skipped_lengths", [])
+    if skipped:
+        outcome += f" Not trained, being longer: {', '.join(map(str, skipped))} epochs."
     commits = ", ".join(f"{short_commit(c)} ({n})" for c, n in figures["part_commits"].items())
-    lines += ["", outcome, f"Trainings by the commit they started from: {commits}."]
+    lines += [
+        "",
+        "Networks without * (the space's range) train at the shortest length only.",
+        outcome,
+        f"Trainings by the commit they started from: {commits}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -287,10 +318,16 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     figure, axes = new_figure(figsize=(6, 4))
     lengths = sorted(int(length) for length in figures["lengths"])
     for net in figures["networks"]:
-        values = [figures["lengths"][str(n)]["accuracies"][net["name"]] for n in lengths]
-        means = [statistics.fmean(v) for v in values]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
-        axes.errorbar(lengths, means, yerr=stds, marker="o", capsize=3, label=net["name"])
+        trained = [
+            (n, figures["lengths"][str(n)]["accuracies"][net["name"]])
+            for n in lengths
+            if net["name"] in figures["lengths"][str(n)]["accuracies"]
+        ]
+        means = [statistics.fmean(v) for _, v in trained]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in trained]
+        axes.errorbar(
+            [n for n, _ in trained], means, yerr=stds, marker="o", capsize=3, label=net["name"]
+        )
     axes.axhline(GOOD_ACCURACY, color="0.4", linestyle="--", linewidth=1)
     return finish_figure(
         figure,

@@ -50,13 +50,15 @@ def test_the_study_trains_every_network_and_seed_shortest_length_first(tmp_path,
     assert at_one_latency == NAMES[:5]  # within ±10% of 1.58 ms: not the two extremes
     small, large = networks["space-smallest"], networks["space-largest"]
     assert small["params"] < networks["space-median"]["params"] < large["params"]
-    assert len(trainings) == 2 * len(regime.SEEDS) * len(NAMES)
+    # The space's range (the two extremes) trains at the shortest length only.
+    assert len(trainings) == len(regime.SEEDS) * (len(NAMES) + len(at_one_latency))
     epochs = [dict(a[2:].split("=", 1) for a in args)["epochs"] for _, args in trainings]
-    assert epochs == ["3"] * 21 + ["10"] * 21
+    assert epochs == ["3"] * 21 + ["10"] * 15
+    assert "space-smallest" not in figures["lengths"]["10"]["accuracies"]
     assert all(args[0] == "--experiment=fashion_mnist" for _, args in trainings)
     # The report comes after each length, with the lengths finished so far.
     assert len(reported) == 2 and list(reported[-1]["lengths"]) == ["3", "10"]
-    assert figures["part_commits"] == {"abc-dirty": 42}
+    assert figures["part_commits"] == {"abc-dirty": 36}
     # The networks are written once: a second study reads the same files.
     again = regime.study_networks(tmp_path)
     assert [n["arch"] for n in again] == [n["arch"] for n in figures["networks"]]
@@ -78,6 +80,22 @@ def test_the_chosen_length_is_the_shortest_where_networks_at_one_latency_differ(
     assert "at one latency differ at p < 0.05: 10 epochs" in text
     assert "under the 0.925 of published small CNNs" in text
     assert "| mobilenet_v2 * | " in text and "| space-smallest | " in text
-    assert "Trainings by the commit they started from: abc-dirty (42)." in text
+    assert "Trainings by the commit they started from: abc-dirty (36)." in text
+    assert "| space-smallest | 14,442 | 0.6M | 0.366 | 0.8" in text and " | — |" in text
     assert regime.plot(figures, tmp_path / "regime.png").read_bytes()[:4] == b"\x89PNG"
     assert regime.chosen_length({"3": {"differ": False}}) is None
+
+
+def test_lengths_stop_at_the_first_that_separates_networks_at_a_good_accuracy(
+    tmp_path, trainings, monkeypatch
+):
+    monkeypatch.setattr(regime, "GOOD_ACCURACY", 0.91)  # the fake's best at 10 epochs: 0.916
+    figures = regime.run_all(tmp_path, False, lengths=(3, 10, 20))
+    assert list(figures["lengths"]) == ["3", "10"] and figures["skipped_lengths"] == [20]
+    assert {dict(a[2:].split("=", 1) for a in args)["epochs"] for _, args in trainings} == {
+        "3",
+        "10",
+    }
+    text = regime.markdown(figures, regime.summarize(figures))
+    assert "10 epochs; the best network's mean there is 0.9" in text
+    assert "Not trained, being longer: 20 epochs." in text

@@ -194,7 +194,10 @@ def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp
     for net in figures["networks"].values():
         net.pop("supernet_accuracy", None)
     unranked = wd.summarize(figures)["supernet_kendall_tau"]
-    assert unranked == {"undefined": "expected two sequences of one length >= 3, got 0 and 0", "n": 0}
+    assert unranked == {
+        "undefined": "expected two sequences of one length >= 3, got 0 and 0",
+        "n": 0,
+    }
     assert "networks of the space against their training: undefined (expected" in wd.markdown(
         figures, wd.summarize(figures)
     )

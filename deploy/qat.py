@@ -105,10 +105,26 @@ def tf_keras_twin(spec: Any, model: Any) -> Any:
 
 
 def quantize(model: Any) -> Any:
-    """`model` (tf_keras) with tfmot's default 8-bit fake quantization (imports tfmot)."""
+    """`model` (tf_keras) with tfmot's default 8-bit fake quantization (imports tfmot).
+
+    Raises:
+        QatError: A layer tfmot cannot quantize (MobileNetV3's h-swish and
+            squeeze-excite gates are built with Rescaling, which tfmot 0.8
+            does not support).
+    """
     import tensorflow_model_optimization as tfmot
 
-    return tfmot.quantization.keras.quantize_model(model)
+    try:
+        return tfmot.quantization.keras.quantize_model(model)
+    except RuntimeError as error:
+        if "is not supported" not in str(error):
+            raise
+        layer = str(error).split(":", 1)[0].removeprefix("Layer ").strip()
+        raise QatError(
+            f"{model.name}: tensorflow-model-optimization cannot quantize layer {layer} "
+            "(MobileNetV3's h-swish and squeeze-excite); convert it after training instead: "
+            "python -m deploy.export --formats=int8"
+        ) from None
 
 
 def qat_recipe(trained: Any, epochs: int, steps_per_epoch: int, learning_rate: float) -> Any:

@@ -105,20 +105,99 @@ def test_he_fout_initialization_is_the_references(keras_module):
     np.testing.assert_allclose(g.std(), np.sqrt(2.0 / 224), rtol=0.1)
 
 
-def test_tf_keras_builds_the_identical_model():
-    tf_keras = pytest.importorskip("tf_keras")
-    spec = demo_net(dropout=0.1)
-    model3 = build_net(spec)
+def assert_tf_keras_twin_agrees(spec, model3, seed):
+    """The tf_keras build of `spec`: the same layer names, and with `model3`'s weights
+    copied by name (what QAT does), the same logits. Returns it."""
+    import tf_keras
+
     model2 = build_net(spec, keras_module=tf_keras)
-    assert isinstance(model2, tf_keras.Model)
-    names3 = [layer.name for layer in model3.layers]
-    assert [layer.name for layer in model2.layers] == names3
-    # Copy weights by layer name (what QAT does), then both compute the same logits.
+    assert [layer.name for layer in model2.layers] == [layer.name for layer in model3.layers]
     for layer in model2.layers:
         layer.set_weights(model3.get_layer(layer.name).get_weights())
-    images = np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype("float32")
+    images = np.random.default_rng(seed).normal(size=(3, 32, 32, 3)).astype("float32")
     assert_same_network_outputs(
         model2(images, training=False).numpy(),
         keras.ops.convert_to_numpy(model3(images, training=False)),
     )
+    return model2
+
+
+def test_tf_keras_builds_the_identical_model():
+    tf_keras = pytest.importorskip("tf_keras")
+    spec = demo_net(dropout=0.1)
+    model2 = assert_tf_keras_twin_agrees(spec, build_net(spec), seed=1)
+    assert isinstance(model2, tf_keras.Model)
     assert keras.__version__.startswith("3.")  # the main path still runs Keras 3
+
+
+def small_v3(**options):
+    """MobileNetV3-Small at 32 px, 10 classes (the smallest input keras.applications takes)."""
+    return NETS.get("mobilenet_v3_small", resolution=32, num_classes=10, **options)
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize("alpha", [0.75, 1.0, 1.25])
+@pytest.mark.parametrize("minimalistic", [False, True])
+def test_mobilenet_v3_has_the_weights_of_keras_applications(size, alpha, minimalistic):
+    # Random init, no download: keras.applications' own model of each variant.
+    application = getattr(keras.applications, f"MobileNetV3{size.title()}")
+    reference = application(
+        input_shape=(32, 32, 3),
+        alpha=alpha,
+        minimalistic=minimalistic,
+        weights=None,
+        classes=10,
+        include_preprocessing=False,
+    )
+    spec = NETS.get(
+        f"mobilenet_v3_{size}",
+        width_mult=alpha,
+        minimalistic=minimalistic,
+        resolution=32,
+        num_classes=10,
+    )
+    model = build_net(spec)
+
+    def shapes(weights):
+        # keras.applications' head is 1x1 convolutions on the pooled map, ours Dense layers.
+        return sorted(
+            tuple(w.shape)[2:] if tuple(w.shape)[:2] == (1, 1) else tuple(w.shape) for w in weights
+        )
+
+    assert shapes(model.weights) == shapes(reference.weights)
+    cost = net_cost(spec)
+    assert (cost.params, cost.bn_stats) == (
+        sum(int(np.prod(w.shape)) for w in model.trainable_weights),
+        sum(int(np.prod(w.shape)) for w in model.non_trainable_weights),
+    )
+
+
+def test_h_swish_and_the_squeeze_excite_gate_are_keras_3s():
+    from tfnas.builder import HardSwish, hard_sigmoid_layers
+
+    x = np.linspace(-5, 5, 101, dtype="float32").reshape(1, 101)
+    # Exact up to float32 rounding of x / 6 + 1/2 against (x + 3) / 6: a few ulps of 1.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(HardSwish(keras.layers, "h")(x)),
+        keras.ops.convert_to_numpy(keras.activations.hard_swish(x)),
+        rtol=0,
+        atol=4e-7 * 5,
+    )
+    gate = keras.ops.convert_to_numpy(keras.Sequential(hard_sigmoid_layers(keras.layers, "g"))(x))
+    np.testing.assert_allclose(
+        gate, keras.ops.convert_to_numpy(keras.activations.hard_sigmoid(x)), rtol=0, atol=4e-7
+    )
+
+
+def test_mobilenet_v3_builds_from_standard_layers_and_its_tf_keras_twin_agrees():
+    pytest.importorskip("tf_keras")
+    spec = small_v3()
+    model3 = build_net(spec)
+    assert {type(layer).__name__ for layer in model3.layers} <= STANDARD_LAYERS | {
+        "Rescaling",
+        "Multiply",
+    }
+    names = {layer.name for layer in model3.layers}
+    assert {"stem_hswish", "block00_se", "block03_expand_hswish", "last_point"} <= names
+    assert "block00_expand_conv" not in names  # 16 middle channels for 16 inputs
+    assert_tf_keras_twin_agrees(spec, model3, seed=2)

@@ -1,5 +1,7 @@
 """Serving model, SavedModel signature and TFLite flatbuffers agree with Keras."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -45,8 +47,6 @@ def test_serving_model_normalizes_as_training_did(trained):
 
 def test_a_grayscale_network_serves_and_converts_with_one_input_channel():
     """Fashion-MNIST-style: one channel end to end, normalized by the gray statistics."""
-    import dataclasses
-
     keras.utils.set_random_seed(0)
     spec = dataclasses.replace(derive_choices(demo_space(), [0] * 6), in_channels=1, resolution=28)
     model = build_net(spec)
@@ -57,6 +57,22 @@ def test_a_grayscale_network_serves_and_converts_with_one_input_channel():
     assert_same_network_outputs(serving(images, training=False)["logits"].numpy(), want)
     flatbuffer = to_tflite(serving, "float32")
     got = run_tflite(flatbuffer, images)
+    assert_same_network_outputs(got["logits"], want)
+
+
+@pytest.mark.parametrize("minimalistic", [False, True])
+def test_mobilenet_v3_converts_with_its_h_swish_and_squeeze_excite(minimalistic):
+    """The baseline a user would deploy instead: one gray channel at 28 px, as Fashion-MNIST."""
+    from tfnas.registry import NETS
+
+    keras.utils.set_random_seed(0)
+    spec = NETS.get("mobilenet_v3_small", minimalistic=minimalistic, resolution=28, num_classes=10)
+    model = build_net(dataclasses.replace(spec, in_channels=1))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 28, 28, 1)).astype(np.float32)
+    serving = serving_model(model)
+    want = model(normalize(images), training=False).numpy()
+    got = run_tflite(to_tflite(serving, "float32"), images)
+    assert np.isfinite(got["logits"]).all()
     assert_same_network_outputs(got["logits"], want)
 
 

@@ -61,6 +61,29 @@ def test_importing_the_deploy_modules_does_not_load_tfmot():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_mobilenet_v3_is_refused_by_qat_with_the_conversion_that_works():
+    # In a child: importing tfmot switches the whole process to tf_keras.
+    code = (
+        "from deploy.qat import QatError, quantize, tf_keras_twin\n"
+        "from tfnas.builder import build_net\n"
+        "from tfnas.registry import NETS\n"
+        "spec = NETS.get('mobilenet_v3_small', resolution=32, num_classes=10)\n"
+        "try:\n"
+        "    quantize(tf_keras_twin(spec, build_net(spec)))\n"
+        "except QatError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=QUIET
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == (
+        "mobilenet_v3_small: tensorflow-model-optimization cannot quantize layer "
+        "stem_hswish_scale (MobileNetV3's h-swish and squeeze-excite); convert it after "
+        "training instead: python -m deploy.export --formats=int8"
+    )
+
+
 def test_qat_int8_keeps_the_float_accuracy_and_leaves_this_process_on_keras_3(
     trained_demo_model, tmp_path
 ):

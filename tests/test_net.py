@@ -77,7 +77,9 @@ def test_malformed_spec_gives_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {path}: blocks[2].candidates[0]: unknown op '3x3_MBConv': expected "
-        "'KxK_MBConvE' (for example '5x5_MBConv3') or 'Zero'\n"
+        "'KxK_MBConv<expand ratio>' (for example '5x5_MBConv3'), "
+        "'KxK_MBConvE<middle channels>[_SE][_HS]' (MobileNetV3's, for example "
+        "'5x5_MBConvE96_SE_HS') or 'Zero'\n"
     )
 
 

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -25,12 +26,32 @@ def test_anchor_files_round_trip_exactly(anchor_net_configs):
         assert json.dumps(exported, sort_keys=True) == json.dumps(original, sort_keys=True)
 
 
-@pytest.mark.parametrize("name", NETS.names())
+PROXYLESS_STYLE = [name for name in NETS.names() if not name.startswith("mobilenet_v3")]
+
+
+@pytest.mark.parametrize("name", PROXYLESS_STYLE)
 def test_every_registered_net_round_trips(name):
     spec = NETS.get(name)
     assert netconfig.from_net_config(netconfig.to_net_config(spec), name=name) == spec
     text = netconfig.dumps_net_config(spec)
     assert netconfig.from_net_config(json.loads(text), name=name) == spec
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v3_large"])
+def test_mobilenet_v3_s_head_is_refused_by_name(name):
+    # Its blocks have a net.config form (Once-for-All's MBConvLayer); its h-swish stem does not.
+    with pytest.raises(SpecError, match=r"^stem.activation: .* got 'hswish'; save the network"):
+        netconfig.to_net_config(NETS.get(name))
+    minimal = NETS.get(name, minimalistic=True)
+    with pytest.raises(SpecError, match=r"^stem.activation: .* got 'relu'"):
+        netconfig.to_net_config(minimal)
+    relu6_head = dataclasses.replace(
+        minimal,
+        stem=dataclasses.replace(minimal.stem, activation="relu6"),
+        feature_mix_activation="relu6",
+    )
+    with pytest.raises(SpecError, match=r"^last_point_channels: .* no conv after pooling"):
+        netconfig.to_net_config(relu6_head)
 
 
 def test_resolution_and_name_are_arguments(tmp_path):

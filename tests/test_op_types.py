@@ -4,10 +4,11 @@ A new op type (MBConv with squeeze-excite, say) is a class in `tfnas.ops`
 with every member the rest of the code calls (its convolutions, for the
 Keras builder and the cost counter; its latency key; its `net.config`
 form; its drawing), registered in `tfnas.ops.OP_TYPES`; it fails here until
-it builds, costs, keys, serializes and draws, and has a place in a search
-space. No other module branches on an op's class.
+it builds, costs, keys, serializes and draws in a network. No other module
+branches on an op's class.
 """
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -20,13 +21,20 @@ from tfnas.costs import net_cost
 from tfnas.latency.keys import block_key
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.ops import OP_TYPES, ZeroOp
+from tfnas.ops import OP_TYPES, MBConvV3Op, ZeroOp
 from tfnas.plots import draw_net
 from tfnas.spaces import demo
 
+# Op types that no search space offers, each with an example to put in a network.
+NOT_IN_SPACES = {"mbconv_v3": MBConvV3Op(5, 96, se=True, hswish=True)}
+
 
 def network_with(op_type: str):
-    """A demo-space network whose first block that offers an `op_type` candidate uses it."""
+    """A demo-space network whose first block offering an `op_type` candidate uses it.
+
+    An op type that no space offers (MobileNetV3's) takes the place of the
+    first searchable block's op.
+    """
     space = demo()
     choices = [0] * len(space.choice_blocks)
     for b, block in enumerate(space.choice_blocks):
@@ -34,6 +42,12 @@ def network_with(op_type: str):
         if found:
             choices[b] = found[0]
             return space.select(choices)
+    if op_type in NOT_IN_SPACES:
+        net = space.select(choices)
+        first = next(i for i, b in enumerate(space.blocks) if b in space.choice_blocks)
+        blocks = list(net.blocks)
+        blocks[first] = dataclasses.replace(blocks[first], op=NOT_IN_SPACES[op_type])
+        return dataclasses.replace(net, blocks=tuple(blocks))
     raise AssertionError(f"no block of the demo space offers a {op_type!r} candidate")
 
 
@@ -62,6 +76,7 @@ MEMBERS = (
     "type",
     "name",
     "outputs_zero",
+    "searchable",
     "convs",
     "latency_fields",
     "net_config_layer",
@@ -89,6 +104,16 @@ def test_no_module_branches_on_an_ops_class():
                 continue
             found += [f"{path.name}: {m.group(0)}" for m in pattern.finditer(path.read_text())]
     assert found == []
+
+
+def test_a_search_space_refuses_an_op_its_supernet_cannot_hold():
+    from tfnas.errors import SpecError
+    from tfnas.spec import ChoiceBlock
+
+    with pytest.raises(
+        SpecError, match=r"^candidates\[1\]: 5x5_MBConvE96_SE_HS is not a candidate"
+    ):
+        ChoiceBlock((ZeroOp(), NOT_IN_SPACES["mbconv_v3"]), 24, 24, 1, True)
 
 
 def test_zero_computes_nothing_and_has_no_key():

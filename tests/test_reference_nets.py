@@ -17,13 +17,15 @@ from tfnas.registry import NETS
 from tfnas.spec import NetSpec
 
 
-def test_all_five_are_registered():
+def test_all_seven_are_registered():
     assert NETS.names() == [
         "mobilenet_v2",
         "proxyless_mobile",
         "proxyless_cpu",
         "proxyless_gpu",
         "proxyless_mobile_14",
+        "mobilenet_v3_small",
+        "mobilenet_v3_large",
     ]
     for name in NETS.names():
         assert isinstance(NETS.get(name), NetSpec)

@@ -30,6 +30,23 @@ def test_kinds_and_version_are_recorded():
     assert space["blocks"][2]["candidates"][-1] == "Zero"
 
 
+def test_mobilenet_v3_s_head_is_written_and_mobilenet_v2_files_stay_as_they_were():
+    v3 = json.loads(spec_json.dumps(NETS.get("mobilenet_v3_small")))
+    assert v3["stem"]["activation"] == v3["feature_mix_activation"] == "hswish"
+    assert v3["last_point_channels"] == 1024
+    assert v3["blocks"][3]["op"] == "5x5_MBConvE96_SE_HS"
+    v2 = json.loads(spec_json.dumps(NETS.get("mobilenet_v2")))
+    assert "activation" not in v2["stem"]
+    assert not {"feature_mix_activation", "last_point_channels"} & set(v2)
+    v3["feature_mix_activation"] = "swish"
+    with pytest.raises(SpecError, match=r"^feature_mix_activation: expected one of .*'swish'"):
+        spec_json.spec_from_dict(v3)
+    v3["feature_mix_activation"] = "hswish"
+    v3["stem"]["activation"] = "gelu"
+    with pytest.raises(SpecError, match=r"^stem.activation: expected one of .*'gelu'"):
+        spec_json.spec_from_dict(v3)
+
+
 def mutated(edit) -> dict:
     data = spec_json.spec_to_dict(SPACES.get("demo"))
     edit(data)

@@ -197,3 +197,33 @@ def test_bad_flags_give_one_error_line(args, message, tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert re.search(message, errors[0]), errors[0]
+
+
+def test_mobilenet_v3_trains_and_exports_as_the_baseline_a_user_would_deploy(tmp_path):
+    from tolerances import RTOL_FLOAT32_NETWORK
+
+    from tfnas.registry import NETS
+
+    out = tmp_path / "v3"
+    args = [a for a in TINY if not a.startswith("--arch=")]
+    result = train(*args, "--arch=mobilenet_v3_small", f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["steps"] == 12
+    written = load_net(str(out / "arch.json"))
+    registered = prepare_spec(NETS.get("mobilenet_v3_small"), 10, written.classifier.dropout, 32)
+    assert written == registered  # its h-swish head and squeeze-excite blocks kept
+    exported = run_module(
+        "deploy.export",
+        f"--model_dir={out}",
+        f"--output_dir={tmp_path / 'export'}",
+        "--formats=float32",
+        "--check_images=16",
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    report = json.loads((tmp_path / "export" / "export_report.json").read_text())
+    # Other kernels, the same float32 network: within RTOL of the largest logit (tolerances.py).
+    assert (
+        report["formats"]["float32"]["max_abs_diff"]
+        < RTOL_FLOAT32_NETWORK * report["max_abs_logit"]
+    )

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.builder import apply, block_layers, build_net, conv_bn_relu6
+from tfnas.builder import apply, block_layers, build_net, conv_bn_act
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, spec_parts
 from tfnas.ops import MBConvOp
 from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace
@@ -51,7 +51,7 @@ def key_model(key: LayerKey) -> keras.Model:
     elif key.kind in ("Conv", "Conv_1"):
         stride = key.input_shape[0] // key.output_shape[0]
         kernel = 3 if key.kind == "Conv" else 1
-        layers = conv_bn_relu6(
+        layers = conv_bn_act(
             keras.layers, key.output_shape[2], kernel, stride, key.kind.lower(), batch_norm
         )
         outputs = apply(layers, inputs)

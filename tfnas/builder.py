@@ -1,7 +1,8 @@
 """Builds a plain Functional Keras model from a `NetSpec`.
 
 The model uses only standard layers (Conv2D, DepthwiseConv2D,
-BatchNormalization, ReLU(6), Add, GlobalAveragePooling2D, Dropout, Dense), so
+BatchNormalization, ReLU(6), Add, GlobalAveragePooling2D, Dropout, Dense; and
+for MobileNetV3's h-swish and squeeze-excite, Rescaling and Multiply), so
 TFLite conversion and quantization-aware training see nothing custom. Layer
 names are stable (`block03_dw_conv`), derived from block positions, so weights
 can be copied by name between two builds of the same spec, for example from a
@@ -22,12 +23,73 @@ from typing import Any
 import keras
 
 from tfnas.initializers import conv_initializer, dense_initializer
+from tfnas.ops import Part, SqueezeExcitePart
 from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
 
 INPUT_NAME = "images"
 
 
-def conv_bn_relu6(
+class HardSwish:
+    """h-swish, x * ReLU6(x + 3) / 6, from standard layers (the same in Keras 2 and 3).
+
+    Keras 2's `hard_sigmoid` is another function (0.2 x + 0.5, clipped), so
+    the gate is built as clip(x / 6 + 1/2, 0, 1): a Rescaling and a ReLU
+    capped at 1.
+    """
+
+    def __init__(self, layers: ModuleType, name: str) -> None:
+        self.gate = hard_sigmoid_layers(layers, name)
+        self.multiply = layers.Multiply(name=name)
+
+    def __call__(self, x: Any) -> Any:
+        """X times its hard sigmoid."""
+        return self.multiply([x, apply(self.gate, x)])
+
+
+class SqueezeExcite:
+    """MobileNetV3's squeeze-excite (`tfnas.ops.SqueezeExcitePart`) from standard layers."""
+
+    def __init__(self, layers: ModuleType, part: SqueezeExcitePart, name: str, init: str) -> None:
+        self.squeeze = [
+            layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool"),
+            layers.Conv2D(
+                part.reduced, 1, kernel_initializer=conv_initializer(init), name=f"{name}_reduce"
+            ),
+            layers.ReLU(name=f"{name}_relu"),
+            layers.Conv2D(
+                part.channels, 1, kernel_initializer=conv_initializer(init), name=f"{name}_expand"
+            ),
+            *hard_sigmoid_layers(layers, name),
+        ]
+        self.multiply = layers.Multiply(name=name)
+
+    def __call__(self, x: Any) -> Any:
+        """x, each channel scaled by its gate."""
+        return self.multiply([x, apply(self.squeeze, x)])
+
+
+def hard_sigmoid_layers(layers: ModuleType, name: str) -> list[Any]:
+    """ReLU6(x + 3) / 6 as clip(x / 6 + 1/2, 0, 1)."""
+    return [
+        layers.Rescaling(1 / 6, offset=0.5, name=f"{name}_scale"),
+        layers.ReLU(1.0, name=f"{name}_gate"),
+    ]
+
+
+def activation_layers(layers: ModuleType, activation: str | None, name: str) -> list[Any]:
+    """The layers of one of `tfnas.ops.ACTIVATIONS` (none for None: linear)."""
+    if activation is None:
+        return []
+    if activation == "relu6":
+        return [layers.ReLU(6.0, name=f"{name}_relu")]
+    if activation == "relu":
+        return [layers.ReLU(name=f"{name}_relu")]
+    if activation == "hswish":
+        return [HardSwish(layers, f"{name}_hswish")]
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def conv_bn_act(
     layers: ModuleType,
     filters: int,
     kernel_size: int,
@@ -35,10 +97,10 @@ def conv_bn_relu6(
     name: str,
     batch_norm: BatchNormSpec,
     depthwise: bool = False,
-    activation: bool = True,
+    activation: str | None = "relu6",
     init: str = "he_fout",
 ) -> list[Any]:
-    """The layers of a bias-free convolution, batch norm and (optionally) ReLU6.
+    """The layers of a bias-free convolution, batch norm and (optionally) an activation.
 
     Args:
         layers: The layers module to build from (`keras.layers` or `tf_keras.layers`).
@@ -48,7 +110,7 @@ def conv_bn_relu6(
         name: Prefix of the layer names (`{name}_conv`, `{name}_bn`, `{name}_relu`).
         batch_norm: Batch-normalization settings.
         depthwise: Build a DepthwiseConv2D instead of a Conv2D.
-        activation: Append a ReLU6 (False for the linear projection).
+        activation: One of `tfnas.ops.ACTIVATIONS`, or None (the linear projection).
         init: The kernel's initialization (`tfnas.initializers.INITS`).
 
     Returns:
@@ -73,15 +135,33 @@ def conv_bn_relu6(
             kernel_initializer=conv_initializer(init),
             name=f"{name}_conv",
         )
-    result = [
+    return [
         conv,
         layers.BatchNormalization(
             momentum=batch_norm.momentum, epsilon=batch_norm.epsilon, name=f"{name}_bn"
         ),
+        *activation_layers(layers, activation, name),
     ]
-    if activation:
-        result.append(layers.ReLU(6.0, name=f"{name}_relu"))
-    return result
+
+
+def part_layers(
+    layers: ModuleType, part: Part, prefix: str, bn: BatchNormSpec, init: str
+) -> list[Any]:
+    """The layers of one part of an op: a convolution with its batch norm, or a squeeze-excite."""
+    name = f"{prefix}_{part.role}"
+    if isinstance(part, SqueezeExcitePart):
+        return [SqueezeExcite(layers, part, name, init)]
+    return conv_bn_act(
+        layers,
+        part.out_channels,
+        part.kernel_size,
+        part.stride,
+        name,
+        bn,
+        depthwise=part.depthwise,
+        activation=part.activation,
+        init=init,
+    )
 
 
 def block_layers(
@@ -106,20 +186,8 @@ def block_layers(
     Returns:
         The layers, in the order they are applied.
     """
-    result = []
-    for conv in block.op.convs(block.in_channels, block.out_channels, block.stride):
-        result += conv_bn_relu6(
-            layers,
-            conv.out_channels,
-            conv.kernel_size,
-            conv.stride,
-            f"{prefix}_{conv.role}",
-            batch_norm,
-            depthwise=conv.depthwise,
-            activation=conv.activation,
-            init=init,
-        )
-    return result
+    parts = block.op.convs(block.in_channels, block.out_channels, block.stride)
+    return [layer for p in parts for layer in part_layers(layers, p, prefix, batch_norm, init)]
 
 
 def apply(layer_list: list[Any], x: Any) -> Any:
@@ -148,6 +216,8 @@ class Skeleton:
             residual): it is skipped.
         feature_mix: The 1x1 convolution before pooling (empty when the net has none).
         pool: Global average pooling.
+        last_point: MobileNetV3's 1x1 convolution after pooling (a Dense with
+            bias on the pooled vector) and its activation; empty when none.
         dropout: Dropout before the classifier, or None.
         classifier: The Dense layer giving the logits.
     """
@@ -158,6 +228,7 @@ class Skeleton:
     identity: list[bool]
     feature_mix: list[Any]
     pool: Any
+    last_point: list[Any]
     dropout: Any | None
     classifier: Any
 
@@ -186,6 +257,7 @@ class Skeleton:
             x = add([x, y]) if add is not None else y
         x = run(self.feature_mix, x)
         x = self.pool(x)
+        x = run(self.last_point, x)
         if self.dropout is not None:
             x = self.dropout(x, training=training)
         return self.classifier(x)
@@ -209,11 +281,29 @@ def skeleton(
     bn = net.batch_norm
     stem = net.stem
     feature_mix = net.feature_mix_channels
+    head_activation = net.feature_mix_activation
     dropout = net.classifier.dropout
+    last_point = []
+    if net.last_point_channels is not None:
+        last_point = [
+            layers.Dense(
+                net.last_point_channels,
+                kernel_initializer=dense_initializer(init),
+                name="last_point",
+            ),
+            *activation_layers(layers, head_activation, "last_point"),
+        ]
     prefixes = [block_name(index) for index in range(len(net.blocks))]
     return Skeleton(
-        stem=conv_bn_relu6(
-            layers, stem.out_channels, stem.kernel_size, stem.stride, "stem", bn, init=init
+        stem=conv_bn_act(
+            layers,
+            stem.out_channels,
+            stem.kernel_size,
+            stem.stride,
+            "stem",
+            bn,
+            activation=stem.activation,
+            init=init,
         ),
         blocks=[body(i, block, prefixes[i]) for i, block in enumerate(net.blocks)],
         residual_adds=[
@@ -222,11 +312,21 @@ def skeleton(
         ],
         identity=[isinstance(block, BlockSpec) and block.is_identity for block in net.blocks],
         feature_mix=(
-            conv_bn_relu6(layers, feature_mix, 1, 1, "feature_mix", bn, init=init)
+            conv_bn_act(
+                layers,
+                feature_mix,
+                1,
+                1,
+                "feature_mix",
+                bn,
+                activation=head_activation,
+                init=init,
+            )
             if feature_mix is not None
             else []
         ),
         pool=layers.GlobalAveragePooling2D(name="pool"),
+        last_point=last_point,
         dropout=layers.Dropout(dropout, name="dropout") if dropout > 0 else None,
         classifier=layers.Dense(
             net.classifier.num_classes,

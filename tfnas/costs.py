@@ -3,15 +3,17 @@
 No model is built, so costing a network takes microseconds. `params` counts
 trainable weights (convolutions, BN scale and offset, the dense layer), which
 is the figure papers report; BN moving statistics are counted apart as
-`bn_stats`. MACs count convolutions and the dense layer; BN, activations,
-additions and pooling are not counted (the ProxylessNAS and MobileNetV2
-convention).
+`bn_stats`. MACs count convolutions and the dense layers; BN, activations,
+additions, pooling and squeeze-excite's scaling are not counted (the
+ProxylessNAS and MobileNetV2 convention; squeeze-excite's two 1x1
+convolutions are).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from tfnas.ops import SqueezeExcitePart
 from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name, conv_output_size
 
 
@@ -90,8 +92,14 @@ def block_cost(block: BlockSpec, height: int, width: int, name: str) -> LayerCos
     shape = (out_h, out_w, block.out_channels)
     op = block.op
     convs = []  # (conv, output height, output width)
+    squeeze_params = squeeze_macs = 0
     h, w = height, width
     for part in op.convs(block.in_channels, block.out_channels, block.stride):
+        if isinstance(part, SqueezeExcitePart):
+            # Two 1x1 convolutions with bias on the pooled 1x1 map, no batch norm.
+            squeeze_macs += 2 * part.channels * part.reduced
+            squeeze_params += 2 * part.channels * part.reduced + part.reduced + part.channels
+            continue
         h, w = conv_output_size(h, part.stride), conv_output_size(w, part.stride)
         conv = _Conv(part.in_channels, part.out_channels, part.kernel_size, part.depthwise)
         convs.append((conv, h, w))
@@ -99,9 +107,9 @@ def block_cost(block: BlockSpec, height: int, width: int, name: str) -> LayerCos
         name=name,
         description=op.name,
         output_shape=shape,
-        params=sum(conv.params() for conv, _, _ in convs),
+        params=sum(conv.params() for conv, _, _ in convs) + squeeze_params,
         bn_stats=sum(2 * conv.out_channels for conv, _, _ in convs),
-        macs=sum(conv.macs(h, w) for conv, h, w in convs),
+        macs=sum(conv.macs(h, w) for conv, h, w in convs) + squeeze_macs,
     )
 
 
@@ -137,11 +145,20 @@ def net_cost(spec: NetSpec) -> NetCost:
                 mix.macs(size, size),
             )
         )
+    pool = "pool, "
+    if spec.last_point_channels is not None:
+        last = spec.last_point_channels
+        layers.append(
+            LayerCost(
+                "last_point", "pool, dense", (last,), channels * last + last, 0, channels * last
+            )
+        )
+        channels, pool = last, ""
     classes = spec.classifier.num_classes
     layers.append(
         LayerCost(
             "classifier",
-            "pool, dense",
+            f"{pool}dense",
             (classes,),
             channels * classes + classes,
             0,

@@ -94,15 +94,17 @@ def summary_text(spec: NetSpec | SearchSpace) -> str:
         f"{spec.classifier.num_classes} classes",
         f"params {cost.params:,} (+{cost.bn_stats:,} BN statistics), MACs {_millions(cost.macs)}",
         "",
-        f"{'part':<12}{'op':<14}{'output':>12}{'params':>12}{'MACs':>10}",
     ]
-    lines += [_layer_line(layer) for layer in cost.layers]
+    # As wide as the longest op name (MobileNetV3's run to 20 characters).
+    width = max(14, *(len(layer.description) + 2 for layer in cost.layers))
+    lines.append(f"{'part':<12}{'op':<{width}}{'output':>12}{'params':>12}{'MACs':>10}")
+    lines += [_layer_line(layer, width) for layer in cost.layers]
     return "\n".join(lines)
 
 
-def _layer_line(layer: LayerCost) -> str:
+def _layer_line(layer: LayerCost, width: int) -> str:
     return (
-        f"{layer.name:<12}{layer.description:<14}{_shape(layer.output_shape):>12}"
+        f"{layer.name:<12}{layer.description:<{width}}{_shape(layer.output_shape):>12}"
         f"{layer.params:>12,}{_millions(layer.macs):>10}"
     )
 

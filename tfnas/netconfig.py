@@ -104,6 +104,23 @@ def to_net_config(spec: NetSpec) -> dict[str, Any]:
     """The `net.config` dict of a network (the inverse of `from_net_config`)."""
     if not isinstance(spec, NetSpec):
         raise TypeError(f"expected a NetSpec, got {type(spec).__name__}")
+    head = {
+        "stem.activation": spec.stem.activation,
+        "feature_mix_activation": spec.feature_mix_activation,
+    }
+    for field, activation in head.items():
+        if activation != "relu6":
+            raise SpecError(
+                f"a ProxylessNAS net.config has ReLU6 here, got {activation!r}; "
+                "save the network as a tfnas spec (.json) instead",
+                field,
+            )
+    if spec.last_point_channels is not None:
+        raise SpecError(
+            "a ProxylessNAS net.config has no conv after pooling; "
+            "save the network as a tfnas spec (.json) instead",
+            "last_point_channels",
+        )
     channels = spec.blocks[-1].out_channels if spec.blocks else spec.stem.out_channels
     feature_mix = None
     if spec.feature_mix_channels is not None:

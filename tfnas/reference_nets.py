@@ -1,4 +1,4 @@
-"""Registered reference networks: MobileNetV2 and the four released ProxylessNAS nets.
+"""Registered reference networks: MobileNetV2, MobileNetV3 and the released ProxylessNAS nets.
 
 Each network is written as stages of op strings, the notation of the
 ProxylessNAS paper's architecture figures. The ProxylessNAS block lists are
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tfnas.ops import parse_op
+from tfnas.ops import MBConvV3Op, parse_op
 from tfnas.registry import NETS
 from tfnas.spec import (
     BlockSpec,
@@ -176,3 +176,122 @@ _released(
     ],
     feature_mix=1792,
 )
+
+
+# MobileNetV3 (Howard et al., 2019), Tables 1 and 2, as keras.applications
+# builds them: (kernel, middle channels, out channels, squeeze-excite,
+# h-swish, stride) per block, after a 16-channel stem.
+V3Row = tuple[int, int, int, bool, bool, int]
+_V3_SMALL: tuple[V3Row, ...] = (
+    (3, 16, 16, True, False, 2),
+    (3, 72, 24, False, False, 2),
+    (3, 88, 24, False, False, 1),
+    (5, 96, 40, True, True, 2),
+    (5, 240, 40, True, True, 1),
+    (5, 240, 40, True, True, 1),
+    (5, 120, 48, True, True, 1),
+    (5, 144, 48, True, True, 1),
+    (5, 288, 96, True, True, 2),
+    (5, 576, 96, True, True, 1),
+    (5, 576, 96, True, True, 1),
+)
+_V3_LARGE: tuple[V3Row, ...] = (
+    (3, 16, 16, False, False, 1),
+    (3, 64, 24, False, False, 2),
+    (3, 72, 24, False, False, 1),
+    (5, 72, 40, True, False, 2),
+    (5, 120, 40, True, False, 1),
+    (5, 120, 40, True, False, 1),
+    (3, 240, 80, False, True, 2),
+    (3, 200, 80, False, True, 1),
+    (3, 184, 80, False, True, 1),
+    (3, 184, 80, False, True, 1),
+    (3, 480, 112, True, True, 1),
+    (3, 672, 112, True, True, 1),
+    (5, 672, 160, True, True, 2),
+    (5, 960, 160, True, True, 1),
+    (5, 960, 160, True, True, 1),
+)
+_V3_STEM = 16
+
+
+def mobilenet_v3(
+    size: str,
+    width_mult: float = 1.0,
+    minimalistic: bool = False,
+    resolution: int = 224,
+    num_classes: int = 1000,
+    dropout: float = 0.0,
+) -> NetSpec:
+    """MobileNetV3-Small or -Large, with `keras.applications.MobileNetV3*`'s channel rounding.
+
+    `width_mult` is keras' `alpha`: it scales every block's output channels
+    and, through each block's expansion (middle over input channels of the
+    paper's table), its middle channels; the stem stays at 16 channels, the
+    1x1 conv before pooling has 6x the last block's channels, and the one
+    after pooling (1024 or 1280) widens only for `width_mult` > 1.
+    `minimalistic` is keras' too: 3x3 kernels, ReLU and no squeeze-excite
+    everywhere.
+
+    Args:
+        size: `small` or `large`.
+        width_mult: Width multiplier (keras' `alpha`).
+        minimalistic: The variant without squeeze-excite, h-swish or 5x5 kernels.
+        resolution: Input resolution.
+        num_classes: Classifier outputs.
+        dropout: Classifier dropout rate (keras' default is 0.2; the
+            training recipe sets its own).
+    """
+    if size not in ("small", "large"):
+        raise ValueError(f"size={size!r}: expected 'small' or 'large'")
+    rows, last_point = (_V3_SMALL, 1024) if size == "small" else (_V3_LARGE, 1280)
+    blocks = []
+    channels, base = _V3_STEM, _V3_STEM  # this network's input channels, and the table's
+    for kernel, mid, out, se, hswish, stride in rows:
+        out_channels = make_divisible(out * width_mult)
+        op = MBConvV3Op(
+            3 if minimalistic else kernel,
+            make_divisible(channels * mid / base),
+            se and not minimalistic,
+            hswish and not minimalistic,
+        )
+        residual = stride == 1 and channels == out_channels
+        blocks.append(BlockSpec(op, channels, out_channels, stride, residual))
+        channels, base = out_channels, out
+    activation = "relu" if minimalistic else "hswish"
+    name = f"mobilenet_v3_{size}" + (f"_{width_mult:g}" if width_mult != 1.0 else "")
+    return NetSpec(
+        name=name + ("_minimalistic" if minimalistic else ""),
+        resolution=resolution,
+        in_channels=3,
+        stem=ConvSpec(_V3_STEM, kernel_size=3, stride=2, activation=activation),
+        blocks=tuple(blocks),
+        feature_mix_channels=make_divisible(channels * 6),
+        classifier=ClassifierSpec(num_classes, dropout),
+        feature_mix_activation=activation,
+        last_point_channels=make_divisible(last_point * width_mult)
+        if width_mult > 1.0
+        else last_point,
+    )
+
+
+def _register_v3(size: str) -> None:
+    """Registers `mobilenet_v3_<size>` with keras.applications' options."""
+
+    def factory(
+        width_mult: float = 1.0,
+        minimalistic: bool = False,
+        resolution: int = 224,
+        num_classes: int = 1000,
+        dropout: float = 0.0,
+    ) -> NetSpec:
+        return mobilenet_v3(size, width_mult, minimalistic, resolution, num_classes, dropout)
+
+    factory.__doc__ = (
+        f"MobileNetV3-{size.title()} (Howard et al., 2019), as keras.applications builds it."
+    )
+    NETS.register(f"mobilenet_v3_{size}")(factory)
+
+
+_register_v3("small")
+_register_v3("large")

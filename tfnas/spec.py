@@ -15,28 +15,11 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+from tfnas.channels import make_divisible
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.ops import OP_TYPES, MBConvOp, Op
+from tfnas.ops import OP_TYPES, MBConvOp, Op, check_activation
 
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Rounds a channel count to the nearest multiple of `divisor`, never below 90% of it.
-
-    This is the rounding of MobileNetV2 and ProxylessNAS for width multipliers.
-
-    Args:
-        value: The unrounded channel count (base channels times width multiplier).
-        divisor: The multiple to round to.
-        min_value: The smallest result allowed; defaults to `divisor`.
-
-    Returns:
-        The rounded channel count.
-    """
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:  # Rounding down must not lose more than 10% of the channels.
-        rounded += divisor
-    return rounded
+__all__ = ["make_divisible"]  # where it has always been imported from
 
 
 def block_name(index: int) -> str:
@@ -51,21 +34,24 @@ def conv_output_size(size: int, stride: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ConvSpec:
-    """A conv-BN-ReLU6 layer (the stem).
+    """A conv-BN-activation layer (the stem).
 
     Attributes:
         out_channels: Output channels.
         kernel_size: Square kernel size.
         stride: Spatial stride.
+        activation: One of `tfnas.ops.ACTIVATIONS` (MobileNetV3's stem: `hswish`).
     """
 
     out_channels: int
     kernel_size: int = 3
     stride: int = 2
+    activation: str = "relu6"
 
     def __post_init__(self) -> None:
         for field in ("out_channels", "kernel_size", "stride"):
             check_positive_int(field, getattr(self, field))
+        check_activation("activation", self.activation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +149,12 @@ class ChoiceBlock:
             )
         for i, op in enumerate(self.candidates):
             _check_op(f"candidates[{i}]", op)
+            if not op.searchable:
+                raise SpecError(
+                    f"{op.name} is not a candidate the supernet can hold (it builds in "
+                    "networks only); use MBConv or Zero candidates",
+                    f"candidates[{i}]",
+                )
         if len(set(self.candidates)) != len(self.candidates):
             names = [op.name for op in self.candidates]
             raise SpecError(f"each op may appear once, got {names}", "candidates")
@@ -188,7 +180,8 @@ class ChoiceBlock:
 class NetSpec:
     """A concrete MobileNetV2-style network.
 
-    stem conv -> blocks -> optional 1x1 feature-mix conv -> pool -> dropout -> dense.
+    stem conv -> blocks -> optional 1x1 feature-mix conv -> pool -> optional
+    1x1 last-point conv (MobileNetV3) -> dropout -> dense.
 
     Attributes:
         name: A name for the network (used as the Keras model name).
@@ -200,6 +193,10 @@ class NetSpec:
             None for a network without it.
         classifier: Pooling, dropout and dense head.
         batch_norm: Batch-normalization settings for every BN layer.
+        feature_mix_activation: The feature mix's activation, and the last
+            point's (`tfnas.ops.ACTIVATIONS`).
+        last_point_channels: Output channels of MobileNetV3's 1x1 conv after
+            pooling (with bias, without batch norm), or None for none.
     """
 
     name: str
@@ -210,6 +207,8 @@ class NetSpec:
     feature_mix_channels: int | None
     classifier: ClassifierSpec
     batch_norm: BatchNormSpec = BatchNormSpec()
+    feature_mix_activation: str = "relu6"
+    last_point_channels: int | None = None
 
     def __post_init__(self) -> None:
         _check_skeleton(self, BlockSpec)
@@ -232,6 +231,8 @@ class SearchSpace:
         feature_mix_channels: Output channels of the 1x1 conv before pooling, or None.
         classifier: Pooling, dropout and dense head.
         batch_norm: Batch-normalization settings for every BN layer.
+        feature_mix_activation: As `NetSpec`'s.
+        last_point_channels: As `NetSpec`'s.
     """
 
     name: str
@@ -242,6 +243,8 @@ class SearchSpace:
     feature_mix_channels: int | None
     classifier: ClassifierSpec
     batch_norm: BatchNormSpec = BatchNormSpec()
+    feature_mix_activation: str = "relu6"
+    last_point_channels: int | None = None
 
     def __post_init__(self) -> None:
         _check_skeleton(self, BlockSpec | ChoiceBlock)
@@ -291,6 +294,8 @@ class SearchSpace:
             feature_mix_channels=self.feature_mix_channels,
             classifier=self.classifier,
             batch_norm=self.batch_norm,
+            feature_mix_activation=self.feature_mix_activation,
+            last_point_channels=self.last_point_channels,
         )
 
 
@@ -335,6 +340,9 @@ def _check_skeleton(spec: NetSpec | SearchSpace, block_type: type) -> None:
             raise SpecError(f"expected a {kind.__name__}, got {getattr(spec, field)!r}", field)
     if spec.feature_mix_channels is not None:
         check_positive_int("feature_mix_channels", spec.feature_mix_channels)
+    check_activation("feature_mix_activation", spec.feature_mix_activation)
+    if spec.last_point_channels is not None:
+        check_positive_int("last_point_channels", spec.last_point_channels)
     if not isinstance(spec.blocks, tuple):
         raise SpecError(f"expected a tuple of blocks, got {type(spec.blocks).__name__}", "blocks")
     channels, source = spec.stem.out_channels, "stem.out_channels"

@@ -15,7 +15,10 @@ reader checks before anything else. Ops are written in their string form
      "batch_norm": {"momentum": 0.9, "epsilon": 0.001}}
 
 A search space's choice blocks have `"candidates": ["3x3_MBConv3", ..., "Zero"]`
-in place of `"op"`.
+in place of `"op"`. MobileNetV3's head adds `"activation"` to the stem,
+`"feature_mix_activation"` and `"last_point_channels"`; they are written only
+when they differ from MobileNetV2's (ReLU6, no last point), so files of
+MobileNetV2-style networks stay as they were.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tfnas.spec import (
 )
 
 SCHEMA_VERSION = 1
+DEFAULT_ACTIVATION = "relu6"
 NET_FORMAT = "tfnas.net"
 SPACE_FORMAT = "tfnas.space"
 
@@ -50,19 +54,28 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     """The JSON-ready dict of a network or search space."""
     if not isinstance(spec, NetSpec | SearchSpace):
         raise TypeError(f"expected a NetSpec or SearchSpace, got {type(spec).__name__}")
+    stem: dict[str, Any] = {
+        "out_channels": spec.stem.out_channels,
+        "kernel_size": spec.stem.kernel_size,
+        "stride": spec.stem.stride,
+    }
+    if spec.stem.activation != DEFAULT_ACTIVATION:
+        stem["activation"] = spec.stem.activation
+    head: dict[str, Any] = {}
+    if spec.feature_mix_activation != DEFAULT_ACTIVATION:
+        head["feature_mix_activation"] = spec.feature_mix_activation
+    if spec.last_point_channels is not None:
+        head["last_point_channels"] = spec.last_point_channels
     return {
         "format": NET_FORMAT if isinstance(spec, NetSpec) else SPACE_FORMAT,
         "schema_version": SCHEMA_VERSION,
         "name": spec.name,
         "resolution": spec.resolution,
         "in_channels": spec.in_channels,
-        "stem": {
-            "out_channels": spec.stem.out_channels,
-            "kernel_size": spec.stem.kernel_size,
-            "stride": spec.stem.stride,
-        },
+        "stem": stem,
         "blocks": [_block_to_dict(block) for block in spec.blocks],
         "feature_mix_channels": spec.feature_mix_channels,
+        **head,
         "classifier": {
             "num_classes": spec.classifier.num_classes,
             "dropout": spec.classifier.dropout,
@@ -102,6 +115,7 @@ def spec_from_dict(data: Any) -> Spec:
             out_channels=stem.get("out_channels", int),
             kernel_size=stem.get("kernel_size", int),
             stride=stem.get("stride", int),
+            activation=stem.get("activation", str, default=DEFAULT_ACTIVATION),
         )
     with within("classifier"):
         classifier_spec = ClassifierSpec(
@@ -128,6 +142,10 @@ def spec_from_dict(data: Any) -> Spec:
         feature_mix_channels=fields.get("feature_mix_channels", int, nullable=True),
         classifier=classifier_spec,
         batch_norm=batch_norm_spec,
+        feature_mix_activation=fields.get(
+            "feature_mix_activation", str, default=DEFAULT_ACTIVATION
+        ),
+        last_point_channels=fields.get("last_point_channels", int, default=None, nullable=True),
     )
     fields.done()
     return spec

@@ -191,7 +191,7 @@ class KeyedPart:
 
 
 def spec_parts(spec: NetSpec | SearchSpace) -> Iterator[KeyedPart]:
-    """The keyed parts of a network or space, in order: stem, blocks, feature mix, classifier.
+    """A network's or space's keyed parts: stem, blocks, feature mix, last point, classifier.
 
     A network's latency is the sum of its parts', as in the ProxylessNAS tables.
     """
@@ -213,5 +213,10 @@ def spec_parts(spec: NetSpec | SearchSpace) -> Iterator[KeyedPart]:
             "feature_mix", (LayerKey("Conv_1", (size, size, channels), (size, size, mix)),)
         )
         channels = mix
+    if spec.last_point_channels is not None:
+        last = spec.last_point_channels
+        # After pooling: Once-for-All's `Conv_2` key, on the pooled 1x1 map.
+        yield KeyedPart("last_point", (LayerKey("Conv_2", (1, 1, channels), (1, 1, last)),))
+        size, channels = 1, last
     classes = spec.classifier.num_classes
     yield KeyedPart("classifier", (LayerKey("Logits", (size, size, channels), (classes,)),))

@@ -28,10 +28,11 @@ replicates), over the networks at one latency (what decides) and over all.
 The chosen regime is the shortest length at which the networks at one
 latency differ at p < 0.05; the report also says whether a network reaches
 0.925 there, and no longer length is trained once one does both. The
-space's range trains at the shortest length only. Lengths run in order, shortest first, and the results files are
-rewritten after each length, so a finished length is reported while the
-next trains. Each training is a recorded part (`benchmarks.common.run_part`):
-reused when finished and unchanged, continued with `--resume`.
+space's range trains at the shortest length only. Lengths run in order,
+shortest first, and the results files are rewritten after each length, so
+a finished length is reported while the next trains. Each training is a
+recorded part (`benchmarks.common.run_part`): reused when finished and
+unchanged, continued with `--resume`.
 """
 
 from __future__ import annotations

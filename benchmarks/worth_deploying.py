@@ -1,4 +1,4 @@
-"""Is the searched network worth deploying here? Against random, keras-tuner and MobileNetV2.
+"""Is the searched network worth deploying here? Against random, keras-tuner, MobileNetV2 and V3.
 
     python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--runs_dir=runs/worth_deploying]
         [--output_dir=benchmarks/results]
@@ -26,8 +26,11 @@ each a recorded command (`benchmarks.common.run_part`), in order:
    search and one tuner pick; `search-seed2`: a third search alone;
 4. `random`: `RANDOM_ARCHS` networks drawn uniformly from the space whose
    exported files measure within ±`WITHIN` of the searched networks' mean;
-5. MobileNetV2 at the widths of `WIDTHS` (measured; those that bracket the
-   target, and 1.0);
+5. the hand-designed networks of `FAMILIES` at their widths, measured:
+   MobileNetV2 1.0 and the MobileNetV2, MobileNetV3-Small and -Large widths
+   nearest below and above the target; the minimalistic MobileNetV3s' width
+   nearest to it (as keras.applications builds them, random init, 28 px,
+   one channel);
 6. every network trained with `SEEDS` (the random ones with the first seed),
    exported, and measured;
 7. the statistics: each method's mean ± std and n, and against each baseline
@@ -41,6 +44,7 @@ measured latency).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -74,7 +78,53 @@ RANDOM_ARCHS = 8
 WITHIN = 0.05
 POOL = 20_000
 CANDIDATES = 24  # random networks measured to find RANDOM_ARCHS within ±WITHIN
-WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
+V3_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.25)
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """Hand-designed networks a user would deploy instead, one per width.
+
+    Attributes:
+        method: The name in the report (`MobileNetV3-Small`).
+        net: Its registered network (`mobilenet_v3_small`).
+        slug: The prefix of its networks' names (`mobilenet_v3_small_min`).
+        widths: The width multipliers measured.
+        options: Other arguments of its factory (`minimalistic`).
+        bracket: Train the widths nearest below and above the target (False:
+            the nearest only).
+    """
+
+    method: str
+    net: str
+    slug: str
+    widths: tuple[float, ...]
+    options: tuple[tuple[str, Any], ...] = ()
+    bracket: bool = True
+
+
+FAMILIES = (
+    Family("MobileNetV2", "mobilenet_v2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.4)),
+    Family("MobileNetV3-Small", "mobilenet_v3_small", "mobilenet_v3_small", V3_WIDTHS),
+    Family("MobileNetV3-Large", "mobilenet_v3_large", "mobilenet_v3_large", V3_WIDTHS),
+    Family(
+        "MobileNetV3-Small minimalistic",
+        "mobilenet_v3_small",
+        "mobilenet_v3_small_min",
+        V3_WIDTHS,
+        (("minimalistic", True),),
+        bracket=False,
+    ),
+    Family(
+        "MobileNetV3-Large minimalistic",
+        "mobilenet_v3_large",
+        "mobilenet_v3_large_min",
+        V3_WIDTHS,
+        (("minimalistic", True),),
+        bracket=False,
+    ),
+)
+TARGET = "mobilenet_v2-1"  # what a user deploys without NAS: its latency is the target
 PASSES = 5
 VALIDATE_ARCHS = 30
 RESULTS_NAME = "worth_deploying"
@@ -138,30 +188,47 @@ def cached_measurements(
     return ms
 
 
-def mobilenet_arch(width: float, runs: Path) -> Path:
-    """MobileNetV2 at `width`, 28 px, one input channel, 10 classes, as an arch file."""
+def hand_designed_arch(family: Family, width: float, runs: Path) -> Path:
+    """A family's network at `width`, 28 px, one input channel, 10 classes, as an arch file."""
     from tfnas import spec_json
-    from tfnas.reference_nets import mobilenet_v2
+    from tfnas.registry import NETS
     from tfnas.train.trainer import prepare_spec
 
-    arch = runs / "archs" / f"mobilenet_v2-{width:g}.json"
+    arch = runs / "archs" / f"{family.slug}-{width:g}.json"
     if not arch.exists():
-        spec = prepare_spec(mobilenet_v2(width_mult=width), 10, 0.0, 28, in_channels=1)
-        spec_json.save_spec(spec, arch)
+        spec = NETS.get(family.net, width_mult=width, **dict(family.options))
+        spec_json.save_spec(prepare_spec(spec, 10, 0.0, 28, in_channels=1), arch)
     return arch
 
 
-def bracketing(measured: dict[float, float], target: float) -> list[float]:
-    """1.0 (the target itself) and the widths measured nearest below and above `target`."""
-    others = {w: ms for w, ms in measured.items() if w != 1.0}
-    below = [w for w, ms in others.items() if ms < target]
-    above = [w for w, ms in others.items() if ms > target]
-    picked = {1.0}
+def bracketing(measured: dict[float, float], target: float, nearest_only: bool = False) -> list:
+    """The widths measured nearest below and above `target` (or the nearest of all)."""
+    if nearest_only:
+        return [min(measured, key=lambda w: abs(measured[w] - target))]
+    below = [w for w, ms in measured.items() if ms < target]
+    above = [w for w, ms in measured.items() if ms > target]
+    picked = set()
     if below:
-        picked.add(max(below, key=lambda w: others[w]))
+        picked.add(max(below, key=lambda w: measured[w]))
     if above:
-        picked.add(min(above, key=lambda w: others[w]))
+        picked.add(min(above, key=lambda w: measured[w]))
     return sorted(picked)
+
+
+def hand_designed_picks(measured: dict[str, float], target: float) -> list[tuple[Family, float]]:
+    """The networks of `FAMILIES` to train: the target's own, and each family's bracket."""
+    picks = []
+    for family in FAMILIES:
+        by_width = {
+            w: measured[f"{family.slug}-{w:g}"]
+            for w in family.widths
+            if f"{family.slug}-{w:g}" != TARGET
+        }
+        chosen = bracketing(by_width, target, nearest_only=not family.bracket)
+        if family.slug == TARGET.rsplit("-", 1)[0]:
+            chosen = sorted({*chosen, 1.0})
+        picks += [(family, width) for width in chosen]
+    return picks
 
 
 def pick_random(
@@ -238,13 +305,18 @@ def run_all(
         changes=[table],  # --calibrate stores its calibration in the table
     )
 
-    progress("the target: MobileNetV2 as exported, measured here")
-    widths = {w: mobilenet_arch(w, runs) for w in WIDTHS}
-    width_files = {
-        f"{w:g}": deploy(a, runs / "deployed" / f"mbv2-{w:g}.tflite") for w, a in widths.items()
+    progress("the target and the hand-designed networks: as exported, measured here")
+    hand_archs = {
+        f"{family.slug}-{w:g}": hand_designed_arch(family, w, runs)
+        for family in FAMILIES
+        for w in family.widths
     }
-    width_ms = cached_measurements(runs / "deployed" / "mobilenet_v2.json", width_files, measure)
-    target = width_ms["1"]
+    hand_files = {
+        name: deploy(arch, runs / "deployed" / f"{name}.tflite")
+        for name, arch in hand_archs.items()
+    }
+    hand_ms = cached_measurements(runs / "deployed" / "hand_designed.json", hand_files, measure)
+    target = hand_ms[TARGET]
 
     progress("searches and keras-tuner RandomSearch at the target on the host table")
     target_flags = [f"--target={table}", f"--target_latency={target:.6f}"]
@@ -314,11 +386,12 @@ def run_all(
             "choices": nearest[int(name.split("-")[1])],
             "method": "random",
         }
-    for width in bracketing({w: width_ms[f"{w:g}"] for w in WIDTHS}, target):
-        networks[f"mobilenet_v2-{width:g}"] = {
-            "arch": str(widths[width]),
+    for family, width in hand_designed_picks(hand_ms, target):
+        name = f"{family.slug}-{width:g}"
+        networks[name] = {
+            "arch": str(hand_archs[name]),
             "choices": None,
-            "method": f"MobileNetV2 {width:g}",
+            "method": f"{family.method} {width:g}",
         }
 
     progress(f"training every network for {epochs} epochs, exporting it")
@@ -367,7 +440,7 @@ def run_all(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "target_ms": target,
         "random_center_ms": center,
-        "mobilenet_widths_ms": width_ms,
+        "hand_designed_ms": hand_ms,
         "validation": {
             key: value
             for key, value in json.loads(validate.read_text()).items()

@@ -18,7 +18,25 @@ from tfnas.latency.features import key_macs
 from tfnas.latency.table import LatencyTable, Measurement, TableMetadata, save_table
 
 TARGET_MS = 1.6
-WIDTH_MS = {"0.35": 0.5, "0.5": 0.8, "0.75": 1.2, "1": TARGET_MS, "1.4": 2.5}
+# What the stand-in host measures for each hand-designed network, by family and width.
+HAND_MS = {
+    "mobilenet_v2": {"0.35": 0.5, "0.5": 0.8, "0.75": 1.2, "1": TARGET_MS, "1.4": 2.5},
+    "mobilenet_v3_small": {"0.35": 0.3, "0.5": 0.4, "0.75": 0.6, "1": 0.8, "1.25": 1.0},
+    "mobilenet_v3_large": {"0.35": 0.7, "0.5": 1.0, "0.75": 1.4, "1": 1.8, "1.25": 2.2},
+    "mobilenet_v3_small_min": {"0.35": 0.15, "0.5": 0.2, "0.75": 0.3, "1": 0.4, "1.25": 0.5},
+    "mobilenet_v3_large_min": {"0.35": 0.6, "0.5": 0.9, "0.75": 1.2, "1": 1.55, "1.25": 1.9},
+}
+# MobileNetV2 1.0 (the target) and each family's bracket of it, or nearest (minimalistic).
+PICKED = {
+    "mobilenet_v2-0.75": "MobileNetV2 0.75",
+    "mobilenet_v2-1": "MobileNetV2 1",
+    "mobilenet_v2-1.4": "MobileNetV2 1.4",
+    "mobilenet_v3_small-1.25": "MobileNetV3-Small 1.25",  # all below: only the nearest below
+    "mobilenet_v3_large-0.75": "MobileNetV3-Large 0.75",
+    "mobilenet_v3_large-1": "MobileNetV3-Large 1",
+    "mobilenet_v3_small_min-1.25": "MobileNetV3-Small minimalistic 1.25",
+    "mobilenet_v3_large_min-1": "MobileNetV3-Large minimalistic 1",
+}
 SEARCHED = {0: [5, 6, 3, 5, 6, 4, 2, 1, 0], 1: [1, 2, 3, 4, 5, 6, 0, 1, 2], 2: [0] * 9}
 
 
@@ -81,8 +99,9 @@ def stand_ins(tmp_path, monkeypatch):
         calls["measured"].append(sorted(files))
         ms = {}
         for k, name in enumerate(sorted(files)):
-            if name in WIDTH_MS:
-                ms[name] = WIDTH_MS[name]
+            family, _, width = name.rpartition("-")
+            if family in HAND_MS and calls["measured"] == [sorted(files)]:
+                ms[name] = HAND_MS[family][width]
             elif name.startswith("candidate-"):
                 # From 10% under the searched networks' 1.5 ms to 13% over, 1% apart.
                 ms[name] = 1.5 * (0.9 + 0.01 * int(name.split("-")[1]))
@@ -133,12 +152,12 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
         "tuner-0",
         "tuner-1",
     ]
-    # MobileNetV2 1.0, and the widths that bracket it: 0.75 below, 1.4 above.
-    assert sorted(n for n in networks if n.startswith("mobilenet")) == [
-        "mobilenet_v2-0.75",
-        "mobilenet_v2-1",
-        "mobilenet_v2-1.4",
-    ]
+    hand_designed = {n: net["method"] for n, net in networks.items() if n.startswith("mobilenet")}
+    assert hand_designed == PICKED
+    # Every width of every family was measured as exported, MobileNetV3's included.
+    assert set(figures["hand_designed_ms"]) == {
+        f"{family}-{width}" for family, widths in HAND_MS.items() for width in widths
+    }
     # The random networks: measured within ±5% of the searched networks' mean, nearest first.
     random = [n for n, m in methods.items() if m == "random"]
     assert len(random) == wd.RANDOM_ARCHS and figures["random_center_ms"] == 1.5
@@ -178,11 +197,7 @@ def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp
     figures = run()
     summary = wd.summarize(figures)
     against = summary["searched_against"]
-    assert set(against) == {
-        "keras-tuner random",
-        "random",
-        *(f"MobileNetV2 {w}" for w in ("0.75", "1", "1.4")),
-    }
+    assert set(against) == {"keras-tuner random", "random", *PICKED.values()}
     assert against["random"]["n_first"] == 3 and against["random"]["n_second"] == wd.RANDOM_ARCHS
     searched = [np.mean(figures["networks"][f"searched-{s}"]["test_accuracies"]) for s in range(3)]
     assert summary["methods"]["ProxylessNAS"]["accuracy"]["mean"] == pytest.approx(
@@ -213,5 +228,6 @@ def test_too_few_random_networks_at_the_latency_is_an_error():
 
 
 def test_bracketing_widths_are_the_nearest_on_each_side():
-    assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.0: 1.6, 1.4: 2.5}, 1.6) == [0.75, 1.0, 1.4]
-    assert wd.bracketing({1.0: 1.6, 1.4: 2.5}, 1.6) == [1.0, 1.4]
+    assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.4: 2.5}, 1.6) == [0.75, 1.4]
+    assert wd.bracketing({1.0: 1.7, 1.4: 2.5}, 1.6) == [1.0]
+    assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.4: 2.5}, 1.6, nearest_only=True) == [0.75]

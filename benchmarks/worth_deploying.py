@@ -1,7 +1,7 @@
 """Is the searched network worth deploying here? Against random, keras-tuner, MobileNetV2 and V3.
 
-    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--runs_dir=runs/worth_deploying]
-        [--output_dir=benchmarks/results]
+    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--search_warmup_epochs=5]
+        [--search_epochs=10] [--runs_dir=runs/worth_deploying] [--output_dir=benchmarks/results]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`). Runs
 for many hours on 2 cores: run it alone (it times networks on this host), and
@@ -24,6 +24,8 @@ each a recorded command (`benchmarks.common.run_part`), in order:
    and keras-tuner's RandomSearch at the search's image budget, held to the
    target on the host table (validation selection), so each seed gives one
    search and one tuner pick; `search-seed2`: a third search alone;
+   `search-no-latency`: the first search without its latency term (it must
+   not derive a smaller network). Every search runs `SearchSchedule`;
 4. `random`: `RANDOM_ARCHS` networks drawn uniformly from the space whose
    exported files measure within ±`WITHIN` of the searched networks' mean;
 5. the hand-designed networks of `FAMILIES` at their widths, measured:
@@ -31,8 +33,8 @@ each a recorded command (`benchmarks.common.run_part`), in order:
    nearest below and above the target; the minimalistic MobileNetV3s' width
    nearest to it (as keras.applications builds them, random init, 28 px,
    one channel);
-6. every network trained with `SEEDS` (the random ones with the first seed),
-   exported, and measured;
+6. every network trained with `SEEDS` (the random ones and the search
+   without latency with the first seed), exported, and measured;
 7. the statistics: each method's mean ± std and n, and against each baseline
    the difference with p-values (pooled seed variance, Welch, Mann-Whitney);
    the supernet's ranking of the space's networks against their training
@@ -124,10 +126,43 @@ FAMILIES = (
         bracket=False,
     ),
 )
-TARGET = "mobilenet_v2-1"  # what a user deploys without NAS: its latency is the target
+TARGET = "mobilenet_v2-1"
+# The `fashion_mnist` experiment's search moves alpha at 0.05 a step for 3
+# epochs; a longer search keeps that total (the learning rate times the
+# search epochs), so that alpha settles as the supernet's weights do.
+ARCH_LR_EPOCHS = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSchedule:
+    """How long the supernet trains: long enough to rank networks at the training's length.
+
+    Attributes:
+        warmup_epochs: Epochs of weights alone, on uniformly sampled paths.
+        epochs: Epochs of weights and alpha.
+    """
+
+    warmup_epochs: int = 5
+    epochs: int = 10
+
+    @property
+    def arch_learning_rate(self) -> float:
+        """`ARCH_LR_EPOCHS` spread over the search epochs."""
+        return ARCH_LR_EPOCHS / self.epochs
+
+    def flags(self, epochs_flag: str) -> list[str]:
+        """The flags that set it (`--search_epochs` for `tfnas.compare`, `--epochs` for search)."""
+        return [
+            f"--warmup_epochs={self.warmup_epochs}",
+            f"{epochs_flag}={self.epochs}",
+            f"--arch_learning_rate={self.arch_learning_rate:g}",
+        ]  # what a user deploys without NAS: its latency is the target
+
+
 PASSES = 5
 VALIDATE_ARCHS = 30
 RESULTS_NAME = "worth_deploying"
+NO_LATENCY = "ProxylessNAS without latency"
 
 
 def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, float]:
@@ -257,11 +292,13 @@ def run_all(
     epochs: int = DEFAULT_EPOCHS,
     measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files,
     deploy: Callable[[str | Path, Path], Path] = deployed_file,
+    schedule: SearchSchedule = SearchSchedule(),
 ) -> dict[str, Any]:
     """Runs (or reuses) every part; returns the figures the report is made of.
 
     `measure` times files on this host and `deploy` writes a network's
-    deployed file (tests give stand-ins of both).
+    deployed file (tests give stand-ins of both). Every search runs
+    `schedule`.
     """
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
@@ -327,6 +364,7 @@ def run_all(
             [
                 f"--experiment={EXPERIMENT}",
                 *target_flags,
+                *schedule.flags("--search_epochs"),
                 "--tuners=random",
                 "--train_epochs=1",  # its winners are retrained below, as every network is
                 f"--seed={seed}",
@@ -337,17 +375,23 @@ def run_all(
         rows = {row["method"]: row for row in compared["rows"]}
         winners[f"searched-{seed}"] = rows["proxylessnas"] | {"method": "ProxylessNAS"}
         winners[f"tuner-{seed}"] = rows["random"] | {"method": "keras-tuner random"}
-    for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]:
+    searches = {
+        f"search-seed{seed}": (target_flags, seed) for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]
+    }
+    # The first search without its latency term: it must not pick a smaller network.
+    searches["search-no-latency"] = (["--target_latency=none"], SEARCH_SEEDS[0])
+    for name, (flags, seed) in searches.items():
         searched = part(
             "tfnas.search",
-            [f"--experiment={EXPERIMENT}", *target_flags, f"--seed={seed}"],
-            f"search-seed{seed}",
+            [f"--experiment={EXPERIMENT}", *flags, *schedule.flags("--epochs"), f"--seed={seed}"],
+            name,
             "search_summary.json",
         )
-        winners[f"searched-{seed}"] = {
-            "arch": str(runs / f"search-seed{seed}" / "arch.json"),
+        constrained = name != "search-no-latency"
+        winners[f"searched-{seed}" if constrained else "no-latency"] = {
+            "arch": str(runs / name / "arch.json"),
             "choices": searched["choices"],
-            "method": "ProxylessNAS",
+            "method": "ProxylessNAS" if constrained else NO_LATENCY,
         }
 
     progress("random networks at the searched networks' measured latency")
@@ -355,7 +399,9 @@ def run_all(
         name: deploy(w["arch"], runs / "deployed" / f"{name}.tflite") for name, w in winners.items()
     }
     winner_ms = cached_measurements(runs / "deployed" / "winners.json", searched_files, measure)
-    center = statistics.fmean(ms for name, ms in winner_ms.items() if name.startswith("searched"))
+    center = statistics.fmean(
+        ms for name, ms in winner_ms.items() if winners[name]["method"] == "ProxylessNAS"
+    )
     config = resolve(EXPERIMENT)
     space = build_space(config, num_classes=10, in_channels=1)
     latency = space_latency(load_target(str(table)), space)
@@ -396,7 +442,7 @@ def run_all(
 
     progress(f"training every network for {epochs} epochs, exporting it")
     for name, net in networks.items():
-        seeds = SEEDS[:1] if net["method"] == "random" else SEEDS
+        seeds = SEEDS[:1] if net["method"] in ("random", NO_LATENCY) else SEEDS
         net["test_accuracies"] = []
         for seed in seeds:
             trained = part(
@@ -411,7 +457,7 @@ def run_all(
                 "train_summary.json",
             )
             net["test_accuracies"].append(trained["test_accuracy"])
-            net["params"] = trained["params"]
+            net["params"], net["macs"] = trained["params"], trained["macs"]
         exported = part(
             "deploy.export",
             [f"--model_dir={runs / 'train' / f'{name}-seed{seeds[0]}'}", "--formats=float32"],
@@ -437,6 +483,8 @@ def run_all(
     return {
         "experiment": EXPERIMENT,
         "epochs": epochs,
+        "search_schedule": dataclasses.asdict(schedule)
+        | {"arch_learning_rate": schedule.arch_learning_rate},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "target_ms": target,
         "random_center_ms": center,
@@ -489,6 +537,24 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
         "seed_dof": seed_variance[1],
         "searched_against": comparisons,
         "supernet_kendall_tau": tau,
+        "without_latency": without_latency(networks),
+    }
+
+
+def without_latency(networks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The search without its latency term against the same search with it (seed 0).
+
+    Without the term, nothing pulls the search toward cheaper networks: a
+    smaller network means the search prefers skipping blocks for the loss
+    alone, which a supernet too short to rank networks does.
+    """
+    free, held = networks["no-latency"], networks[f"searched-{SEARCH_SEEDS[0]}"]
+    return {
+        "measured_ms": free["measured_ms"],
+        "searched_ms": held["measured_ms"],
+        "macs": free["macs"],
+        "searched_macs": held["macs"],
+        "smaller": free["macs"] < held["macs"],
     }
 
 
@@ -497,7 +563,10 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     lines = [
         f"`{figures['experiment']}`, every network trained {figures['epochs']} epochs with the "
         f"experiment's recipe; latency: the exported float32 TFLite file on this host "
-        f"({figures['machine']}), batch 1, median of {PASSES} passes. Target: MobileNetV2 1.0 "
+        f"({figures['machine']}), batch 1, median of {PASSES} passes. Searches: "
+        f"{figures['search_schedule']['warmup_epochs']} warmup + "
+        f"{figures['search_schedule']['epochs']} epochs, alpha's learning rate "
+        f"{figures['search_schedule']['arch_learning_rate']:g}. Target: MobileNetV2 1.0 "
         f"at {figures['target_ms']:.4f} ms.",
         "",
         "| method | networks (runs) | test accuracy, mean ± std over networks | measured (ms) |",
@@ -524,6 +593,14 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{test['welch_p']:.3g} | {test['rank_p']:.3g} | "
             f"{test['n_first']} vs {test['n_second']} |"
         )
+    free = summary["without_latency"]
+    lines += [
+        "",
+        f"Without its latency term the search (seed {SEARCH_SEEDS[0]}) derived a network of "
+        f"{free['macs'] / 1e6:.1f}M MACs measuring {free['measured_ms']:.4f} ms, against "
+        f"{free['searched_macs'] / 1e6:.1f}M and {free['searched_ms']:.4f} ms with it: "
+        + ("smaller, which it must not be." if free["smaller"] else "not smaller, as it should."),
+    ]
     tau = summary["supernet_kendall_tau"]
     ranking = (
         f"The supernet's ranking of the {tau['n']} networks of the space against their training"
@@ -567,12 +644,16 @@ def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
-    epochs = flags.FLAGS.epochs
-    if epochs < 2:
-        sys.exit(f"error: --epochs={epochs}: expected an integer >= 2")
-    benchmark_main(
-        lambda runs, resume: run_all(runs, resume, epochs), summarize, markdown, plot, RESULTS_NAME
-    )
+    values = flags.FLAGS
+    for name in ("epochs", "search_epochs", "search_warmup_epochs"):
+        if values[name].value < 1:
+            sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
+    schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
+
+    def run(runs: Path, resume: bool) -> dict[str, Any]:
+        return run_all(runs, resume, values.epochs, schedule=schedule)
+
+    benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
 
 
 if __name__ == "__main__":
@@ -582,4 +663,10 @@ if __name__ == "__main__":
 
     define_benchmark_flags("runs/worth_deploying")
     flags.DEFINE_integer("epochs", DEFAULT_EPOCHS, "Training epochs of every network.")
+    flags.DEFINE_integer(
+        "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
+    )
+    flags.DEFINE_integer(
+        "search_epochs", SearchSchedule.epochs, "Search epochs (after the warmup) of every search."
+    )
     app.run(main)

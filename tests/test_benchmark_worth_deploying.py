@@ -38,6 +38,12 @@ PICKED = {
     "mobilenet_v3_large_min-1": "MobileNetV3-Large minimalistic 1",
 }
 SEARCHED = {0: [5, 6, 3, 5, 6, 4, 2, 1, 0], 1: [1, 2, 3, 4, 5, 6, 0, 1, 2], 2: [0] * 9}
+# Without latency: every block that can be skipped skipped, the rest their first
+# candidate (3x3_MBConv3), smaller than seed 0's network.
+SEARCHED[3] = [
+    next((k for k, op in enumerate(b.candidates) if op.name == "Zero"), 0)
+    for b in load_space("fashion_mnist", None, 1.0, 1).choice_blocks
+]
 
 
 def flag(args, name):
@@ -72,7 +78,7 @@ def stand_ins(tmp_path, monkeypatch):
             path.write_text(json.dumps(result))
             return result
         if module in ("tfnas.compare", "tfnas.search"):
-            seed = int(flag(args, "seed"))
+            seed = 3 if "--target_latency=none" in args else int(flag(args, "seed"))
             out.mkdir(parents=True, exist_ok=True)
             arch = out / "arch.json"
             spec_json.save_spec(space.select(SEARCHED[seed]), arch)
@@ -87,9 +93,12 @@ def stand_ins(tmp_path, monkeypatch):
                 ]
             }
         if module == "tfnas.train":
+            arch = flag(args, "arch")
             return {
-                "test_accuracy": accuracy(flag(args, "arch"), int(flag(args, "seed"))),
+                "test_accuracy": accuracy(arch, int(flag(args, "seed"))),
                 "params": 1000,
+                "macs": 10**6 * len(spec_json.load_spec(arch).blocks)
+                - 10**5 * sum(b.is_identity for b in spec_json.load_spec(arch).blocks),
             }
         if module == "deploy.export":
             return {"formats": {"float32": {"path": str(out / "model_float32.tflite")}}}
@@ -132,11 +141,18 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
     table = flag(parts[0][1], "out")
     assert figures["target_ms"] == TARGET_MS
     # The searches and the tuner aim at what MobileNetV2 1.0 measures, on the host's table.
-    aimed = [args for module, args, _, _ in parts if module in ("tfnas.compare", "tfnas.search")]
+    searches = [a for module, a, _, _ in parts if module in ("tfnas.compare", "tfnas.search")]
+    aimed, free = searches[:3], searches[3]
     assert [int(flag(a, "seed")) for a in aimed] == [0, 1, 2]
     assert all(
         flag(a, "target") == table and float(flag(a, "target_latency")) == TARGET_MS for a in aimed
     )
+    # The ablation: the first search without its latency term, nothing else changed.
+    assert flag(free, "target_latency") == "none" and flag(free, "seed") == "0"
+    # Every search runs one schedule; alpha's rate keeps the 3-epoch search's total.
+    for a in searches:
+        assert (flag(a, "warmup_epochs"), flag(a, "arch_learning_rate")) == ("5", "0.015")
+    assert flag(searches[0], "search_epochs") == "10" and flag(free, "epochs") == "10"
     # Validation calibrates the table in place, so the table is declared as what it changes.
     validate = next(p for p in parts if p[0] == "tflite_bench.validate")
     assert flag(validate[1], "table") == table and validate[3]["changes"] == [wd.Path(table)]
@@ -168,7 +184,7 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
     )
     assert {len(a) for a in trainings} == {4}  # nothing but the network and the seed differs
     for name, net in networks.items():
-        seeds = 1 if net["method"] == "random" else len(wd.SEEDS)
+        seeds = 1 if net["method"] in ("random", wd.NO_LATENCY) else len(wd.SEEDS)
         assert len(net["test_accuracies"]) == seeds, name
         assert net["test_accuracies"][0] == accuracy(net["arch"], 0)
     # Each network is exported from its first seed's training and its exported file measured.
@@ -197,13 +213,16 @@ def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp
     figures = run()
     summary = wd.summarize(figures)
     against = summary["searched_against"]
-    assert set(against) == {"keras-tuner random", "random", *PICKED.values()}
+    assert set(against) == {"keras-tuner random", "random", wd.NO_LATENCY, *PICKED.values()}
     assert against["random"]["n_first"] == 3 and against["random"]["n_second"] == wd.RANDOM_ARCHS
     searched = [np.mean(figures["networks"][f"searched-{s}"]["test_accuracies"]) for s in range(3)]
     assert summary["methods"]["ProxylessNAS"]["accuracy"]["mean"] == pytest.approx(
         np.mean(searched)
     )
+    free = summary["without_latency"]
+    assert free["smaller"] and free["macs"] < free["searched_macs"]
     text = wd.markdown(figures, summary)
+    assert "smaller, which it must not be." in text
     assert "| random | " in text and f"3 vs {wd.RANDOM_ARCHS}" in text and "Kendall's tau" in text
     # A supernet that ranks every network alike gives no tau, and the report says why.
     for net in figures["networks"].values():

@@ -125,6 +125,16 @@ def test_retraining_keeps_the_experiments_recipe_with_a_warmup_shorter_than_the_
         assert short.recipe.warmup_epochs == min(recipe.warmup_epochs, epochs - 1)
 
 
+def test_the_search_takes_the_comparisons_schedule_and_arch_learning_rate():
+    from tfnas.search import config as search_config
+
+    preset = search_config.resolve("demo")
+    assert resolve("demo").search() == preset  # nothing given: the experiment's
+    search = resolve("demo", warmup_epochs=3, search_epochs=7, arch_learning_rate=0.02).search()
+    assert (search.recipe.warmup_epochs, search.recipe.epochs) == (3, 7)
+    assert search.arch_search.arch_learning_rate == 0.02
+
+
 def test_bad_comparisons_are_named():
     with pytest.raises(ConfigError, match="tuners.*'random,grid'.*distinct names among"):
         resolve("demo", tuners="random,grid")

@@ -40,6 +40,7 @@ class CompareConfig:
         hyperband_epochs: Hyperband's longest trial, in epochs.
         max_trials: Most trials of one tuner (the image budget usually ends it first).
         warmup_epochs, search_epochs: The search's schedule.
+        arch_learning_rate: The search's learning rate of alpha.
         train_epochs: Epochs of every retraining.
         steps_per_epoch: Steps per epoch of the search, the trials and the
             retraining (0: one pass over the split).
@@ -60,6 +61,7 @@ class CompareConfig:
     max_trials: int = value(200, "Most trials of a tuner (the budget usually stops it).")
     warmup_epochs: int | None = value(None, "The search's warmup epochs.")
     search_epochs: int | None = value(None, "The search's epochs after the warmup.")
+    arch_learning_rate: float | None = value(None, "The search's Adam learning rate of alpha.")
     train_epochs: int | None = value(None, "Epochs of each retraining.")
     steps_per_epoch: int = value(0, "Steps per epoch everywhere (0: the whole split).")
     retrain_seeds: int = value(1, "Retrainings per winner (mean test accuracy).")
@@ -88,6 +90,7 @@ class CompareConfig:
             ("target_latency", self.target_latency),
             ("warmup_epochs", self.warmup_epochs),
             ("epochs", self.search_epochs),
+            ("arch_learning_rate", self.arch_learning_rate),
         ):
             if given is not None:
                 overrides[field] = given

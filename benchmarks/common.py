@@ -6,10 +6,12 @@ that finished is reused, one that was interrupted is continued with
 `--resume`, and each records how it was run (`NAME.part.json` beside its
 folder): the module, the arguments, the SHA-256 of every file an argument
 names, and the commit it started from. Reusing a part whose record differs
-from what the benchmark would run now is refused, naming the difference;
-a part started from another commit is reused and its commit reported
-(`part_commits`), since a commit that changed nothing a part runs should not
-cost hours.
+from what the benchmark would run now is refused, naming the difference,
+and so is a training, search or comparison whose saved `config.json` is
+not the config its command resolves from the same arguments now (a changed
+experiment preset). A part started from another commit that passes both
+checks is reused and its commit reported (`part_commits`), since a commit
+that changed nothing a part runs should not cost hours.
 
 The statistics are those a comparison of NAS methods needs (Yang et al.
 2020): a sample's mean and spread, two samples compared with a pooled
@@ -75,6 +77,75 @@ def declared_part(module: str, args: Sequence[str], outputs: Sequence[Path] = ()
         if not any(path == out or path.is_relative_to(out) for out in written):
             files[value] = hashlib.sha256(path.read_bytes()).hexdigest()
     return {"module": module, "args": list(args), "files": files}
+
+
+# Commands whose folder keeps the config they ran with (`config.json`), by the
+# module that resolves it: a reused part is checked against what it would
+# resolve now, so a changed experiment preset is caught, not only changed flags.
+RUN_CONFIGS = {
+    "tfnas.train": ("tfnas.train.config", "TrainConfig"),
+    "tfnas.search": ("tfnas.search.config", "SearchConfig"),
+    "tfnas.compare": ("tfnas.compare.config", "CompareConfig"),
+}
+DEFAULT_EXPERIMENT = "demo"  # the commands' --experiment default
+
+
+def config_now(module: str, args: Sequence[str]) -> Any | None:
+    """The config `python -m module args` would run with now; None for a command without one.
+
+    Parsed as the command parses it: the config's flags (`--params_override`
+    included) over the `--experiment` preset; other flags are the command's own.
+    """
+    import importlib
+
+    from absl import flags
+
+    from tfnas.config_flags import define_config_flags, flag_overrides
+
+    if module not in RUN_CONFIGS:
+        return None
+    module_name, class_name = RUN_CONFIGS[module]
+    config_module = importlib.import_module(module_name)
+    cls = getattr(config_module, class_name)
+    aliases = getattr(config_module, "ALIASES", None)
+    values = flags.FlagValues()
+    define_config_flags(cls, aliases=aliases, flag_values=values)
+    flags.DEFINE_string("experiment", DEFAULT_EXPERIMENT, "", flag_values=values)
+
+    def is_config_flag(arg: str) -> bool:
+        name = arg.lstrip("-").partition("=")[0]
+        return name in values or (name.startswith("no") and name[2:] in values)
+
+    values(["benchmark", *filter(is_config_flag, args)])
+    return config_module.resolve(values.experiment, **flag_overrides(cls, aliases, values))
+
+
+def check_config(module: str, args: Sequence[str], out: Path) -> None:
+    """Refuses a part whose saved `config.json` is not the config its command resolves now.
+
+    Raises:
+        PartError: Naming each value that differs, saved then now.
+    """
+    import importlib
+
+    from tfnas.run_config import ConfigError, differences, flatten
+
+    saved_path = out / "config.json"
+    if module not in RUN_CONFIGS or not saved_path.exists():
+        return
+    try:
+        now = config_now(module, args)
+    except ConfigError as error:
+        raise PartError(f"{out}: python -m {module} would not run now: {error}") from None
+
+    saved = importlib.import_module(RUN_CONFIGS[module][0]).load_config(str(saved_path))
+    changed = differences(saved, flatten(now))
+    if changed:
+        raise PartError(
+            f"{out} ran with another config than python -m {module} resolves now ("
+            + "; ".join(changed)
+            + f"): delete {out} and {record_path(out).name} to rerun it, or use another --runs_dir"
+        )
 
 
 def record_path(out: Path) -> Path:
@@ -162,6 +233,7 @@ def run_part(
     finished = out / done_file
     if out.exists():
         record = check_record(out, declared)
+        check_config(module, args, out)
         if not finished.exists() and not resume:
             raise PartError(f"{out} holds an unfinished run: pass --resume to continue it")
     else:

@@ -1,5 +1,6 @@
 """`benchmarks.common`: parts recorded and checked on reuse, and the statistics of comparisons."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -105,6 +106,34 @@ def test_files_a_part_writes_do_not_define_it(tmp_path, commands):
     # Declared as only read, the rewritten file would define it, and differ.
     with pytest.raises(common.PartError, match="files: "):
         common.run_part("tfnas.train", args, out, "summary.json", False, "--out_folder", None)
+
+
+def test_a_part_whose_command_would_resolve_another_config_now_is_refused(
+    tmp_path, commands, monkeypatch
+):
+    from tfnas.run_config import save_config
+    from tfnas.train import config as train_config
+
+    out = tmp_path / "net"
+    args = ["--experiment=demo", "--arch=mobilenet_v2", "--epochs=3", "--params_override=seed=4"]
+    common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+    # What the command would have written: the config it resolved from its flags.
+    saved = common.config_now("tfnas.train", [*args, "--verbose=0", "--noresume"])
+    assert (saved.recipe.epochs, saved.run.seed, saved.arch) == (3, 4, "mobilenet_v2")
+    save_config(saved, train_config.CONFIG_FORMAT, out / "config.json")
+    assert common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+    # The same flags, but the experiment's preset changed since (another learning rate).
+    preset = train_config.EXPERIMENTS["demo"]
+    changed = dataclasses.replace(
+        preset, recipe=dataclasses.replace(preset.recipe, learning_rate=0.5)
+    )
+    monkeypatch.setitem(train_config.EXPERIMENTS, "demo", changed)
+    with pytest.raises(
+        common.PartError,
+        match=r"another config than python -m tfnas.train resolves now \(learning_rate: .* -> 0.5",
+    ):
+        common.run_part("tfnas.train", args, out, "summary.json", resume=False)
+    assert len(commands) == 1
 
 
 def test_commits_of_the_parts_are_counted():

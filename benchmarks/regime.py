@@ -188,15 +188,7 @@ def run_all(
         "skipped_lengths": [],
     }
     parts = []
-    for length in lengths:
-        if any(
-            done["differ"] and done["best_mean"] >= GOOD_ACCURACY
-            for done in (
-                length_summary(f["accuracies"], at_one_latency) for f in figures["lengths"].values()
-            )
-        ):
-            figures["skipped_lengths"].append(length)
-            continue
+    for index, length in enumerate(lengths):
         accuracies: dict[str, list[float]] = {net["name"]: [] for net in trained_at(length)}
         for seed in SEEDS:
             for net in trained_at(length):
@@ -217,8 +209,13 @@ def run_all(
                 parts.append(summary)
         figures["lengths"][str(length)] = {"accuracies": accuracies}
         figures["part_commits"] = part_commits(parts)
+        done = length_summary(accuracies, at_one_latency)
+        if done["differ"] and done["best_mean"] >= GOOD_ACCURACY:
+            figures["skipped_lengths"] = lengths[index + 1 :]
         if report is not None:
             report(figures)
+        if figures["skipped_lengths"]:
+            break
     return figures
 
 

@@ -173,12 +173,12 @@ def test_mobilenet_v3_has_the_weights_of_keras_applications(size, alpha, minimal
 
 
 def test_h_swish_and_the_squeeze_excite_gate_are_keras_3s():
-    from tfnas.builder import HardSwish, hard_sigmoid_layers
+    from tfnas.builder import hard_sigmoid_layers, hard_swish
 
     x = np.linspace(-5, 5, 101, dtype="float32").reshape(1, 101)
     # Exact up to float32 rounding of x / 6 + 1/2 against (x + 3) / 6: a few ulps of 1.
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(HardSwish(keras.layers, "h")(x)),
+        keras.ops.convert_to_numpy(hard_swish(keras.layers, "h")(x)),
         keras.ops.convert_to_numpy(keras.activations.hard_swish(x)),
         rtol=0,
         atol=4e-7 * 5,

@@ -2,6 +2,7 @@ import dataclasses
 
 import pytest
 
+from tfnas.channels import make_divisible
 from tfnas.errors import SpecError
 from tfnas.ops import MBConvOp, ZeroOp
 from tfnas.spaces import demo
@@ -14,7 +15,6 @@ from tfnas.spec import (
     NetSpec,
     block_name,
     conv_output_size,
-    make_divisible,
     stage_positions,
 )
 

@@ -29,43 +29,45 @@ from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_nam
 INPUT_NAME = "images"
 
 
-class HardSwish:
+class Gated:
+    """x times gate(x), the gate a list of standard layers: h-swish and squeeze-excite.
+
+    A Python callable around Keras layers, so the Functional graph holds only
+    the layers (a Multiply joins the two branches).
+    """
+
+    def __init__(self, gate: list[Any], multiply: Any) -> None:
+        self.gate, self.multiply = gate, multiply
+
+    def __call__(self, x: Any) -> Any:
+        """X times its gate."""
+        return self.multiply([x, apply(self.gate, x)])
+
+
+def hard_swish(layers: ModuleType, name: str) -> Gated:
     """h-swish, x * ReLU6(x + 3) / 6, from standard layers (the same in Keras 2 and 3).
 
     Keras 2's `hard_sigmoid` is another function (0.2 x + 0.5, clipped), so
     the gate is built as clip(x / 6 + 1/2, 0, 1): a Rescaling and a ReLU
     capped at 1.
     """
-
-    def __init__(self, layers: ModuleType, name: str) -> None:
-        self.gate = hard_sigmoid_layers(layers, name)
-        self.multiply = layers.Multiply(name=name)
-
-    def __call__(self, x: Any) -> Any:
-        """X times its hard sigmoid."""
-        return self.multiply([x, apply(self.gate, x)])
+    return Gated(hard_sigmoid_layers(layers, name), layers.Multiply(name=name))
 
 
-class SqueezeExcite:
+def squeeze_excite(layers: ModuleType, part: SqueezeExcitePart, name: str, init: str) -> Gated:
     """MobileNetV3's squeeze-excite (`tfnas.ops.SqueezeExcitePart`) from standard layers."""
-
-    def __init__(self, layers: ModuleType, part: SqueezeExcitePart, name: str, init: str) -> None:
-        self.squeeze = [
-            layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool"),
-            layers.Conv2D(
-                part.reduced, 1, kernel_initializer=conv_initializer(init), name=f"{name}_reduce"
-            ),
-            layers.ReLU(name=f"{name}_relu"),
-            layers.Conv2D(
-                part.channels, 1, kernel_initializer=conv_initializer(init), name=f"{name}_expand"
-            ),
-            *hard_sigmoid_layers(layers, name),
-        ]
-        self.multiply = layers.Multiply(name=name)
-
-    def __call__(self, x: Any) -> Any:
-        """x, each channel scaled by its gate."""
-        return self.multiply([x, apply(self.squeeze, x)])
+    squeeze = [
+        layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool"),
+        layers.Conv2D(
+            part.reduced, 1, kernel_initializer=conv_initializer(init), name=f"{name}_reduce"
+        ),
+        layers.ReLU(name=f"{name}_relu"),
+        layers.Conv2D(
+            part.channels, 1, kernel_initializer=conv_initializer(init), name=f"{name}_expand"
+        ),
+        *hard_sigmoid_layers(layers, name),
+    ]
+    return Gated(squeeze, layers.Multiply(name=name))
 
 
 def hard_sigmoid_layers(layers: ModuleType, name: str) -> list[Any]:
@@ -85,7 +87,7 @@ def activation_layers(layers: ModuleType, activation: str | None, name: str) -> 
     if activation == "relu":
         return [layers.ReLU(name=f"{name}_relu")]
     if activation == "hswish":
-        return [HardSwish(layers, f"{name}_hswish")]
+        return [hard_swish(layers, f"{name}_hswish")]
     raise ValueError(f"unknown activation {activation!r}")
 
 
@@ -150,7 +152,7 @@ def part_layers(
     """The layers of one part of an op: a convolution with its batch norm, or a squeeze-excite."""
     name = f"{prefix}_{part.role}"
     if isinstance(part, SqueezeExcitePart):
-        return [SqueezeExcite(layers, part, name, init)]
+        return [squeeze_excite(layers, part, name, init)]
     return conv_bn_act(
         layers,
         part.out_channels,

@@ -39,10 +39,8 @@ ACTIVATIONS = ("relu6", "relu", "hswish")
 SE_RATIO = 0.25
 
 
-def check_activation(field: str, value: object, nullable: bool = False) -> None:
-    """Raises a `SpecError` on `field` unless `value` is one of `ACTIVATIONS` (or None)."""
-    if value is None and nullable:
-        return
+def check_activation(field: str, value: object) -> None:
+    """Raises a `SpecError` on `field` unless `value` is one of `ACTIVATIONS`."""
     if value not in ACTIVATIONS:
         raise SpecError(f"expected one of {list(ACTIVATIONS)}, got {value!r}", field)
 

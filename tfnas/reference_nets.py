@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tfnas.channels import make_divisible
 from tfnas.ops import MBConvV3Op, parse_op
 from tfnas.registry import NETS
 from tfnas.spec import (
@@ -18,7 +19,6 @@ from tfnas.spec import (
     ConvSpec,
     NetSpec,
     first_block,
-    make_divisible,
     stage_positions,
 )
 

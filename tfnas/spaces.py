@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tfnas.channels import make_divisible
 from tfnas.ops import MBConvOp, Op, ZeroOp
 from tfnas.registry import SPACES
 from tfnas.spec import (
@@ -13,7 +14,6 @@ from tfnas.spec import (
     ConvSpec,
     SearchSpace,
     first_block,
-    make_divisible,
     stage_positions,
 )
 

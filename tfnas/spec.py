@@ -15,11 +15,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from tfnas.channels import make_divisible
 from tfnas.errors import SpecError, check_positive_int
 from tfnas.ops import OP_TYPES, MBConvOp, Op, check_activation
-
-__all__ = ["make_divisible"]  # where it has always been imported from
 
 
 def block_name(index: int) -> str:

@@ -30,8 +30,8 @@ import dataclasses
 import itertools
 import math
 
+from tfnas.channels import make_divisible
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey
-from tfnas.spec import make_divisible
 
 # Squeeze-excite of Once-for-All's MobileNetV3 blocks: middle channels / 4,
 # rounded to a multiple of 8.

@@ -51,14 +51,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    REPO_ROOT,
     PartError,
     Progress,
     benchmark_main,
@@ -168,29 +166,18 @@ NO_LATENCY = "ProxylessNAS without latency"
 def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, float]:
     """Median latency (ms) of each TFLite file on this host, `passes` passes over all in turn.
 
-    Timed by `python -m tflite_bench.measure` in a process of its own, so that
-    nothing else of the benchmark runs beside it.
+    Raises:
+        PartError: The measuring process failed.
     """
+    from tflite_bench.runners import DeviceError
+    from tfnas.compare.evaluate import time_files
+
     if not files:
         return {}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tflite_bench.measure",
-            *map(str, files.values()),
-            f"--passes={passes}",
-            "--json",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise PartError(f"tflite_bench.measure failed: {done.stderr.strip()[-1000:]}")
-    by_path = {json.loads(line)["model"]: json.loads(line) for line in done.stdout.splitlines()}
-    return {name: by_path[str(path)]["median_ms"] for name, path in files.items()}
+    try:
+        return time_files(files, "host", passes)[0]
+    except DeviceError as error:
+        raise PartError(f"tflite_bench.measure failed: {error}") from None
 
 
 def deployed_file(arch: str | Path, out: Path) -> Path:

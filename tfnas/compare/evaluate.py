@@ -120,6 +120,20 @@ def measure_latencies(
     for name, arch in archs.items():
         flatbuffer = flatbuffer_for_timing(net_model(load_net(arch)))
         paths[name] = write_bytes_atomic(directory / name / TFLITE_FILE, flatbuffer)
+    return time_files(paths, device, passes)
+
+
+def time_files(
+    paths: dict[str, Path], device: str, passes: int = 3
+) -> tuple[dict[str, float], str]:
+    """Median latency (ms) of each TFLite file on `device`, and the device.
+
+    Timed by `python -m tflite_bench.measure` in a fresh process (see
+    `measure_latencies`), the passes over all files in turn.
+
+    Raises:
+        DeviceError: The measuring process failed (its error line is the message).
+    """
     command = [sys.executable, "-m", "tflite_bench.measure", *map(str, paths.values())]
     command += [f"--device={device}", f"--passes={passes}", "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -1,7 +1,7 @@
 """How long must Fashion-MNIST trainings be for networks to differ by more than their seeds?
 
     python -m benchmarks.regime [--resume] [--runs_dir=runs/regime]
-        [--output_dir=benchmarks/results] [--lengths=3,10,20]
+        [--output_dir=benchmarks/results] [--lengths=3,10,20] [--augment=none]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`, as
 `benchmarks.search_vs_random`).
@@ -157,13 +157,43 @@ def chosen_length(lengths: dict[str, dict[str, Any]]) -> int | None:
     return min(differing) if differing else None
 
 
+def named(augment: str) -> str:
+    """How a report names the augmentation: nothing for the experiment's own (none)."""
+    return "" if augment == "none" else f", {augment}"
+
+
+def train(
+    runs: Path, net: dict[str, Any], length: int, seed: int, augment: str, resume: bool
+) -> dict[str, Any]:
+    """One training of `net` (a `study_networks` entry), as a recorded part; its summary.
+
+    Without augmentation (the experiment's own) neither the folder nor the
+    command names it, so the parts trained before `augment` existed are reused.
+    """
+    args = [
+        f"--experiment={EXPERIMENT}",
+        f"--arch={net['arch']}",
+        f"--epochs={length}",
+        f"--seed={seed}",
+    ]
+    folder = f"{net['name']}-e{length}-seed{seed}"
+    if augment != "none":
+        args.append(f"--augment={augment}")
+        folder = f"{net['name']}-e{length}-{augment}-seed{seed}"
+    return run_part("tfnas.train", args, runs / folder, "train_summary.json", resume)
+
+
 def run_all(
     runs: Path,
     resume: bool,
     lengths: Sequence[int] = LENGTHS,
     report: Callable[[dict[str, Any]], None] | None = None,
+    augment: str = "none",
 ) -> dict[str, Any]:
     """Trains (or reuses) every network, seed and length; `report` gets the figures per length.
+
+    `augment` is the training augmentation of every length (one of
+    `tfnas.datasets.pipeline.AUGMENTATIONS`; the experiment has none).
 
     The networks off the latency (the space's range) train at the shortest
     length only: they do not decide, and would cost a third of the
@@ -183,6 +213,7 @@ def run_all(
         "experiment": EXPERIMENT,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seeds": list(SEEDS),
+        "augment": augment,
         "networks": networks,
         "lengths": {},
         "skipped_lengths": [],
@@ -192,19 +223,8 @@ def run_all(
         accuracies: dict[str, list[float]] = {net["name"]: [] for net in trained_at(length)}
         for seed in SEEDS:
             for net in trained_at(length):
-                progress(f"{net['name']}, {length} epochs, seed {seed}")
-                summary = run_part(
-                    "tfnas.train",
-                    [
-                        f"--experiment={EXPERIMENT}",
-                        f"--arch={net['arch']}",
-                        f"--epochs={length}",
-                        f"--seed={seed}",
-                    ],
-                    runs / f"{net['name']}-e{length}-seed{seed}",
-                    "train_summary.json",
-                    resume,
-                )
+                progress(f"{net['name']}, {length} epochs{named(augment)}, seed {seed}")
+                summary = train(runs, net, length, seed, augment, resume)
                 accuracies[net["name"]].append(summary["test_accuracy"])
                 parts.append(summary)
         figures["lengths"][str(length)] = {"accuracies": accuracies}
@@ -241,9 +261,11 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     """The table per network and length, the F tests, and the outcome."""
     lengths = list(summary["lengths"])
     same = summary["at_one_latency"]
+    augment = figures.get("augment", "none")  # results from before `--augment` had none
+    changed = "" if augment == "none" else f", trained with `{augment}` augmentation"
     lines = [
         f"`{figures['experiment']}` experiment's recipe at each length (cosine schedule "
-        f"stretched to it), seeds {', '.join(map(str, figures['seeds']))}; test accuracy, "
+        f"stretched to it){changed}, seeds {', '.join(map(str, figures['seeds']))}; test accuracy, "
         f"mean ± std over seeds; {figures['machine']}. At one latency (*): within "
         f"±{100 * BAND:.0f}% of {SEARCHED_MS} ms on `mobile`.",
         "",
@@ -304,6 +326,11 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def results_name(augment: str) -> str:
+    """The results files' name: `regime`, or `regime-AUGMENT` for an augmented study."""
+    return RESULTS_NAME if augment == "none" else f"{RESULTS_NAME}-{augment}"
+
+
 def short_commit(commit: str) -> str:
     """A commit's first 12 characters, and `-dirty` when the tree differed from it."""
     return commit.removesuffix("-dirty")[:12] + ("-dirty" if commit.endswith("-dirty") else "")
@@ -357,10 +384,10 @@ def main(argv: list[str]) -> None:
         sys.exit(f"error: --lengths={','.join(values.lengths)}: expected epochs, integers >= 1")
 
     def report(figures: dict[str, Any]) -> None:
-        write_results(figures, summarize, markdown, plot, RESULTS_NAME, out)
+        write_results(figures, summarize, markdown, plot, results_name(values.augment), out)
 
     try:
-        run_all(Path(values.runs_dir), values.resume, lengths, report)
+        run_all(Path(values.runs_dir), values.resume, lengths, report, values.augment)
     except PartError as error:
         sys.exit(f"error: {error}")
 
@@ -369,7 +396,11 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from benchmarks.common import define_benchmark_flags
+    from tfnas.datasets.pipeline import AUGMENTATIONS
 
     define_benchmark_flags("runs/regime")
     flags.DEFINE_list("lengths", [str(n) for n in LENGTHS], "Training lengths in epochs.")
+    flags.DEFINE_enum(
+        "augment", "none", list(AUGMENTATIONS), "Training augmentation (the experiment has none)."
+    )
     app.run(main)

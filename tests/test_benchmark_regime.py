@@ -99,3 +99,40 @@ def test_lengths_stop_at_the_first_that_separates_networks_at_a_good_accuracy(
     text = regime.markdown(figures, regime.summarize(figures))
     assert "10 epochs; the best network's mean there is 0.9" in text
     assert "Not trained, being longer: 20 epochs." in text
+
+
+def test_an_augmented_study_names_its_augmentation_in_commands_folders_and_report(
+    tmp_path, trainings
+):
+    figures = regime.run_all(tmp_path, False, lengths=(3,), augment="pad_crop_flip")
+    assert all(args[-1] == "--augment=pad_crop_flip" for _, args in trainings)
+    assert figures["augment"] == "pad_crop_flip"
+    text = regime.markdown(figures, regime.summarize(figures))
+    assert "trained with `pad_crop_flip` augmentation" in text
+    assert regime.results_name("pad_crop_flip") == "regime-pad_crop_flip"
+    # Without augmentation the command and the folder stay as they were before
+    # `augment` existed, so those trainings are reused.
+    assert regime.results_name("none") == "regime"
+    assert "augmentation" not in regime.markdown(
+        {**figures, "augment": "none"}, regime.summarize(figures)
+    )
+
+
+def test_trainings_without_augmentation_keep_their_folder_and_command(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        regime, "run_part", lambda module, args, out, done, resume: calls.append((args, out))
+    )
+    net = {"name": "net", "arch": "a.json"}
+    regime.train(tmp_path, net, 10, 2, "none", True)
+    regime.train(tmp_path, net, 10, 2, "pad_crop", True)
+    (plain, plain_out), (augmented, augmented_out) = calls
+    assert plain == [
+        "--experiment=fashion_mnist",
+        "--arch=a.json",
+        "--epochs=10",
+        "--seed=2",
+    ]
+    assert augmented == [*plain, "--augment=pad_crop"]
+    assert plain_out == tmp_path / "net-e10-seed2"
+    assert augmented_out == tmp_path / "net-e10-pad_crop-seed2"

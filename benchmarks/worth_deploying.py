@@ -1,7 +1,8 @@
 """Is the searched network worth deploying here? Against random, keras-tuner, MobileNetV2 and V3.
 
-    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--search_warmup_epochs=5]
-        [--search_epochs=10] [--runs_dir=runs/worth_deploying] [--output_dir=benchmarks/results]
+    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--augment=none]
+        [--search_warmup_epochs=5] [--search_epochs=10] [--runs_dir=runs/worth_deploying]
+        [--output_dir=benchmarks/results]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`). Runs
 for many hours on 2 cores: run it alone (it times networks on this host), and
@@ -9,8 +10,9 @@ continue it with `--resume` after an interruption.
 
 The target device is this host's CPU, float32 TFLite, one thread. Every
 network is trained with the same recipe, the `fashion_mnist` experiment's at
-`--epochs` (the length `benchmarks.regime` found networks of one latency to
-differ at), and its latency is measured on the exported file a user deploys
+`--epochs` with `--augment` (the recipe at which `benchmarks.regime` found
+networks of one latency to differ; the searches keep the experiment's own
+data), and its latency is measured on the exported file a user deploys
 (`deploy.export`'s `model_float32.tflite`: normalization and softmax inside,
 batch 1), the median of `PASSES` passes over all networks in turn. The parts,
 each a recorded command (`benchmarks.common.run_part`), in order:
@@ -280,12 +282,13 @@ def run_all(
     measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files,
     deploy: Callable[[str | Path, Path], Path] = deployed_file,
     schedule: SearchSchedule = SearchSchedule(),
+    augment: str = "none",
 ) -> dict[str, Any]:
     """Runs (or reuses) every part; returns the figures the report is made of.
 
     `measure` times files on this host and `deploy` writes a network's
     deployed file (tests give stand-ins of both). Every search runs
-    `schedule`.
+    `schedule`; every training `epochs` with `augment`.
     """
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
@@ -438,6 +441,7 @@ def run_all(
                     f"--experiment={EXPERIMENT}",
                     f"--arch={net['arch']}",
                     f"--epochs={epochs}",
+                    f"--augment={augment}",
                     f"--seed={seed}",
                 ],
                 f"train/{name}-seed{seed}",
@@ -470,6 +474,7 @@ def run_all(
     return {
         "experiment": EXPERIMENT,
         "epochs": epochs,
+        "augment": augment,
         "search_schedule": dataclasses.asdict(schedule)
         | {"arch_learning_rate": schedule.arch_learning_rate},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -549,8 +554,9 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     """The methods' table, each comparison with its p-values, and the networks."""
     lines = [
         f"`{figures['experiment']}`, every network trained {figures['epochs']} epochs with the "
-        f"experiment's recipe; latency: the exported float32 TFLite file on this host "
-        f"({figures['machine']}), batch 1, median of {PASSES} passes. Searches: "
+        f"experiment's recipe, augmentation {figures['augment']}; latency: the exported "
+        f"float32 TFLite file on this host ({figures['machine']}), batch 1, median of "
+        f"{PASSES} passes. Searches: "
         f"{figures['search_schedule']['warmup_epochs']} warmup + "
         f"{figures['search_schedule']['epochs']} epochs, alpha's learning rate "
         f"{figures['search_schedule']['arch_learning_rate']:g}. Target: MobileNetV2 1.0 "
@@ -638,7 +644,7 @@ def main(argv: list[str]) -> None:
     schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
 
     def run(runs: Path, resume: bool) -> dict[str, Any]:
-        return run_all(runs, resume, values.epochs, schedule=schedule)
+        return run_all(runs, resume, values.epochs, schedule=schedule, augment=values.augment)
 
     benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
 
@@ -647,9 +653,13 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from benchmarks.common import define_benchmark_flags
+    from tfnas.datasets.pipeline import AUGMENTATIONS
 
     define_benchmark_flags("runs/worth_deploying")
     flags.DEFINE_integer("epochs", DEFAULT_EPOCHS, "Training epochs of every network.")
+    flags.DEFINE_enum(
+        "augment", "none", list(AUGMENTATIONS), "Training augmentation of every network."
+    )
     flags.DEFINE_integer(
         "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
     )

@@ -131,7 +131,9 @@ def stand_ins(tmp_path, monkeypatch):
         "supernet_accuracies",
         lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
     )
-    return calls, lambda: wd.run_all(tmp_path / "runs", False, 20, measure, deploy)
+    return calls, lambda: wd.run_all(
+        tmp_path / "runs", False, 20, measure, deploy, augment="pad_crop_flip"
+    )
 
 
 def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_ins):
@@ -180,9 +182,11 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
 
     trainings = [args for module, args, _, _ in parts if module == "tfnas.train"]
     assert all(
-        flag(a, "experiment") == wd.EXPERIMENT and flag(a, "epochs") == "20" for a in trainings
+        (flag(a, "experiment"), flag(a, "epochs"), flag(a, "augment"))
+        == (wd.EXPERIMENT, "20", "pad_crop_flip")
+        for a in trainings
     )
-    assert {len(a) for a in trainings} == {4}  # nothing but the network and the seed differs
+    assert {len(a) for a in trainings} == {5}  # nothing but the network and the seed differs
     for name, net in networks.items():
         seeds = 1 if net["method"] in ("random", wd.NO_LATENCY) else len(wd.SEEDS)
         assert len(net["test_accuracies"]) == seeds, name
@@ -223,6 +227,7 @@ def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp
     assert free["smaller"] and free["macs"] < free["searched_macs"]
     text = wd.markdown(figures, summary)
     assert "smaller, which it must not be." in text
+    assert "trained 20 epochs with the experiment's recipe, augmentation pad_crop_flip;" in text
     assert "| random | " in text and f"3 vs {wd.RANDOM_ARCHS}" in text and "Kendall's tau" in text
     # A supernet that ranks every network alike gives no tau, and the report says why.
     for net in figures["networks"].values():

@@ -13,7 +13,7 @@ from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
 from tfnas.load import load_net
-from tfnas.loop import LoopSettings, on_target, run_loop
+from tfnas.loop import LoopSettings, SearchOutcome, accuracy_line, on_target, run_loop
 from tfnas.run_config import ConfigError
 from tfnas.search.config import resolve
 from tfnas.search.runner import build_space
@@ -65,10 +65,17 @@ def settled_search(calls):
             latency=latency.latency_of(choices),
             choices=choices,
             probabilities=[p.tolist() for p in probabilities],
+            **fake_accuracy(choices),
         )
-        return summary, space, latency
+        return SearchOutcome(summary, space, latency, fake_accuracy)
 
     return search
+
+
+def fake_accuracy(choices):
+    """Stands in for the supernet's accuracy of a network: one figure per network."""
+    valid = 0.5 + 0.01 * sum(c * (k + 1) for k, c in enumerate(choices)) % 0.4
+    return {"valid_accuracy": valid, "test_accuracy": valid - 0.01}
 
 
 @pytest.mark.parametrize("real_search", [False, pytest.param(True, marks=pytest.mark.slow)])
@@ -114,6 +121,18 @@ def test_the_loop_lands_on_target_on_a_device_unlike_its_base(tmp_path, real_sea
     assert json.loads((out / "loop_report.json").read_text()) == report
     assert (out / "loop_rounds.png").read_bytes()[:4] == b"\x89PNG"
     assert any(line.startswith(f"round {len(rounds)}: measured") for line in lines)
+    # Each round reports the accuracy of the network it timed, and the derived
+    # network's, with the supernet's weights.
+    for r in rounds:
+        assert 0 < r["valid_accuracy"] <= 1 and 0 < r["derived_valid_accuracy"] <= 1
+        if not real_search:
+            assert r["valid_accuracy"] == fake_accuracy(r["choices"])["valid_accuracy"]
+        if r["picked"].startswith("derived"):
+            assert r["valid_accuracy"] == pytest.approx(r["derived_valid_accuracy"])
+    assert first["picked"] == "most likely in the window"
+    said = next(line for line in lines if line.startswith("round 1: measured"))
+    assert "timed (most likely in the window), supernet's weights: held-out " in said
+    assert f"; the derived network's: held-out {first['derived_valid_accuracy']:.4f}" in said
 
     # Resumed, the rounds in the report are not run again.
     def never(*args, **kwargs):
@@ -364,3 +383,21 @@ def test_a_table_of_another_device_is_refused_before_any_search(tmp_path):
             settled_search(calls),
         )
     assert calls == []
+
+
+def test_the_accuracy_line_names_the_network_timed_and_a_missing_split():
+    record = {
+        "picked": "derived (nothing in the window)",
+        "valid_accuracy": None,
+        "test_accuracy": 0.91234,
+        "derived_valid_accuracy": None,
+        "derived_test_accuracy": 0.91234,
+    }
+    assert accuracy_line(record) == (
+        "accuracy of the network timed (derived (nothing in the window)), supernet's weights: "
+        "test 0.9123"
+    )
+    record |= {"picked": "most likely in the window", "test_accuracy": None}
+    assert accuracy_line(record).endswith(
+        "weights: no split to tell; the derived network's: test 0.9123"
+    )

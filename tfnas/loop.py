@@ -25,11 +25,13 @@ network (by the search's architecture probabilities) that it predicts there
 (`tfnas.search.constrained`): the derived network alone lands only as close
 as the space's steps allow. Writes `arch.json` (the last round's network, to
 train with `tfnas.train --arch`; `round-N.json` for each round),
-`loop_report.json` (target, per round the prediction, the measurement, what
-was measured) and `loop_rounds.png` (predicted and measured latency over the
-rounds) in OUTPUT_DIR; the search's outputs are in OUTPUT_DIR/search. A
-round already in the report is not run again with `--resume`; a device that
-disconnects keeps what it measured in the table.
+`loop_report.json` (target, per round the network timed and why, its
+prediction, its measurement, what was measured, and its accuracy and the
+derived network's with the supernet's weights and re-estimated batch norm)
+and `loop_rounds.png` (predicted and measured latency over the rounds) in
+OUTPUT_DIR; the search's outputs are in OUTPUT_DIR/search. A round already
+in the report is not run again with `--resume`; a device that disconnects
+keeps what it measured in the table.
 """
 
 from __future__ import annotations
@@ -205,6 +207,26 @@ def settle_pick(
     raise AssertionError("unreachable: the last step returns")
 
 
+@dataclasses.dataclass(frozen=True)
+class SearchOutcome:
+    """What a round's search gives the loop.
+
+    Attributes:
+        summary: The search's summary (`tfnas.records.SearchSummary`).
+        space: Its space.
+        latency: Every candidate's latency on the table it searched with.
+        accuracy_of: A network's accuracy (`choices`) with the supernet's
+            weights and its own re-estimated batch norm, as the search
+            evaluates its derived network: `{"valid_accuracy": ...,
+            "test_accuracy": ...}`, None where the search holds no such split.
+    """
+
+    summary: Any
+    space: SearchSpace
+    latency: SpaceLatency
+    accuracy_of: Callable[[list[int]], dict[str, float | None]]
+
+
 def round_record(
     number: int,
     epochs: int,
@@ -212,15 +234,24 @@ def round_record(
     pick: Pick,
     steps: list[dict[str, Any]],
     result: Refresh,
+    accuracy: dict[str, float | None],
 ) -> dict[str, Any]:
-    """What the report keeps of one round."""
+    """What the report keeps of one round.
+
+    `accuracy` is the picked network's (`SearchOutcome.accuracy_of`); the
+    derived network's is the search summary's.
+    """
     before = [part for step in steps for part in step["measured_parts"]]
     return {
         "round": number,
         "search_epochs": epochs,
         "derived_ops": list(searched.ops),
         "derived_predicted_ms": searched.latency,
+        "derived_valid_accuracy": searched.valid_accuracy,
+        "derived_test_accuracy": searched.test_accuracy,
         "picked": pick.how,
+        "valid_accuracy": accuracy["valid_accuracy"],
+        "test_accuracy": accuracy["test_accuracy"],
         "choices": pick.choices,
         "predicted_ms": pick.predicted,
         "measured_ms": result.measured,
@@ -235,17 +266,26 @@ def round_record(
 
 def search_round(
     config: SearchConfig, search_dir: Path, log: Callable[[str], None]
-) -> tuple[SearchSummary, SearchSpace, SpaceLatency]:
+) -> SearchOutcome:
     """Runs (or continues, from its checkpoint) the search of `config` in `search_dir`.
 
-    Returns its summary, its space and every candidate's latency on the
-    table it searched with (loaded now: the table as the last round left it).
+    The outcome's latencies are on the table it searched with (loaded now:
+    the table as the last round left it).
     """
     pipeline = pipeline_for(config.data, config.run.seed)
     search = SearchRun(config, pipeline, search_dir, verbose=0, log=log)
     search.restore()
     save_config(config, search_dir / "config.json")
-    return search.run(), search.space, search.latency
+    summary: SearchSummary = search.run()
+
+    def accuracy_of(choices: list[int]) -> dict[str, float | None]:
+        model = search.derived_model(choices)  # batch norm re-estimated once for both splits
+        return {
+            "valid_accuracy": search.evaluate(pipeline.valid_batches(), choices, model),
+            "test_accuracy": search.evaluate(pipeline.test_batches(), choices, model),
+        }
+
+    return SearchOutcome(summary, search.space, search.latency, accuracy_of)
 
 
 def run_loop(
@@ -255,7 +295,7 @@ def run_loop(
     output_dir: Path,
     log: Callable[[str], None] = print,
     measure: Callable[..., Refresh] = refresh,
-    search: Callable[..., tuple[Any, SearchSpace, SpaceLatency]] | None = None,
+    search: Callable[..., SearchOutcome] | None = None,
     measure_missing: Callable[..., tuple[LayerKey, ...]] = measure_parts,
 ) -> dict[str, Any]:
     """Searches, measures and refreshes until the measured latency is on target.
@@ -296,7 +336,8 @@ def run_loop(
             break
         epochs = config.recipe.epochs + (number - 1) * settings.extra_epochs
         round_config = with_values(config, {"epochs": epochs})
-        searched, space, latency = search(round_config, search_dir, log)
+        outcome = search(round_config, search_dir, log)
+        searched, space, latency = outcome.summary, outcome.space, outcome.latency
 
         def parts(keys: list[LayerKey]) -> tuple[LayerKey, ...]:
             return measure_missing(runner, keys, table, base=settings.base, log=log)
@@ -319,12 +360,14 @@ def run_loop(
             passes=settings.passes,
             log=log,
         )
-        rounds.append(round_record(number, epochs, searched, pick, steps, result))
+        accuracy = outcome.accuracy_of(pick.choices)
+        rounds.append(round_record(number, epochs, searched, pick, steps, result, accuracy))
         error = (result.measured - target) / target
         log(
             f"round {number}: measured {result.measured:.3f} ms ({100 * error:+.1f}% of the "
             f"target), predicted {pick.predicted:.3f} before, {result.predicted_after:.3f} "
-            f"after; {len(rounds[-1]['measured_parts'])} parts measured"
+            f"after; {len(rounds[-1]['measured_parts'])} parts measured; "
+            f"{accuracy_line(rounds[-1])}"
         )
         if result.spread > settings.tolerance:
             log(
@@ -343,6 +386,21 @@ def run_loop(
     write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
     plot_rounds(report, output_dir / PLOT_FILE)
     return report
+
+
+def accuracy_line(record: dict[str, Any]) -> str:
+    """A round's accuracy of the network it timed; the derived one's too when that is another."""
+
+    def figures(valid: float | None, test: float | None) -> str:
+        named = (("held-out", valid), ("test", test))
+        return ", ".join(f"{name} {value:.4f}" for name, value in named if value is not None)
+
+    timed = figures(record["valid_accuracy"], record["test_accuracy"]) or "no split to tell"
+    line = f"accuracy of the network timed ({record['picked']}), supernet's weights: {timed}"
+    if not record["picked"].startswith("derived"):
+        derived = figures(record["derived_valid_accuracy"], record["derived_test_accuracy"])
+        line += f"; the derived network's: {derived or 'no split to tell'}"
+    return line
 
 
 def _resumed_report(path: Path, target: float, table: Path, device: str) -> dict[str, Any]:
@@ -417,8 +475,9 @@ def main(argv: list[str]) -> int:
         print(f"target {report['target_ms']:g} ms on {report['device']}:")
         for r in rounds:
             print(
-                f"  round {r['round']}: predicted {r['predicted_ms']:.3f} ms, measured "
-                f"{r['measured_ms']:.3f} ms, {len(r['measured_parts'])} parts measured"
+                f"  round {r['round']}: timed the {r['picked']} network: predicted "
+                f"{r['predicted_ms']:.3f} ms, measured {r['measured_ms']:.3f} ms, "
+                f"{len(r['measured_parts'])} parts measured; {accuracy_line(r)}"
             )
         verdict = "on target" if report["on_target"] else "NOT on target"
         print(

@@ -194,13 +194,7 @@ def refresh(
     )
     table = load_table(path) if todo else table
     network_flatbuffer = network_flatbuffer or deployed_flatbuffer
-    flatbuffer = network_flatbuffer(spec, precision)
-    timings = tuple(runner.time(flatbuffer, name).typical_ms for _ in range(passes))
-    whole = statistics.median(timings)
-    log(
-        f"whole network {name}: {whole:.3f} ms (median of {passes}: "
-        f"{min(timings):.3f} to {max(timings):.3f})"
-    )
+    timings = time_whole(runner, network_flatbuffer(spec, precision), name, passes, log)
     table = _recorded(table, spec, name, timings, predicted_before, replaced=len(todo))
     save_table(table, path)
     predicted_after = net_latency(table_model(path.name, table), spec).total
@@ -248,6 +242,22 @@ def measure_parts(
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def time_whole(
+    runner: Runner,
+    flatbuffer: bytes,
+    name: str,
+    passes: int,
+    log: Callable[[str], None] | None = None,
+) -> tuple[float, ...]:
+    """`passes` timings (ms) of a whole network on `runner`; logs their median and range."""
+    timings = tuple(runner.time(flatbuffer, name).typical_ms for _ in range(passes))
+    (log or _stderr)(
+        f"whole network {name}: {statistics.median(timings):.3f} ms (median of {passes}: "
+        f"{min(timings):.3f} to {max(timings):.3f})"
+    )
+    return timings
 
 
 def deployed_flatbuffer(spec: NetSpec, precision: str = "float32") -> bytes:

@@ -2,7 +2,8 @@
 
     python -m tfnas.loop --experiment=demo --target_latency=0.4 --device=host \
         [--base=cpu] [--table=DEVICE_TABLE.json] [--rounds=3] [--tolerance=0.05] \
-        [--extra_epochs=1] [--pick_steps=4] [--passes=5] [--output_dir=runs/loop] [--resume] \
+        [--extra_epochs=1] [--pick_steps=4] [--passes=5] [--time_deployed] \
+        [--output_dir=runs/loop] [--resume] \
         [any tfnas.search flag]
 
 Each round:
@@ -38,10 +39,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deploy.convert import serving_model, to_tflite
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.refresh import (
     DEFAULT_BASE,
@@ -52,9 +55,11 @@ from tflite_bench.refresh import (
     network_keys,
     open_table,
     refresh,
+    time_whole,
 )
 from tflite_bench.runners import DeviceError, Runner
 from tfnas.atomic import write_text_atomic
+from tfnas.builder import build_net
 from tfnas.config_flags import flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.latency.keys import LayerKey
@@ -68,7 +73,7 @@ from tfnas.runtime import configure_tensorflow, run_command
 from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
 from tfnas.search.constrained import most_likely_within
 from tfnas.search.runner import SearchRun
-from tfnas.spec import SearchSpace
+from tfnas.spec import NetSpec, SearchSpace
 from tfnas.spec_json import save_spec
 
 REPORT_FILE = "loop_report.json"
@@ -97,6 +102,10 @@ class LoopSettings:
             parts of the picked network that the table lacks are measured
             and the network is picked again on the refreshed table.
         passes: Timings of each round's network; their median decides.
+        time_deployed: Also time each round's network as `deploy.export`
+            writes it (normalization and softmax inside, its batch at 1),
+            beside the bare conversion the table learns from and the
+            stopping rule reads.
     """
 
     table: Path
@@ -107,6 +116,7 @@ class LoopSettings:
     pick_tolerance: float | None = None
     pick_steps: int = 4
     passes: int = DEFAULT_PASSES
+    time_deployed: bool = False
 
     def __post_init__(self) -> None:
         if self.pick_tolerance is None:
@@ -362,6 +372,8 @@ def run_loop(
         )
         accuracy = outcome.accuracy_of(pick.choices)
         rounds.append(round_record(number, epochs, searched, pick, steps, result, accuracy))
+        if settings.time_deployed:
+            rounds[-1] |= deployed_timings(runner, spec, f"round-{number}", settings, log)
         error = (result.measured - target) / target
         log(
             f"round {number}: measured {result.measured:.3f} ms ({100 * error:+.1f}% of the "
@@ -386,6 +398,23 @@ def run_loop(
     write_text_atomic(report_file, json.dumps(report, indent=2) + "\n")
     plot_rounds(report, output_dir / PLOT_FILE)
     return report
+
+
+def deployed_timings(
+    runner: Runner,
+    spec: NetSpec,
+    name: str,
+    settings: LoopSettings,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Times `spec` as deployed (`deploy.convert`'s serving model, float32, batch 1).
+
+    Its weights are random: a float32 network's time does not depend on them.
+    Returns the report's `deployed_ms` (the median) and `deployed_timings_ms`.
+    """
+    flatbuffer = to_tflite(serving_model(build_net(spec)), "float32")
+    timings = time_whole(runner, flatbuffer, f"{name}-deployed", settings.passes, log)
+    return {"deployed_ms": statistics.median(timings), "deployed_timings_ms": list(timings)}
 
 
 def accuracy_line(record: dict[str, Any]) -> str:
@@ -464,6 +493,7 @@ def main(argv: list[str]) -> int:
             extra_epochs=values.extra_epochs,
             pick_steps=values.pick_steps,
             passes=values.passes,
+            time_deployed=values.time_deployed,
         )
         configure_tensorflow(config.run.seed, config.run.deterministic, 1, grappler=False)
         runner = runner_from_flags(values)
@@ -476,8 +506,9 @@ def main(argv: list[str]) -> int:
         for r in rounds:
             print(
                 f"  round {r['round']}: timed the {r['picked']} network: predicted "
-                f"{r['predicted_ms']:.3f} ms, measured {r['measured_ms']:.3f} ms, "
-                f"{len(r['measured_parts'])} parts measured; {accuracy_line(r)}"
+                f"{r['predicted_ms']:.3f} ms, measured {r['measured_ms']:.3f} ms"
+                + (f" ({r['deployed_ms']:.3f} as deployed)" if "deployed_ms" in r else "")
+                + f", {len(r['measured_parts'])} parts measured; {accuracy_line(r)}"
             )
         verdict = "on target" if report["on_target"] else "NOT on target"
         print(
@@ -513,5 +544,11 @@ if __name__ == "__main__":
     )
     flags.DEFINE_integer(
         "passes", DEFAULT_PASSES, "Timings of each round's network; their median decides."
+    )
+    flags.DEFINE_bool(
+        "time_deployed",
+        False,
+        "Also time each round's network as deploy.export writes it (with its normalization "
+        "and softmax, batch 1), beside the bare conversion the table learns from.",
     )
     app.run(lambda argv: sys.exit(main(argv)))

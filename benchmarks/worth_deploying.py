@@ -43,7 +43,10 @@ each a recorded command (`benchmarks.common.run_part`), in order:
    (Kendall's tau with a bootstrap interval).
 
 Writes `worth_deploying.json`, `.md` and `.png` (test accuracy against
-measured latency).
+measured latency), rewritten after each network's trainings (in
+`training_order`: the searched networks, then the target, so that the
+question is answered first), so that the results so far can be committed
+while the rest trains.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from benchmarks.common import (
     pooled_seed_variance,
     run_part,
     spread,
+    write_results,
 )
 from benchmarks.search_vs_random import EXPERIMENT, draw_choices, supernet_accuracies
 
@@ -283,12 +287,16 @@ def run_all(
     deploy: Callable[[str | Path, Path], Path] = deployed_file,
     schedule: SearchSchedule = SearchSchedule(),
     augment: str = "none",
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Runs (or reuses) every part; returns the figures the report is made of.
 
     `measure` times files on this host and `deploy` writes a network's
     deployed file (tests give stand-ins of both). Every search runs
-    `schedule`; every training `epochs` with `augment`.
+    `schedule`; every training `epochs` with `augment`. `report` gets the
+    figures so far after each network's trainings (`TRAINING_ORDER`), with
+    the latencies of its untrained deployed files until the exported ones
+    are measured.
     """
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
@@ -415,12 +423,14 @@ def run_all(
             "arch": winner["arch"],
             "choices": winner["choices"],
             "method": winner["method"],
+            "untrained_ms": winner_ms[name],
         }
     for k, name in enumerate(picked):
         networks[f"random-{k}"] = {
             "arch": str(runs / "archs" / f"{name}.json"),
             "choices": nearest[int(name.split("-")[1])],
             "method": "random",
+            "untrained_ms": candidate_ms[name],
         }
     for family, width in hand_designed_picks(hand_ms, target):
         name = f"{family.slug}-{width:g}"
@@ -428,10 +438,32 @@ def run_all(
             "arch": str(hand_archs[name]),
             "choices": None,
             "method": f"{family.method} {width:g}",
+            "untrained_ms": hand_ms[name],
+        }
+
+    def figures() -> dict[str, Any]:
+        return {
+            "experiment": EXPERIMENT,
+            "epochs": epochs,
+            "augment": augment,
+            "search_schedule": dataclasses.asdict(schedule)
+            | {"arch_learning_rate": schedule.arch_learning_rate},
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "target_ms": target,
+            "random_center_ms": center,
+            "hand_designed_ms": hand_ms,
+            "validation": {
+                key: value
+                for key, value in json.loads(validate.read_text()).items()
+                if key != "architectures"
+            },
+            "networks": networks,
+            "part_commits": part_commits(parts),
         }
 
     progress(f"training every network for {epochs} epochs, exporting it")
-    for name, net in networks.items():
+    for name in training_order(networks):
+        net = networks[name]
         seeds = SEEDS[:1] if net["method"] in ("random", NO_LATENCY) else SEEDS
         net["test_accuracies"] = []
         for seed in seeds:
@@ -457,6 +489,8 @@ def run_all(
             resume_flag=None,
         )
         net["exported"] = exported["formats"]["float32"]["path"]
+        if report is not None:
+            report(figures())
 
     progress("timing every exported file on this host")
     files = {name: Path(net["exported"]) for name, net in networks.items()}
@@ -471,42 +505,56 @@ def run_all(
         networks[name]["supernet_accuracy"] = accuracy
 
     progress("the statistics")
-    return {
-        "experiment": EXPERIMENT,
-        "epochs": epochs,
-        "augment": augment,
-        "search_schedule": dataclasses.asdict(schedule)
-        | {"arch_learning_rate": schedule.arch_learning_rate},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "target_ms": target,
-        "random_center_ms": center,
-        "hand_designed_ms": hand_ms,
-        "validation": {
-            key: value
-            for key, value in json.loads(validate.read_text()).items()
-            if key != "architectures"
-        },
-        "networks": networks,
-        "part_commits": part_commits(parts),
-    }
+    return figures()
+
+
+def training_order(networks: dict[str, dict[str, Any]]) -> list[str]:
+    """The networks in the order they train: what answers the question first goes first.
+
+    The searched networks, then the target (MobileNetV2 1.0), keras-tuner's
+    picks, the random networks, the other hand-designed networks, and the
+    search without latency; within a group, as `networks` lists them.
+    """
+
+    def group(name: str) -> int:
+        method = networks[name]["method"]
+        if name == TARGET:
+            return 1
+        first = ("ProxylessNAS", None, "keras-tuner random", "random")
+        if method in first:
+            return first.index(method)
+        return 5 if method == NO_LATENCY else 4  # 4: the other hand-designed networks
+
+    return sorted(networks, key=group)
 
 
 def summarize(figures: dict[str, Any]) -> dict[str, Any]:
-    """Each method's accuracy, and the search against each baseline (pooled, Welch, ranks)."""
-    networks = figures["networks"]
+    """Each method's accuracy, and the search against each baseline (pooled, Welch, ranks).
+
+    Over the networks trained so far: a report in progress compares what
+    there is. Latencies are the exported files' once every one is measured,
+    the untrained deployed files' (the same graphs) until then.
+    """
+    every = figures["networks"]
+    networks = {name: net for name, net in every.items() if net.get("test_accuracies")}
+    exported = all("measured_ms" in net for net in every.values())
+    latency_key = "measured_ms" if exported else "untrained_ms"
     by_method: dict[str, list[str]] = {}
     for name, net in networks.items():
         by_method.setdefault(net["method"], []).append(name)
-    seed_variance = pooled_seed_variance([net["test_accuracies"] for net in networks.values()])
+    try:
+        seed_variance = pooled_seed_variance([net["test_accuracies"] for net in networks.values()])
+    except ValueError:  # no network has its seeds yet
+        seed_variance = None
 
     def network_means(names: Sequence[str]) -> list[float]:
         return [statistics.fmean(networks[n]["test_accuracies"]) for n in names]
 
-    searched = network_means(by_method["ProxylessNAS"])
+    searched = network_means(by_method.get("ProxylessNAS", []))
     comparisons = {
         method: compare_samples(searched, network_means(names), seed_variance)
         for method, names in by_method.items()
-        if method != "ProxylessNAS"
+        if method != "ProxylessNAS" and searched
     }
     ranked = [n for n in networks.values() if "supernet_accuracy" in n]
     try:
@@ -517,33 +565,39 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
     except ValueError as error:  # too few networks, or a ranking of ties
         tau = {"undefined": str(error), "n": len(ranked)}
     return {
+        "trained": len(networks),
+        "networks": len(every),
+        "latency_of": "exported" if exported else "untrained",
         "methods": {
             method: {
                 "accuracy": spread(network_means(names)),
                 "runs": sum(len(networks[n]["test_accuracies"]) for n in names),
-                "measured_ms": spread([networks[n]["measured_ms"] for n in names]),
+                "measured_ms": spread([networks[n][latency_key] for n in names]),
             }
             for method, names in by_method.items()
         },
-        "seed_std": seed_variance[0] ** 0.5,
-        "seed_dof": seed_variance[1],
+        "seed_std": None if seed_variance is None else seed_variance[0] ** 0.5,
+        "seed_dof": None if seed_variance is None else seed_variance[1],
         "searched_against": comparisons,
         "supernet_kendall_tau": tau,
-        "without_latency": without_latency(networks),
+        "without_latency": without_latency(networks, latency_key),
     }
 
 
-def without_latency(networks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def without_latency(networks: dict[str, dict[str, Any]], latency_key: str) -> dict[str, Any] | None:
     """The search without its latency term against the same search with it (seed 0).
 
     Without the term, nothing pulls the search toward cheaper networks: a
     smaller network means the search prefers skipping blocks for the loss
-    alone, which a supernet too short to rank networks does.
+    alone, which a supernet too short to rank networks does. None until both
+    are trained.
     """
-    free, held = networks["no-latency"], networks[f"searched-{SEARCH_SEEDS[0]}"]
+    free, held = networks.get("no-latency"), networks.get(f"searched-{SEARCH_SEEDS[0]}")
+    if free is None or held is None:
+        return None
     return {
-        "measured_ms": free["measured_ms"],
-        "searched_ms": held["measured_ms"],
+        "measured_ms": free[latency_key],
+        "searched_ms": held[latency_key],
         "macs": free["macs"],
         "searched_macs": held["macs"],
         "smaller": free["macs"] < held["macs"],
@@ -562,6 +616,7 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         f"{figures['search_schedule']['arch_learning_rate']:g}. Target: MobileNetV2 1.0 "
         f"at {figures['target_ms']:.4f} ms.",
         "",
+        *in_progress(summary),
         "| method | networks (runs) | test accuracy, mean ± std over networks | measured (ms) |",
         "|---|---:|---|---:|",
     ]
@@ -571,10 +626,13 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"| {method} | {acc['n']} ({stats['runs']}) | {acc['mean']:.4f} ± {acc['std']:.4f} "
             f"| {ms['mean']:.4f} |"
         )
+    if summary["seed_std"] is not None:
+        lines += [
+            "",
+            f"Seed spread (pooled over every network trained with several seeds): "
+            f"{summary['seed_std']:.4f} ({summary['seed_dof']} degrees of freedom).",
+        ]
     lines += [
-        "",
-        f"Seed spread (pooled over every network trained with several seeds): "
-        f"{summary['seed_std']:.4f} ({summary['seed_dof']} degrees of freedom).",
         "",
         "| the search against | difference | p (pooled seed variance) | p (Welch) "
         "| p (Mann-Whitney) | n |",
@@ -587,13 +645,18 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{test['n_first']} vs {test['n_second']} |"
         )
     free = summary["without_latency"]
-    lines += [
-        "",
-        f"Without its latency term the search (seed {SEARCH_SEEDS[0]}) derived a network of "
-        f"{free['macs'] / 1e6:.1f}M MACs measuring {free['measured_ms']:.4f} ms, against "
-        f"{free['searched_macs'] / 1e6:.1f}M and {free['searched_ms']:.4f} ms with it: "
-        + ("smaller, which it must not be." if free["smaller"] else "not smaller, as it should."),
-    ]
+    if free is not None:
+        lines += [
+            "",
+            f"Without its latency term the search (seed {SEARCH_SEEDS[0]}) derived a network "
+            f"of {free['macs'] / 1e6:.1f}M MACs measuring {free['measured_ms']:.4f} ms, against "
+            f"{free['searched_macs'] / 1e6:.1f}M and {free['searched_ms']:.4f} ms with it: "
+            + (
+                "smaller, which it must not be."
+                if free["smaller"]
+                else "not smaller, as it should."
+            ),
+        ]
     tau = summary["supernet_kendall_tau"]
     ranking = (
         f"The supernet's ranking of the {tau['n']} networks of the space against their training"
@@ -609,16 +672,29 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def in_progress(summary: dict[str, Any]) -> list[str]:
+    """The report's line on a benchmark still training (none when it is finished)."""
+    if summary["latency_of"] == "exported":
+        return []
+    return [
+        f"**In progress**: {summary['trained']} of {summary['networks']} networks trained; "
+        "latency of their untrained deployed files (the same graphs) until the exported "
+        "ones are measured; the supernet's ranking comes last.",
+        "",
+    ]
+
+
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Test accuracy against measured latency of the exported file, one colour per method."""
     from tfnas.plots import finish_figure, new_figure
 
     figure, axes = new_figure(figsize=(6.5, 4.5))
-    methods = sorted({net["method"] for net in figures["networks"].values()})
-    for k, method in enumerate(methods):
-        nets = [n for n in figures["networks"].values() if n["method"] == method]
+    trained = [n for n in figures["networks"].values() if n.get("test_accuracies")]
+    for k, method in enumerate(sorted({net["method"] for net in trained})):
+        nets = [n for n in trained if n["method"] == method]
         means = [statistics.fmean(n["test_accuracies"]) for n in nets]
-        axes.scatter([n["measured_ms"] for n in nets], means, label=method, color=f"C{k}")
+        latencies = [n.get("measured_ms", n["untrained_ms"]) for n in nets]
+        axes.scatter(latencies, means, label=method, color=f"C{k}")
     axes.axvline(figures["target_ms"], color="0.4", linestyle="--", linewidth=1)
     return finish_figure(
         figure,
@@ -643,8 +719,13 @@ def main(argv: list[str]) -> None:
             sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
     schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
 
+    def report(figures: dict[str, Any]) -> None:  # the results so far, rewritten per network
+        write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
+
     def run(runs: Path, resume: bool) -> dict[str, Any]:
-        return run_all(runs, resume, values.epochs, schedule=schedule, augment=values.augment)
+        return run_all(
+            runs, resume, values.epochs, schedule=schedule, augment=values.augment, report=report
+        )
 
     benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
 

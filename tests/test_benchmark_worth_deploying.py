@@ -131,8 +131,8 @@ def stand_ins(tmp_path, monkeypatch):
         "supernet_accuracies",
         lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
     )
-    return calls, lambda: wd.run_all(
-        tmp_path / "runs", False, 20, measure, deploy, augment="pad_crop_flip"
+    return calls, lambda **options: wd.run_all(
+        tmp_path / "runs", False, 20, measure, deploy, augment="pad_crop_flip", **options
     )
 
 
@@ -255,3 +255,39 @@ def test_bracketing_widths_are_the_nearest_on_each_side():
     assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.4: 2.5}, 1.6) == [0.75, 1.4]
     assert wd.bracketing({1.0: 1.7, 1.4: 2.5}, 1.6) == [1.0]
     assert wd.bracketing({0.5: 0.8, 0.75: 1.2, 1.4: 2.5}, 1.6, nearest_only=True) == [0.75]
+
+
+def test_the_results_so_far_are_reported_after_each_network_what_answers_first_first(
+    stand_ins, tmp_path
+):
+    calls, run = stand_ins
+    reports = []
+    figures = run(report=lambda so_far: reports.append(wd.summarize(so_far)))
+    assert len(reports) == len(figures["networks"])
+    # The searched networks train first, then the target, keras-tuner's picks, the
+    # random networks, the other hand-designed networks, the search without latency.
+    trained = [
+        out.name.removesuffix("-seed0")
+        for module, _, out, _ in calls["parts"]
+        if module == "tfnas.train" and out.name.endswith("-seed0")
+    ]
+    assert trained[:4] == ["searched-0", "searched-1", "searched-2", "mobilenet_v2-1"]
+    assert trained[4:6] == ["tuner-0", "tuner-1"] and trained[-1] == "no-latency"
+    assert {figures["networks"][n]["method"] for n in trained[6:14]} == {"random"}
+    first, fourth, last = reports[0], reports[3], reports[-1]
+    assert (first["trained"], first["latency_of"], list(first["methods"])) == (
+        1,
+        "untrained",
+        ["ProxylessNAS"],
+    )
+    assert first["searched_against"] == {} and first["without_latency"] is None
+    assert list(fourth["searched_against"]) == ["MobileNetV2 1"]
+    # The untrained deployed files' latency stands in until the exported files are timed.
+    assert fourth["methods"]["MobileNetV2 1"]["measured_ms"]["mean"] == TARGET_MS
+    assert last["without_latency"] is not None and last["latency_of"] == "untrained"
+    text = wd.markdown(figures, first)
+    assert f"**In progress**: 1 of {len(figures['networks'])} networks trained" in text
+    assert "Without its latency term" not in text
+    assert wd.plot(figures, tmp_path / "partial.png").exists()
+    final = wd.markdown(figures, wd.summarize(figures))
+    assert "In progress" not in final and "Without its latency term" in final

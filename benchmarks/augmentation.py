@@ -1,7 +1,7 @@
-"""Does augmentation lift Fashion-MNIST test accuracy once trainings are long enough to overfit?
+"""Which recipe lifts Fashion-MNIST test accuracy once trainings are long enough to overfit?
 
     python -m benchmarks.augmentation [--resume] [--runs_dir=runs/regime]
-        [--output_dir=benchmarks/results] [--lengths=10,20] [--augments=none,pad_crop_flip]
+        [--output_dir=benchmarks/results]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`).
 
@@ -11,20 +11,22 @@ epochs it no longer underfits: the searched network of `benchmarks.regime`
 ends at 0.968 training accuracy and 0.918 test accuracy. Published small
 CNNs reach 0.925, which the regime asks of its networks.
 
-This probe trains, with one seed (`SEED`), the two networks at one latency of
-`benchmarks.regime` that bound its parameter counts: the searched network
-(87K) and MobileNetV2 1.0 (2.2M), at each length of `--lengths` and each
-augmentation of `--augments`. It shares the regime's runs folder and part
-names (`benchmarks.regime.train`), so a training either benchmark ran is the
-other's too. It decides which recipe the regime (and the comparison at one
-latency) trains with; one seed is enough for that because the gaps it looks
-for (a point of accuracy) are several seed spreads (0.001-0.003 in the
-regime).
+This probe trains, with one seed (`SEED`), the `PROBES`: the two networks
+at one latency of `benchmarks.regime` that bound its parameter counts, the
+searched network (87K) and MobileNetV2 1.0 (2.2M), at 10 and 20 epochs with
+and without `pad_crop_flip`; and the searched network's choices in the space
+at twice its width (`WIDE`, as `--width_mult=2` searches it), at 20 epochs.
+It shares the regime's runs folder and part names
+(`benchmarks.regime.train`), so a training either benchmark ran is the
+other's too. It decides which recipe (and width of the space) the regime
+and the comparison at one latency train with; one seed is enough for that
+because the gaps it looks for (a point of accuracy) are several seed
+spreads (0.001-0.003 in the regime).
 
 Per training: the last epoch's training accuracy (on augmented batches),
 the test accuracy, the gap between them, and the mean seconds per epoch on
-this machine (the augmentation's cost; the probe must run alone for them to
-mean anything).
+this machine (the recipe's cost; the probe must run alone for them to mean
+anything).
 """
 
 from __future__ import annotations
@@ -42,46 +44,74 @@ from benchmarks.common import (
     require_fashion_mnist,
     write_results,
 )
-from benchmarks.regime import EXPERIMENT, GOOD_ACCURACY, named, study_networks, train
+from benchmarks.regime import (
+    EXPERIMENT,
+    GOOD_ACCURACY,
+    SEARCHED_3_EPOCHS,
+    named,
+    study_networks,
+    train,
+)
 
-NETWORKS = ("searched-3-epochs", "mobilenet_v2")
-LENGTHS = (10, 20)
-AUGMENTS = ("none", "pad_crop_flip")
 SEED = 0
+WIDE = "searched-3-epochs-w2"
+WIDE_MULT = 2.0
+# (network, epochs, augmentation), trained in this order.
+PROBES = (
+    ("searched-3-epochs", 10, "none"),
+    ("mobilenet_v2", 10, "none"),
+    ("searched-3-epochs", 10, "pad_crop_flip"),
+    ("mobilenet_v2", 10, "pad_crop_flip"),
+    ("searched-3-epochs", 20, "none"),
+    ("mobilenet_v2", 20, "none"),
+    ("searched-3-epochs", 20, "pad_crop_flip"),
+    ("mobilenet_v2", 20, "pad_crop_flip"),
+    (WIDE, 20, "none"),
+    (WIDE, 20, "pad_crop_flip"),
+)
 RESULTS_NAME = "augmentation"
 
 
-def run_all(
-    runs: Path,
-    resume: bool,
-    lengths: tuple[int, ...] = LENGTHS,
-    augments: tuple[str, ...] = AUGMENTS,
-) -> dict[str, Any]:
-    """Trains (or reuses) each of `NETWORKS` at each length and augmentation; the figures."""
-    networks = [net for net in study_networks(runs) if net["name"] in NETWORKS]
-    recipes = [(length, augment) for length in sorted(lengths) for augment in augments]
-    progress = Progress(total=len(recipes) * len(networks))
+def wide_network(runs: Path) -> dict[str, Any]:
+    """The searched network's choices in the `fashion_mnist` space at `WIDE_MULT` (an arch file)."""
+    from tfnas import spec_json
+    from tfnas.costs import net_cost
+    from tfnas.search.config import resolve
+    from tfnas.search.runner import build_space
+
+    arch = runs / "archs" / f"{WIDE}.json"
+    if not arch.exists():
+        config = resolve(EXPERIMENT, width_mult=WIDE_MULT)
+        space = build_space(config, num_classes=10, in_channels=1)
+        spec_json.save_spec(space.select(list(SEARCHED_3_EPOCHS)), arch)
+    cost = net_cost(spec_json.load_spec(arch))
+    return {"name": WIDE, "arch": str(arch), "params": cost.params, "macs": cost.macs}
+
+
+def run_all(runs: Path, resume: bool, probes: tuple = PROBES) -> dict[str, Any]:
+    """Trains (or reuses) each of `probes`; the figures."""
+    networks = {net["name"]: net for net in study_networks(runs)}
+    networks[WIDE] = wide_network(runs)
+    progress = Progress(total=len(probes))
     trainings, parts = [], []
-    for length, augment in recipes:
-        for net in networks:
-            progress(f"{net['name']}, {length} epochs{named(augment)}, seed {SEED}")
-            summary = train(runs, net, length, SEED, augment, resume)
-            last = summary["history"][-1]
-            trainings.append(
-                {
-                    "network": net["name"],
-                    "params": net["params"],
-                    "length": length,
-                    "augment": augment,
-                    "seed": SEED,
-                    "train_accuracy": last["train_accuracy"],
-                    "test_accuracy": summary["test_accuracy"],
-                    "epoch_seconds": statistics.fmean(
-                        epoch["seconds"] for epoch in summary["history"]
-                    ),
-                }
-            )
-            parts.append(summary)
+    for name, length, augment in probes:
+        net = networks[name]
+        progress(f"{name}, {length} epochs{named(augment)}, seed {SEED}")
+        summary = train(runs, net, length, SEED, augment, resume)
+        last = summary["history"][-1]
+        trainings.append(
+            {
+                "network": name,
+                "params": net["params"],
+                "length": length,
+                "augment": augment,
+                "seed": SEED,
+                "train_accuracy": last["train_accuracy"],
+                "test_accuracy": summary["test_accuracy"],
+                "epoch_seconds": statistics.fmean(epoch["seconds"] for epoch in summary["history"]),
+            }
+        )
+        parts.append(summary)
     return {
         "experiment": EXPERIMENT,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -90,28 +120,43 @@ def run_all(
     }
 
 
-def summarize(figures: dict[str, Any]) -> dict[str, Any]:
-    """Per recipe (length and augmentation) the networks' mean test accuracy; the best recipe.
+SMALL = 1_000_000  # published small CNNs' parameters, at most
 
-    The best is the one with the highest mean over the networks; `reaches`
-    says whether every network reaches `GOOD_ACCURACY` with it.
+
+def summarize(figures: dict[str, Any]) -> dict[str, Any]:
+    """Per recipe the mean test accuracy of the networks every recipe trained; the best recipe.
+
+    `recipes` maps `LENGTH[, AUGMENT]` to its `mean_test` over the networks
+    trained with every recipe (so that the means compare); `best` is the
+    recipe of the highest; `reaching` lists the trainings of networks of at
+    most `SMALL` parameters that reach `GOOD_ACCURACY`.
     """
-    recipes: dict[str, dict[str, Any]] = {}
-    for run in figures["trainings"]:
-        key = f"{run['length']}{named(run['augment'])}"
-        recipe = recipes.setdefault(
-            key, {"length": run["length"], "augment": run["augment"], "test": []}
-        )
-        recipe["test"].append(run["test_accuracy"])
-    for recipe in recipes.values():
-        recipe["mean_test"] = statistics.fmean(recipe["test"])
-        recipe["reaches"] = min(recipe["test"]) >= GOOD_ACCURACY
-    best = max(recipes, key=lambda key: recipes[key]["mean_test"])
-    return {"recipes": recipes, "best": best}
+    runs = figures["trainings"]
+
+    def recipe(run: dict[str, Any]) -> str:
+        return f"{run['length']}{named(run['augment'])}"
+
+    by_recipe: dict[str, dict[str, float]] = {}
+    for run in runs:
+        by_recipe.setdefault(recipe(run), {})[run["network"]] = run["test_accuracy"]
+    common = set.intersection(*(set(tests) for tests in by_recipe.values()))
+    recipes = {
+        key: {"mean_test": statistics.fmean(tests[n] for n in common), "networks": sorted(common)}
+        for key, tests in by_recipe.items()
+    }
+    return {
+        "recipes": recipes,
+        "best": max(recipes, key=lambda key: recipes[key]["mean_test"]),
+        "reaching": [
+            {"network": run["network"], "recipe": recipe(run), "test": run["test_accuracy"]}
+            for run in runs
+            if run["params"] <= SMALL and run["test_accuracy"] >= GOOD_ACCURACY
+        ],
+    }
 
 
 def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
-    """One row per training, then the best recipe."""
+    """One row per training, then the best recipe and the small networks that reach 0.925."""
     lines = [
         f"`{figures['experiment']}` experiment's recipe (cosine schedule stretched to each "
         f"length), seed {SEED}; {figures['machine']}.",
@@ -127,12 +172,16 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{run['train_accuracy'] - run['test_accuracy']:+.4f} | {run['epoch_seconds']:.0f} |"
         )
     best = summary["recipes"][summary["best"]]
-    reach = "every network reaches" if best["reaches"] else "not every network reaches"
+    reaching = ", ".join(
+        f"{r['network']} at {r['recipe']} ({r['test']:.4f})" for r in summary["reaching"]
+    )
     lines += [
         "",
-        f"Best recipe (mean test accuracy over the networks): {best['length']} epochs, "
-        f"augmentation {best['augment']}, {best['mean_test']:.4f}; with it {reach} "
-        f"{GOOD_ACCURACY}.",
+        f"Best recipe (epochs, augmentation), by the mean test accuracy of "
+        f"{', '.join(best['networks'])}: {summary['best']}, {best['mean_test']:.4f}.",
+        f"Networks of at most {SMALL:,} parameters at {GOOD_ACCURACY} or more: "
+        + (reaching or "none")
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -160,7 +209,7 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: trains (or reuses) every recipe, then prints and writes the results."""
+    """Entry point: trains (or reuses) every probe, then prints and writes the results."""
     import sys
 
     from absl import flags
@@ -169,29 +218,16 @@ def main(argv: list[str]) -> None:
     values = flags.FLAGS
     require_fashion_mnist()
     try:
-        lengths = tuple(sorted({int(n) for n in values.lengths}))
-    except ValueError:
-        lengths = ()
-    if not lengths or lengths[0] < 1:
-        sys.exit(f"error: --lengths={','.join(values.lengths)}: expected epochs, integers >= 1")
-    from tfnas.datasets.pipeline import AUGMENTATIONS
-
-    unknown = [a for a in values.augments if a not in AUGMENTATIONS]
-    if unknown or not values.augments:
-        sys.exit(f"error: --augments={','.join(values.augments)}: expected some of {AUGMENTATIONS}")
-    try:
-        figures = run_all(Path(values.runs_dir), values.resume, lengths, tuple(values.augments))
+        figures = run_all(Path(values.runs_dir), values.resume)
     except PartError as error:
         sys.exit(f"error: {error}")
     write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
 
 
 if __name__ == "__main__":
-    from absl import app, flags
+    from absl import app
 
     from benchmarks.common import define_benchmark_flags
 
     define_benchmark_flags("runs/regime")
-    flags.DEFINE_list("lengths", [str(n) for n in LENGTHS], "Training lengths in epochs.")
-    flags.DEFINE_list("augments", list(AUGMENTS), "Training augmentations to compare.")
     app.run(main)

@@ -1,6 +1,6 @@
 """Is the searched network worth deploying here? Against random, keras-tuner, MobileNetV2 and V3.
 
-    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--augment=none]
+    python -m benchmarks.worth_deploying [--resume] [--epochs=20] [--augment=none] [--width_mult=1]
         [--search_warmup_epochs=5] [--search_epochs=10] [--runs_dir=runs/worth_deploying]
         [--output_dir=benchmarks/results]
 
@@ -288,12 +288,14 @@ def run_all(
     schedule: SearchSchedule = SearchSchedule(),
     augment: str = "none",
     report: Callable[[dict[str, Any]], None] | None = None,
+    width_mult: float = 1.0,
 ) -> dict[str, Any]:
     """Runs (or reuses) every part; returns the figures the report is made of.
 
     `measure` times files on this host and `deploy` writes a network's
     deployed file (tests give stand-ins of both). Every search runs
-    `schedule`; every training `epochs` with `augment`. `report` gets the
+    `schedule` on the `fashion_mnist` space at `width_mult`; every training
+    `epochs` with `augment`. `report` gets the
     figures so far after each network's trainings (`TRAINING_ORDER`), with
     the latencies of its untrained deployed files until the exported ones
     are measured.
@@ -314,7 +316,8 @@ def run_all(
 
     progress("this host's latency table of the space, and its validation")
     table = runs / "host-table" / "table.json"
-    space_flags = ["--space=fashion_mnist", "--channels=1"]
+    width = [f"--width_mult={width_mult:g}"]
+    space_flags = ["--space=fashion_mnist", "--channels=1", *width]
     part(
         "tflite_bench.build_table",
         [*space_flags, f"--out={table}"],
@@ -361,6 +364,7 @@ def run_all(
             "tfnas.compare",
             [
                 f"--experiment={EXPERIMENT}",
+                *width,
                 *target_flags,
                 *schedule.flags("--search_epochs"),
                 "--tuners=random",
@@ -381,7 +385,13 @@ def run_all(
     for name, (flags, seed) in searches.items():
         searched = part(
             "tfnas.search",
-            [f"--experiment={EXPERIMENT}", *flags, *schedule.flags("--epochs"), f"--seed={seed}"],
+            [
+                f"--experiment={EXPERIMENT}",
+                *width,
+                *flags,
+                *schedule.flags("--epochs"),
+                f"--seed={seed}",
+            ],
             name,
             "search_summary.json",
         )
@@ -400,7 +410,7 @@ def run_all(
     center = statistics.fmean(
         ms for name, ms in winner_ms.items() if winners[name]["method"] == "ProxylessNAS"
     )
-    config = resolve(EXPERIMENT)
+    config = resolve(EXPERIMENT, width_mult=width_mult)
     space = build_space(config, num_classes=10, in_channels=1)
     latency = space_latency(load_target(str(table)), space)
     draws = draw_choices([len(b.candidates) for b in space.choice_blocks], POOL, seed=3)
@@ -446,6 +456,7 @@ def run_all(
             "experiment": EXPERIMENT,
             "epochs": epochs,
             "augment": augment,
+            "width_mult": width_mult,
             "search_schedule": dataclasses.asdict(schedule)
             | {"arch_learning_rate": schedule.arch_learning_rate},
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -607,7 +618,8 @@ def without_latency(networks: dict[str, dict[str, Any]], latency_key: str) -> di
 def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     """The methods' table, each comparison with its p-values, and the networks."""
     lines = [
-        f"`{figures['experiment']}`, every network trained {figures['epochs']} epochs with the "
+        f"`{figures['experiment']}` (its space at width {figures.get('width_mult', 1.0):g}), "
+        f"every network trained {figures['epochs']} epochs with the "
         f"experiment's recipe, augmentation {figures['augment']}; latency: the exported "
         f"float32 TFLite file on this host ({figures['machine']}), batch 1, median of "
         f"{PASSES} passes. Searches: "
@@ -717,6 +729,8 @@ def main(argv: list[str]) -> None:
     for name in ("epochs", "search_epochs", "search_warmup_epochs"):
         if values[name].value < 1:
             sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
+    if values.width_mult <= 0:
+        sys.exit(f"error: --width_mult={values.width_mult}: expected a number > 0")
     schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
 
     def report(figures: dict[str, Any]) -> None:  # the results so far, rewritten per network
@@ -724,7 +738,13 @@ def main(argv: list[str]) -> None:
 
     def run(runs: Path, resume: bool) -> dict[str, Any]:
         return run_all(
-            runs, resume, values.epochs, schedule=schedule, augment=values.augment, report=report
+            runs,
+            resume,
+            values.epochs,
+            schedule=schedule,
+            augment=values.augment,
+            report=report,
+            width_mult=values.width_mult,
         )
 
     benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
@@ -741,6 +761,7 @@ if __name__ == "__main__":
     flags.DEFINE_enum(
         "augment", "none", list(AUGMENTATIONS), "Training augmentation of every network."
     )
+    flags.DEFINE_float("width_mult", 1.0, "Width multiplier of the fashion_mnist space.")
     flags.DEFINE_integer(
         "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
     )

@@ -132,7 +132,14 @@ def stand_ins(tmp_path, monkeypatch):
         lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
     )
     return calls, lambda **options: wd.run_all(
-        tmp_path / "runs", False, 20, measure, deploy, augment="pad_crop_flip", **options
+        tmp_path / "runs",
+        False,
+        20,
+        measure,
+        deploy,
+        augment="pad_crop_flip",
+        width_mult=options.pop("width_mult", 1.0),
+        **options,
     )
 
 
@@ -291,3 +298,24 @@ def test_the_results_so_far_are_reported_after_each_network_what_answers_first_f
     assert wd.plot(figures, tmp_path / "partial.png").exists()
     final = wd.markdown(figures, wd.summarize(figures))
     assert "In progress" not in final and "Without its latency term" in final
+
+
+def test_the_spaces_width_reaches_every_table_search_and_draw(stand_ins):
+    calls, run = stand_ins
+    figures = run(width_mult=1.5)
+    widths = {
+        module: flag(args, "width_mult")
+        for module, args, _, _ in calls["parts"]
+        if module in ("tflite_bench.build_table", "tflite_bench.validate", "tfnas.compare")
+        or module == "tfnas.search"
+    }
+    assert widths == dict.fromkeys(
+        ("tflite_bench.build_table", "tflite_bench.validate", "tfnas.compare", "tfnas.search"),
+        "1.5",
+    )
+    from tfnas.load import load_net
+
+    # The random networks are drawn from the space at that width.
+    random = next(net for net in figures["networks"].values() if net["method"] == "random")
+    assert load_net(random["arch"]).stem.out_channels == 16  # 8 channels at width 1
+    assert "(its space at width 1.5)" in wd.markdown(figures, wd.summarize(figures))

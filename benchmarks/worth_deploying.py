@@ -42,6 +42,10 @@ each a recorded command (`benchmarks.common.run_part`), in order:
    the supernet's ranking of the space's networks against their training
    (Kendall's tau with a bootstrap interval).
 
+The host's table, the hand-designed networks, the searches, trainings and
+exports are `benchmarks.host_study.HostStudy` parts, shared with
+`benchmarks.pareto` and `benchmarks.hardware_specific` in one runs folder.
+
 Writes `worth_deploying.json`, `.md` and `.png` (test accuracy against
 measured latency), rewritten after each network's trainings (in
 `training_order`: the searched networks, then the target, so that the
@@ -51,8 +55,6 @@ while the rest trains.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -66,167 +68,34 @@ from benchmarks.common import (
     Progress,
     benchmark_main,
     compare_samples,
-    declared_part,
     kendall_tau,
     part_commits,
     pooled_seed_variance,
-    run_part,
     spread,
     write_results,
 )
-from benchmarks.search_vs_random import EXPERIMENT, draw_choices, supernet_accuracies
+from benchmarks.host_study import (
+    EXPERIMENT,
+    FAMILIES,
+    PASSES,
+    SEEDS,
+    TARGET,
+    Family,
+    HostStudy,
+    SearchSchedule,
+    cached_measurements,
+)
+from benchmarks.search_vs_random import draw_choices, supernet_accuracies
 
 DEFAULT_EPOCHS = 20
 COMPARE_SEEDS = (0, 1)
 SEARCH_SEEDS = (0, 1, 2)
-SEEDS = (0, 1)
 RANDOM_ARCHS = 8
 WITHIN = 0.05
 POOL = 20_000
 CANDIDATES = 24  # random networks measured to find RANDOM_ARCHS within ±WITHIN
-V3_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.25)
-
-
-@dataclasses.dataclass(frozen=True)
-class Family:
-    """Hand-designed networks a user would deploy instead, one per width.
-
-    Attributes:
-        method: The name in the report (`MobileNetV3-Small`).
-        net: Its registered network (`mobilenet_v3_small`).
-        slug: The prefix of its networks' names (`mobilenet_v3_small_min`).
-        widths: The width multipliers measured.
-        options: Other arguments of its factory (`minimalistic`).
-        bracket: Train the widths nearest below and above the target (False:
-            the nearest only).
-    """
-
-    method: str
-    net: str
-    slug: str
-    widths: tuple[float, ...]
-    options: tuple[tuple[str, Any], ...] = ()
-    bracket: bool = True
-
-
-FAMILIES = (
-    Family("MobileNetV2", "mobilenet_v2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.4)),
-    Family("MobileNetV3-Small", "mobilenet_v3_small", "mobilenet_v3_small", V3_WIDTHS),
-    Family("MobileNetV3-Large", "mobilenet_v3_large", "mobilenet_v3_large", V3_WIDTHS),
-    Family(
-        "MobileNetV3-Small minimalistic",
-        "mobilenet_v3_small",
-        "mobilenet_v3_small_min",
-        V3_WIDTHS,
-        (("minimalistic", True),),
-        bracket=False,
-    ),
-    Family(
-        "MobileNetV3-Large minimalistic",
-        "mobilenet_v3_large",
-        "mobilenet_v3_large_min",
-        V3_WIDTHS,
-        (("minimalistic", True),),
-        bracket=False,
-    ),
-)
-TARGET = "mobilenet_v2-1"
-# The `fashion_mnist` experiment's search moves alpha at 0.05 a step for 3
-# epochs; a longer search keeps that total (the learning rate times the
-# search epochs), so that alpha settles as the supernet's weights do.
-ARCH_LR_EPOCHS = 0.15
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSchedule:
-    """How long the supernet trains: long enough to rank networks at the training's length.
-
-    Attributes:
-        warmup_epochs: Epochs of weights alone, on uniformly sampled paths.
-        epochs: Epochs of weights and alpha.
-    """
-
-    warmup_epochs: int = 5
-    epochs: int = 10
-
-    @property
-    def arch_learning_rate(self) -> float:
-        """`ARCH_LR_EPOCHS` spread over the search epochs."""
-        return ARCH_LR_EPOCHS / self.epochs
-
-    def flags(self, epochs_flag: str) -> list[str]:
-        """The flags that set it (`--search_epochs` for `tfnas.compare`, `--epochs` for search)."""
-        return [
-            f"--warmup_epochs={self.warmup_epochs}",
-            f"{epochs_flag}={self.epochs}",
-            f"--arch_learning_rate={self.arch_learning_rate:g}",
-        ]  # what a user deploys without NAS: its latency is the target
-
-
-PASSES = 5
-VALIDATE_ARCHS = 30
 RESULTS_NAME = "worth_deploying"
 NO_LATENCY = "ProxylessNAS without latency"
-
-
-def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, float]:
-    """Median latency (ms) of each TFLite file on this host, `passes` passes over all in turn.
-
-    Raises:
-        PartError: The measuring process failed.
-    """
-    from tflite_bench.runners import DeviceError
-    from tfnas.compare.evaluate import time_files
-
-    if not files:
-        return {}
-    try:
-        return time_files(files, "host", passes)[0]
-    except DeviceError as error:
-        raise PartError(f"tflite_bench.measure failed: {error}") from None
-
-
-def deployed_file(arch: str | Path, out: Path) -> Path:
-    """The file `deploy.export` would write for `arch`, without trained weights (same graph)."""
-    from deploy.convert import serving_model, to_tflite
-    from tfnas.atomic import write_bytes_atomic
-    from tfnas.builder import build_net
-    from tfnas.load import load_net
-
-    if out.exists():
-        return out
-    return write_bytes_atomic(
-        out, to_tflite(serving_model(build_net(load_net(str(arch)))), "float32")
-    )
-
-
-def cached_measurements(
-    cache: Path, files: dict[str, Path], measure: Callable[[dict[str, Path]], dict[str, float]]
-) -> dict[str, float]:
-    """`measure(files)`, kept in `cache` and reused while the same files are asked for."""
-    declared = declared_part("measure", [f"--{name}={path}" for name, path in files.items()])
-    if cache.exists():
-        kept = json.loads(cache.read_text())
-        if kept["declared"] == declared:
-            return kept["ms"]
-    ms = measure(files)
-    from tfnas.atomic import write_text_atomic
-
-    write_text_atomic(cache, json.dumps({"declared": declared, "ms": ms}, indent=2) + "\n")
-    return ms
-
-
-def hand_designed_arch(family: Family, width: float, runs: Path) -> Path:
-    """A family's network at `width`, 28 px, one input channel, 10 classes, as an arch file."""
-    from tfnas import spec_json
-    from tfnas.registry import NETS
-    from tfnas.train.trainer import prepare_spec
-
-    arch = runs / "archs" / f"{family.slug}-{width:g}.json"
-    if not arch.exists():
-        spec = NETS.get(family.net, width_mult=width, **dict(family.options))
-        spec_json.save_spec(prepare_spec(spec, 10, 0.0, 28, in_channels=1), arch)
-    return arch
 
 
 def bracketing(measured: dict[float, float], target: float, nearest_only: bool = False) -> list:
@@ -279,26 +148,12 @@ def pick_random(
     return inside[:count]
 
 
-def run_all(
-    runs: Path,
-    resume: bool,
-    epochs: int = DEFAULT_EPOCHS,
-    measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files,
-    deploy: Callable[[str | Path, Path], Path] = deployed_file,
-    schedule: SearchSchedule = SearchSchedule(),
-    augment: str = "none",
-    report: Callable[[dict[str, Any]], None] | None = None,
-    width_mult: float = 1.0,
-) -> dict[str, Any]:
-    """Runs (or reuses) every part; returns the figures the report is made of.
+def run_all(study: HostStudy, report: Callable[[dict[str, Any]], None] | None = None) -> dict:
+    """Runs (or reuses) every part of `study`; returns the figures the report is made of.
 
-    `measure` times files on this host and `deploy` writes a network's
-    deployed file (tests give stand-ins of both). Every search runs
-    `schedule` on the `fashion_mnist` space at `width_mult`; every training
-    `epochs` with `augment`. `report` gets the
-    figures so far after each network's trainings (`TRAINING_ORDER`), with
-    the latencies of its untrained deployed files until the exported ones
-    are measured.
+    `report` gets the figures so far after each network's trainings
+    (`training_order`), with the latencies of its untrained deployed files
+    until the exported ones are measured.
     """
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
@@ -306,67 +161,26 @@ def run_all(
     from tfnas.search.runner import build_space
     from tfnas.spec_json import save_spec
 
+    runs = study.runs
     progress = Progress(total=9)
-    parts: list[dict[str, Any]] = []
-
-    def part(module: str, args: list[str], name: str, done_file: str, **options: Any) -> dict:
-        result = run_part(module, args, runs / name, done_file, resume, **options)
-        parts.append(result)
-        return result
-
     progress("this host's latency table of the space, and its validation")
-    table = runs / "host-table" / "table.json"
-    width = [f"--width_mult={width_mult:g}"]
-    space_flags = ["--space=fashion_mnist", "--channels=1", *width]
-    part(
-        "tflite_bench.build_table",
-        [*space_flags, f"--out={table}"],
-        "host-table",
-        "table.json",
-        output_flag=None,
-        resume_flag=None,
-    )
-    validate = runs / "host-validate" / "validate.json"
-    part(
-        "tflite_bench.validate",
-        [
-            f"--table={table}",
-            *space_flags,
-            f"--archs={VALIDATE_ARCHS}",
-            "--calibrate",
-            f"--results={validate}",
-        ],
-        "host-validate",
-        "validate.json",
-        output_flag=None,
-        resume_flag=None,
-        changes=[table],  # --calibrate stores its calibration in the table
-    )
+    validation = study.host_table()
 
     progress("the target and the hand-designed networks: as exported, measured here")
-    hand_archs = {
-        f"{family.slug}-{w:g}": hand_designed_arch(family, w, runs)
-        for family in FAMILIES
-        for w in family.widths
-    }
-    hand_files = {
-        name: deploy(arch, runs / "deployed" / f"{name}.tflite")
-        for name, arch in hand_archs.items()
-    }
-    hand_ms = cached_measurements(runs / "deployed" / "hand_designed.json", hand_files, measure)
+    hand_archs, hand_ms = study.hand_designed()
     target = hand_ms[TARGET]
 
     progress("searches and keras-tuner RandomSearch at the target on the host table")
-    target_flags = [f"--target={table}", f"--target_latency={target:.6f}"]
+    target_flags = [f"--target={study.table}", f"--target_latency={target:.6f}"]
     winners: dict[str, dict[str, Any]] = {}
     for seed in COMPARE_SEEDS:
-        compared = part(
+        compared = study.part(
             "tfnas.compare",
             [
                 f"--experiment={EXPERIMENT}",
-                *width,
+                *study.width_flags,
                 *target_flags,
-                *schedule.flags("--search_epochs"),
+                *study.schedule.flags("--search_epochs"),
                 "--tuners=random",
                 "--train_epochs=1",  # its winners are retrained below, as every network is
                 f"--seed={seed}",
@@ -377,55 +191,30 @@ def run_all(
         rows = {row["method"]: row for row in compared["rows"]}
         winners[f"searched-{seed}"] = rows["proxylessnas"] | {"method": "ProxylessNAS"}
         winners[f"tuner-{seed}"] = rows["random"] | {"method": "keras-tuner random"}
-    searches = {
-        f"search-seed{seed}": (target_flags, seed) for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]
-    }
+    for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]:
+        searched = study.search(f"search-seed{seed}", target_flags, seed)
+        winners[f"searched-{seed}"] = searched | {"method": "ProxylessNAS"}
     # The first search without its latency term: it must not pick a smaller network.
-    searches["search-no-latency"] = (["--target_latency=none"], SEARCH_SEEDS[0])
-    for name, (flags, seed) in searches.items():
-        searched = part(
-            "tfnas.search",
-            [
-                f"--experiment={EXPERIMENT}",
-                *width,
-                *flags,
-                *schedule.flags("--epochs"),
-                f"--seed={seed}",
-            ],
-            name,
-            "search_summary.json",
-        )
-        constrained = name != "search-no-latency"
-        winners[f"searched-{seed}" if constrained else "no-latency"] = {
-            "arch": str(runs / name / "arch.json"),
-            "choices": searched["choices"],
-            "method": "ProxylessNAS" if constrained else NO_LATENCY,
-        }
+    free = study.search("search-no-latency", ["--target_latency=none"], SEARCH_SEEDS[0])
+    winners["no-latency"] = free | {"method": NO_LATENCY}
 
     progress("random networks at the searched networks' measured latency")
-    searched_files = {
-        name: deploy(w["arch"], runs / "deployed" / f"{name}.tflite") for name, w in winners.items()
-    }
-    winner_ms = cached_measurements(runs / "deployed" / "winners.json", searched_files, measure)
+    winner_ms = study.latencies("winners", {name: w["arch"] for name, w in winners.items()})
     center = statistics.fmean(
         ms for name, ms in winner_ms.items() if winners[name]["method"] == "ProxylessNAS"
     )
-    config = resolve(EXPERIMENT, width_mult=width_mult)
+    config = resolve(EXPERIMENT, width_mult=study.width_mult)
     space = build_space(config, num_classes=10, in_channels=1)
-    latency = space_latency(load_target(str(table)), space)
+    latency = space_latency(load_target(str(study.table)), space)
     draws = draw_choices([len(b.candidates) for b in space.choice_blocks], POOL, seed=3)
     nearest = sorted(draws, key=lambda c: abs(latency.latency_of(c) - center))[:CANDIDATES]
-    candidate_files = {}
+    candidate_archs = {}
     for k, choices in enumerate(nearest):
         arch = runs / "archs" / f"candidate-{k}.json"
         if not arch.exists():
             save_spec(space.select(choices), arch)
-        candidate_files[f"candidate-{k}"] = deploy(
-            arch, runs / "deployed" / f"candidate-{k}.tflite"
-        )
-    candidate_ms = cached_measurements(
-        runs / "deployed" / "candidates.json", candidate_files, measure
-    )
+        candidate_archs[f"candidate-{k}"] = arch
+    candidate_ms = study.latencies("candidates", candidate_archs)
     picked = pick_random(candidate_ms, center, RANDOM_ARCHS, WITHIN)
     networks: dict[str, dict[str, Any]] = {}
     for name, winner in winners.items():
@@ -437,7 +226,7 @@ def run_all(
         }
     for k, name in enumerate(picked):
         networks[f"random-{k}"] = {
-            "arch": str(runs / "archs" / f"{name}.json"),
+            "arch": str(candidate_archs[name]),
             "choices": nearest[int(name.split("-")[1])],
             "method": "random",
             "untrained_ms": candidate_ms[name],
@@ -453,59 +242,27 @@ def run_all(
 
     def figures() -> dict[str, Any]:
         return {
-            "experiment": EXPERIMENT,
-            "epochs": epochs,
-            "augment": augment,
-            "width_mult": width_mult,
-            "search_schedule": dataclasses.asdict(schedule)
-            | {"arch_learning_rate": schedule.arch_learning_rate},
+            **study.recipe(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "target_ms": target,
             "random_center_ms": center,
             "hand_designed_ms": hand_ms,
-            "validation": {
-                key: value
-                for key, value in json.loads(validate.read_text()).items()
-                if key != "architectures"
-            },
+            "validation": validation,
             "networks": networks,
-            "part_commits": part_commits(parts),
+            "part_commits": part_commits(study.parts),
         }
 
-    progress(f"training every network for {epochs} epochs, exporting it")
+    progress(f"training every network for {study.epochs} epochs, exporting it")
     for name in training_order(networks):
         net = networks[name]
         seeds = SEEDS[:1] if net["method"] in ("random", NO_LATENCY) else SEEDS
-        net["test_accuracies"] = []
-        for seed in seeds:
-            trained = part(
-                "tfnas.train",
-                [
-                    f"--experiment={EXPERIMENT}",
-                    f"--arch={net['arch']}",
-                    f"--epochs={epochs}",
-                    f"--augment={augment}",
-                    f"--seed={seed}",
-                ],
-                f"train/{name}-seed{seed}",
-                "train_summary.json",
-            )
-            net["test_accuracies"].append(trained["test_accuracy"])
-            net["params"], net["macs"] = trained["params"], trained["macs"]
-        exported = part(
-            "deploy.export",
-            [f"--model_dir={runs / 'train' / f'{name}-seed{seeds[0]}'}", "--formats=float32"],
-            f"export/{name}",
-            "export_report.json",
-            resume_flag=None,
-        )
-        net["exported"] = exported["formats"]["float32"]["path"]
+        net |= study.train_and_export(name, net["arch"], seeds)
         if report is not None:
             report(figures())
 
     progress("timing every exported file on this host")
     files = {name: Path(net["exported"]) for name, net in networks.items()}
-    measured = cached_measurements(runs / "exported.json", files, measure)
+    measured = cached_measurements(runs / "exported.json", files, study.measure)
     for name, net in networks.items():
         net["measured_ms"] = measured[name]
 
@@ -737,15 +494,8 @@ def main(argv: list[str]) -> None:
         write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
 
     def run(runs: Path, resume: bool) -> dict[str, Any]:
-        return run_all(
-            runs,
-            resume,
-            values.epochs,
-            schedule=schedule,
-            augment=values.augment,
-            report=report,
-            width_mult=values.width_mult,
-        )
+        study = HostStudy(runs, resume, values.epochs, values.augment, values.width_mult, schedule)
+        return run_all(study, report)
 
     benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
 

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks import host_study
 from benchmarks import worth_deploying as wd
 from tflite_bench.build_table import keys_of, load_space
 from tfnas import spec_json
@@ -73,7 +74,7 @@ def stand_ins(tmp_path, monkeypatch):
             return {}
         if module == "tflite_bench.validate":
             result = {"mape": 0.04, "architectures": [{"measured_ms": 1.0}]}
-            path = wd.Path(flag(args, "results"))
+            path = host_study.Path(flag(args, "results"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result))
             return result
@@ -122,25 +123,29 @@ def stand_ins(tmp_path, monkeypatch):
 
     def deploy(arch, out):
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(wd.Path(arch).read_bytes())  # stands for its graph
+        out.write_bytes(host_study.Path(arch).read_bytes())  # stands for its graph
         return out
 
-    monkeypatch.setattr(wd, "run_part", run_part)
+    monkeypatch.setattr(host_study, "run_part", run_part)
     monkeypatch.setattr(
         wd,
         "supernet_accuracies",
         lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
     )
-    return calls, lambda **options: wd.run_all(
-        tmp_path / "runs",
-        False,
-        20,
-        measure,
-        deploy,
-        augment="pad_crop_flip",
-        width_mult=options.pop("width_mult", 1.0),
-        **options,
-    )
+
+    def run(width_mult=1.0, report=None):
+        study = host_study.HostStudy(
+            tmp_path / "runs",
+            False,
+            20,
+            "pad_crop_flip",
+            width_mult,
+            measure=measure,
+            deploy=deploy,
+        )
+        return wd.run_all(study, report)
+
+    return calls, run
 
 
 def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_ins):
@@ -164,7 +169,9 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
     assert flag(searches[0], "search_epochs") == "10" and flag(free, "epochs") == "10"
     # Validation calibrates the table in place, so the table is declared as what it changes.
     validate = next(p for p in parts if p[0] == "tflite_bench.validate")
-    assert flag(validate[1], "table") == table and validate[3]["changes"] == [wd.Path(table)]
+    assert flag(validate[1], "table") == table and validate[3]["changes"] == [
+        host_study.Path(table)
+    ]
 
     networks = figures["networks"]
     methods = {name: net["method"] for name, net in networks.items()}
@@ -195,7 +202,7 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
     )
     assert {len(a) for a in trainings} == {5}  # nothing but the network and the seed differs
     for name, net in networks.items():
-        seeds = 1 if net["method"] in ("random", wd.NO_LATENCY) else len(wd.SEEDS)
+        seeds = 1 if net["method"] in ("random", wd.NO_LATENCY) else len(host_study.SEEDS)
         assert len(net["test_accuracies"]) == seeds, name
         assert net["test_accuracies"][0] == accuracy(net["arch"], 0)
     # Each network is exported from its first seed's training and its exported file measured.

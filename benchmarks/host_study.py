@@ -111,6 +111,17 @@ class SearchSchedule:
         ]
 
 
+def searched_name(target: str, seed: int) -> str:
+    """The name of the network a search at `target`'s latency derived, with `seed`.
+
+    At `TARGET` (MobileNetV2 1.0's latency) by its seed alone (`searched-2`),
+    at another network's latency by that network too
+    (`searched-mobilenet_v2-0.5-2`). Its trainings are `train/NAME-seedS`, so
+    a network one benchmark trained is the others' too.
+    """
+    return f"searched-{seed}" if target == TARGET else f"searched-{target}-{seed}"
+
+
 def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, float]:
     """Median latency (ms) of each TFLite file on this host, `passes` passes over all in turn.
 
@@ -264,6 +275,11 @@ class HostStudy:
         }
         return cached_measurements(self.runs / "deployed" / f"{group}.json", files, self.measure)
 
+    def search_at(self, target: str, target_ms: float, seed: int) -> dict[str, Any]:
+        """The search held to `target_ms` on this host's table, as `searched_name` names it."""
+        flags = [f"--target={self.table}", f"--target_latency={target_ms:.6f}"]
+        return self.search(f"search-{target}-seed{seed}", flags, seed)
+
     def search(self, name: str, target_flags: Sequence[str], seed: int) -> dict[str, Any]:
         """`tfnas.search` on the space with `schedule`: its summary, and its `arch` file."""
         summary = self.part(
@@ -325,3 +341,44 @@ class HostStudy:
             "search_schedule": dataclasses.asdict(self.schedule)
             | {"arch_learning_rate": self.schedule.arch_learning_rate},
         }
+
+
+def define_study_flags(default_epochs: int = 20) -> None:
+    """The host benchmarks' flags: the runs folder, the results, and the recipe of `HostStudy`."""
+    from absl import flags
+
+    from benchmarks.common import define_benchmark_flags
+    from tfnas.datasets.pipeline import AUGMENTATIONS
+
+    define_benchmark_flags("runs/worth_deploying")
+    flags.DEFINE_integer("epochs", default_epochs, "Training epochs of every network.")
+    flags.DEFINE_enum(
+        "augment", "none", list(AUGMENTATIONS), "Training augmentation of every network."
+    )
+    flags.DEFINE_float("width_mult", 1.0, "Width multiplier of the fashion_mnist space.")
+    flags.DEFINE_integer(
+        "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
+    )
+    flags.DEFINE_integer(
+        "search_epochs", SearchSchedule.epochs, "Search epochs (after the warmup) of every search."
+    )
+
+
+def study_from_flags(runs: Path, resume: bool) -> HostStudy:
+    """The `HostStudy` the flags of `define_study_flags` describe.
+
+    Raises:
+        SystemExit: A flag out of range, with a line naming it.
+    """
+    import sys
+
+    from absl import flags
+
+    values = flags.FLAGS
+    for name in ("epochs", "search_epochs", "search_warmup_epochs"):
+        if values[name].value < 1:
+            sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
+    if values.width_mult <= 0:
+        sys.exit(f"error: --width_mult={values.width_mult}: expected a number > 0")
+    schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
+    return HostStudy(runs, resume, values.epochs, values.augment, values.width_mult, schedule)

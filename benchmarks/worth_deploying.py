@@ -25,7 +25,7 @@ each a recorded command (`benchmarks.common.run_part`), in order:
 3. `compare-seedS` for S in `COMPARE_SEEDS`: `tfnas.compare` with the search
    and keras-tuner's RandomSearch at the search's image budget, held to the
    target on the host table (validation selection), so each seed gives one
-   search and one tuner pick; `search-seed2`: a third search alone;
+   search and one tuner pick; `search-mobilenet_v2-1-seed2`: a third search alone;
    `search-no-latency`: the first search without its latency term (it must
    not derive a smaller network). Every search runs `SearchSchedule`;
 4. `random`: `RANDOM_ARCHS` networks drawn uniformly from the space whose
@@ -58,7 +58,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,8 +81,9 @@ from benchmarks.host_study import (
     TARGET,
     Family,
     HostStudy,
-    SearchSchedule,
     cached_measurements,
+    searched_name,
+    study_from_flags,
 )
 from benchmarks.search_vs_random import draw_choices, supernet_accuracies
 
@@ -192,8 +192,8 @@ def run_all(study: HostStudy, report: Callable[[dict[str, Any]], None] | None = 
         winners[f"searched-{seed}"] = rows["proxylessnas"] | {"method": "ProxylessNAS"}
         winners[f"tuner-{seed}"] = rows["random"] | {"method": "keras-tuner random"}
     for seed in SEARCH_SEEDS[len(COMPARE_SEEDS) :]:
-        searched = study.search(f"search-seed{seed}", target_flags, seed)
-        winners[f"searched-{seed}"] = searched | {"method": "ProxylessNAS"}
+        searched = study.search_at(TARGET, target, seed)
+        winners[searched_name(TARGET, seed)] = searched | {"method": "ProxylessNAS"}
     # The first search without its latency term: it must not pick a smaller network.
     free = study.search("search-no-latency", ["--target_latency=none"], SEARCH_SEEDS[0])
     winners["no-latency"] = free | {"method": NO_LATENCY}
@@ -482,40 +482,21 @@ def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
-    values = flags.FLAGS
-    for name in ("epochs", "search_epochs", "search_warmup_epochs"):
-        if values[name].value < 1:
-            sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
-    if values.width_mult <= 0:
-        sys.exit(f"error: --width_mult={values.width_mult}: expected a number > 0")
-    schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
 
     def report(figures: dict[str, Any]) -> None:  # the results so far, rewritten per network
-        write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
+        output_dir = Path(flags.FLAGS.output_dir)
+        write_results(figures, summarize, markdown, plot, RESULTS_NAME, output_dir)
 
     def run(runs: Path, resume: bool) -> dict[str, Any]:
-        study = HostStudy(runs, resume, values.epochs, values.augment, values.width_mult, schedule)
-        return run_all(study, report)
+        return run_all(study_from_flags(runs, resume), report)
 
     benchmark_main(run, summarize, markdown, plot, RESULTS_NAME)
 
 
 if __name__ == "__main__":
-    from absl import app, flags
+    from absl import app
 
-    from benchmarks.common import define_benchmark_flags
-    from tfnas.datasets.pipeline import AUGMENTATIONS
+    from benchmarks.host_study import define_study_flags
 
-    define_benchmark_flags("runs/worth_deploying")
-    flags.DEFINE_integer("epochs", DEFAULT_EPOCHS, "Training epochs of every network.")
-    flags.DEFINE_enum(
-        "augment", "none", list(AUGMENTATIONS), "Training augmentation of every network."
-    )
-    flags.DEFINE_float("width_mult", 1.0, "Width multiplier of the fashion_mnist space.")
-    flags.DEFINE_integer(
-        "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
-    )
-    flags.DEFINE_integer(
-        "search_epochs", SearchSchedule.epochs, "Search epochs (after the warmup) of every search."
-    )
+    define_study_flags(DEFAULT_EPOCHS)
     app.run(main)

@@ -6,17 +6,13 @@ recipe, the seeds), which networks are compared, that measurements are
 reused, and that the report states each comparison with its n.
 """
 
-import json
-
 import numpy as np
 import pytest
+from host_stand_ins import accuracy, deploy, flag, search_result, stand_in_parts
 
 from benchmarks import host_study
 from benchmarks import worth_deploying as wd
-from tflite_bench.build_table import keys_of, load_space
-from tfnas import spec_json
-from tfnas.latency.features import key_macs
-from tfnas.latency.table import LatencyTable, Measurement, TableMetadata, save_table
+from tflite_bench.build_table import load_space
 
 TARGET_MS = 1.6
 # What the stand-in host measures for each hand-designed network, by family and width.
@@ -47,63 +43,24 @@ SEARCHED[3] = [
 ]
 
 
-def flag(args, name):
-    return next(a.partition("=")[2] for a in args if a.startswith(f"--{name}="))
-
-
-def accuracy(arch, seed):
-    """A made-up accuracy, different for every network and seed."""
-    return 0.9 + (sum(map(ord, str(arch))) % 97) / 10_000 + seed / 1000
-
-
 @pytest.fixture
 def stand_ins(tmp_path, monkeypatch):
     """Every command and measurement of the benchmark, recorded."""
-    space = load_space("fashion_mnist", None, 1.0, 1)
     calls = {"parts": [], "measured": []}
 
-    def run_part(module, args, out, done_file, resume, **options):
-        calls["parts"].append((module, args, out, options))
-        return result_of(module, args, out) | {"part": {"commit": "c0ffee"}}
+    def search(args, out):
+        seed = 3 if "--target_latency=none" in args else int(flag(args, "seed"))
+        return search_result(args, out, SEARCHED[seed])
 
-    def result_of(module, args, out):
-        if module == "tflite_bench.build_table":
-            # A table of the space's keys in proportion to their work.
-            entries = {k: Measurement(1e-6 * key_macs(k) + 0.01, 0, 1) for k in keys_of([space])}
-            save_table(LatencyTable(TableMetadata(device="host"), entries), flag(args, "out"))
-            return {}
-        if module == "tflite_bench.validate":
-            result = {"mape": 0.04, "architectures": [{"measured_ms": 1.0}]}
-            path = host_study.Path(flag(args, "results"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(result))
-            return result
-        if module in ("tfnas.compare", "tfnas.search"):
-            seed = 3 if "--target_latency=none" in args else int(flag(args, "seed"))
-            out.mkdir(parents=True, exist_ok=True)
-            arch = out / "arch.json"
-            spec_json.save_spec(space.select(SEARCHED[seed]), arch)
-            if module == "tfnas.search":
-                return {"choices": SEARCHED[seed]}
-            tuner = out / "tuner.json"
-            spec_json.save_spec(space.select([3] * 9), tuner)
-            return {
-                "rows": [
-                    {"method": "proxylessnas", "arch": str(arch), "choices": SEARCHED[seed]},
-                    {"method": "random", "arch": str(tuner), "choices": [3] * 9},
-                ]
-            }
-        if module == "tfnas.train":
-            arch = flag(args, "arch")
-            return {
-                "test_accuracy": accuracy(arch, int(flag(args, "seed"))),
-                "params": 1000,
-                "macs": 10**6 * len(spec_json.load_spec(arch).blocks)
-                - 10**5 * sum(b.is_identity for b in spec_json.load_spec(arch).blocks),
-            }
-        if module == "deploy.export":
-            return {"formats": {"float32": {"path": str(out / "model_float32.tflite")}}}
-        raise AssertionError(f"unexpected part {module}")
+    def compare(args, out):
+        arch = search_result(args, out, SEARCHED[int(flag(args, "seed"))])
+        tuner = search_result(args, out / "tuner", [3] * 9)
+        return {
+            "rows": [
+                {"method": "proxylessnas", "arch": str(out / "arch.json")} | arch,
+                {"method": "random", "arch": str(out / "tuner" / "arch.json")} | tuner,
+            ]
+        }
 
     def measure(files):
         calls["measured"].append(sorted(files))
@@ -121,12 +78,8 @@ def stand_ins(tmp_path, monkeypatch):
                 ms[name] = 1.0 + k / 100
         return ms
 
-    def deploy(arch, out):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(host_study.Path(arch).read_bytes())  # stands for its graph
-        return out
-
-    monkeypatch.setattr(host_study, "run_part", run_part)
+    answers = {"tfnas.search": search, "tfnas.compare": compare}
+    monkeypatch.setattr(host_study, "run_part", stand_in_parts(calls, answers))
     monkeypatch.setattr(
         wd,
         "supernet_accuracies",

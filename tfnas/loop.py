@@ -66,7 +66,7 @@ from tfnas.latency.keys import LayerKey
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.table import load_table, save_table
 from tfnas.latency.targets import load_target
-from tfnas.plots import save_figure
+from tfnas.plots import label_axes, save_figure
 from tfnas.records import SearchSummary
 from tfnas.run_config import ConfigError, with_values
 from tfnas.runtime import configure_tensorflow, run_command
@@ -463,11 +463,7 @@ def plot_rounds(report: dict[str, Any], path: Path) -> Path:
     axes.plot(numbers, [r["predicted_ms"] for r in rounds], "o-", label="predicted by the table")
     axes.plot(numbers, [r["measured_ms"] for r in rounds], "s-", label="measured")
     axes.set_xticks(numbers)
-    axes.set_xlabel("round")
-    axes.set_ylabel("latency (ms)")
-    axes.set_title(f"{report['device']}: target {target:g} ms")
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
+    label_axes(axes, ("round", "latency (ms)", f"{report['device']}: target {target:g} ms"))
     figure.tight_layout()
     return save_figure(figure, path)
 

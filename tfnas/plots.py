@@ -44,14 +44,19 @@ def finish_figure(
     legend: bool = True,
 ) -> Path:
     """Labels one plot (x, y, title), grids it, adds its legend, and saves it as `path`."""
+    label_axes(axes, labels, "lower right" if legend else None)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def label_axes(axes: Any, labels: tuple[str, str, str], legend: str | None = "best") -> None:
+    """Labels one panel (x, y, title) and grids it; `legend` places its legend (None: none)."""
     axes.set_xlabel(labels[0])
     axes.set_ylabel(labels[1])
     axes.set_title(labels[2])
     axes.grid(alpha=0.3)
-    if legend:
-        axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    return save_figure(figure, path)
+    if legend is not None:
+        axes.legend(fontsize=7, loc=legend)
 
 
 def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:

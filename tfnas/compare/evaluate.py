@@ -149,17 +149,11 @@ def time_files(
     return medians, results[0]["device"]
 
 
-def pareto_optimal(points: Sequence[tuple[float, float]]) -> list[bool]:
-    """Which (latency, accuracy) points are Pareto-optimal.
+def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether point `a` (latency, accuracy) is as fast and as accurate as `b`, better in one."""
+    return a[0] <= b[0] and a[1] >= b[1] and (a[0] < b[0] or a[1] > b[1])
 
-    A point is optimal when no other is as fast and as accurate and strictly
-    better in one of the two.
-    """
-    return [
-        not any(
-            (lat2 <= lat and acc2 >= acc) and (lat2 < lat or acc2 > acc)
-            for j, (lat2, acc2) in enumerate(points)
-            if j != i
-        )
-        for i, (lat, acc) in enumerate(points)
-    ]
+
+def pareto_optimal(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """Which (latency, accuracy) points are Pareto-optimal: no other point dominates them."""
+    return [not any(dominates(other, point) for other in points) for point in points]

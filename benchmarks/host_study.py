@@ -343,6 +343,15 @@ class HostStudy:
         }
 
 
+def recipe_line(figures: dict[str, Any]) -> str:
+    """How a report's networks were trained (`HostStudy.recipe`), as its first line says it."""
+    return (
+        f"`{figures['experiment']}` (its space at width {figures.get('width_mult', 1.0):g}), "
+        f"every network trained {figures['epochs']} epochs with the experiment's recipe, "
+        f"augmentation {figures['augment']}"
+    )
+
+
 def define_study_flags(default_epochs: int = 20) -> None:
     """The host benchmarks' flags: the runs folder, the results, and the recipe of `HostStudy`."""
     from absl import flags

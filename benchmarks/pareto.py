@@ -45,6 +45,7 @@ from benchmarks.host_study import (
     SEEDS,
     HostStudy,
     cached_measurements,
+    recipe_line,
     searched_name,
     study_from_flags,
 )
@@ -182,10 +183,9 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     """Per panel the networks by latency, the front marked, and what each search dominates."""
     networks = figures["networks"]
     lines = [
-        f"`{figures['experiment']}` (its space at width {figures['width_mult']:g}), every "
-        f"network trained {figures['epochs']} epochs, augmentation {figures['augment']}; "
-        f"latency: the exported TFLite file on this host ({figures['machine']}), batch 1. "
-        f"Searches ({figures['search_schedule']['warmup_epochs']} warmup + "
+        f"{recipe_line(figures)}; latency: the exported TFLite file on this host "
+        f"({figures['machine']}), batch 1. Searches "
+        f"({figures['search_schedule']['warmup_epochs']} warmup + "
         f"{figures['search_schedule']['epochs']} epochs, seed {SEARCH_SEED}) held to each "
         "target's measured latency on this host's table.",
     ]

@@ -82,6 +82,7 @@ from benchmarks.host_study import (
     Family,
     HostStudy,
     cached_measurements,
+    recipe_line,
     searched_name,
     study_from_flags,
 )
@@ -375,9 +376,7 @@ def without_latency(networks: dict[str, dict[str, Any]], latency_key: str) -> di
 def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     """The methods' table, each comparison with its p-values, and the networks."""
     lines = [
-        f"`{figures['experiment']}` (its space at width {figures.get('width_mult', 1.0):g}), "
-        f"every network trained {figures['epochs']} epochs with the "
-        f"experiment's recipe, augmentation {figures['augment']}; latency: the exported "
+        f"{recipe_line(figures)}; latency: the exported "
         f"float32 TFLite file on this host ({figures['machine']}), batch 1, median of "
         f"{PASSES} passes. Searches: "
         f"{figures['search_schedule']['warmup_epochs']} warmup + "

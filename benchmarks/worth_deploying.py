@@ -40,7 +40,10 @@ each a recorded command (`benchmarks.common.run_part`), in order:
 7. the statistics: each method's mean ± std and n, and against each baseline
    the difference with p-values (pooled seed variance, Welch, Mann-Whitney);
    the supernet's ranking of the space's networks against their training
-   (Kendall's tau with a bootstrap interval).
+   (Kendall's tau with a bootstrap interval); and whether the networks of
+   several seeds measuring within ±`ONE_LATENCY` of the target differ
+   beyond their seeds (one-way F test): the regime's question, asked of the
+   networks compared.
 
 The host's table, the hand-designed networks, the searches, trainings and
 exports are `benchmarks.host_study.HostStudy` parts, shared with
@@ -68,6 +71,7 @@ from benchmarks.common import (
     benchmark_main,
     compare_samples,
     kendall_tau,
+    networks_differ,
     part_commits,
     pooled_seed_variance,
     spread,
@@ -97,6 +101,7 @@ POOL = 20_000
 CANDIDATES = 24  # random networks measured to find RANDOM_ARCHS within ±WITHIN
 RESULTS_NAME = "worth_deploying"
 NO_LATENCY = "ProxylessNAS without latency"
+ONE_LATENCY = 0.10  # networks measuring within ±10% of the target are "at one latency"
 
 
 def bracketing(measured: dict[float, float], target: float, nearest_only: bool = False) -> list:
@@ -325,6 +330,16 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
         for method, names in by_method.items()
         if method != "ProxylessNAS" and searched
     }
+    near = {
+        name: net["test_accuracies"]
+        for name, net in networks.items()
+        if len(net["test_accuracies"]) > 1
+        and abs(net[latency_key] / figures["target_ms"] - 1) <= ONE_LATENCY
+    }
+    try:  # the regime's question, asked of the networks compared here
+        differ = networks_differ(list(near.values())) | {"networks": sorted(near)}
+    except ValueError as error:  # fewer than 2 such networks yet
+        differ = {"undefined": str(error), "networks": sorted(near)}
     ranked = [n for n in networks.values() if "supernet_accuracy" in n]
     try:
         tau = kendall_tau(
@@ -348,6 +363,7 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
         "seed_std": None if seed_variance is None else seed_variance[0] ** 0.5,
         "seed_dof": None if seed_variance is None else seed_variance[1],
         "searched_against": comparisons,
+        "at_one_latency": differ,
         "supernet_kendall_tau": tau,
         "without_latency": without_latency(networks, latency_key),
     }
@@ -412,6 +428,21 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{test['welch_p']:.3g} | {test['rank_p']:.3g} | "
             f"{test['n_first']} vs {test['n_second']} |"
         )
+    differ = summary["at_one_latency"]
+    same = (
+        f"The {len(differ['networks'])} networks trained with several seeds that measure within "
+        f"±{100 * ONE_LATENCY:.0f}% of the target"
+    )
+    if "undefined" in differ:
+        lines += ["", f"{same}: no F test yet ({differ['undefined']})."]
+    else:
+        verdict = "differ" if differ["p"] < 0.05 else "do not differ"
+        lines += [
+            "",
+            f"{same} {verdict} beyond their seeds: their means spread {differ['between_std']:.4f}, "
+            f"seeds {differ['seed_std']:.4f}; F {differ['f']:.2f} ({differ['dof_between']}, "
+            f"{differ['dof_within']}), p {differ['p']:.3g}.",
+        ]
     free = summary["without_latency"]
     if free is not None:
         lines += [

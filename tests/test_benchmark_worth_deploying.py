@@ -192,8 +192,14 @@ def test_the_report_gives_each_comparison_with_its_n_and_p_values(stand_ins, tmp
     )
     free = summary["without_latency"]
     assert free["smaller"] and free["macs"] < free["searched_macs"]
+    # The searches and the tuner's picks measure 1.5 ms, within ±10% of the target's
+    # 1.6 ms; they are the networks of several seeds at one latency.
+    differ = summary["at_one_latency"]
+    assert differ["networks"] == [f"searched-{s}" for s in range(3)] + ["tuner-0", "tuner-1"]
+    assert (differ["dof_between"], differ["dof_within"]) == (4, 5)
     text = wd.markdown(figures, summary)
     assert "smaller, which it must not be." in text
+    assert "The 5 networks trained with several seeds that measure within ±10% of the " in text
     assert "trained 20 epochs with the experiment's recipe, augmentation pad_crop_flip;" in text
     assert "| random | " in text and f"3 vs {wd.RANDOM_ARCHS}" in text and "Kendall's tau" in text
     # A supernet that ranks every network alike gives no tau, and the report says why.
@@ -248,6 +254,7 @@ def test_the_results_so_far_are_reported_after_each_network_what_answers_first_f
         ["ProxylessNAS"],
     )
     assert first["searched_against"] == {} and first["without_latency"] is None
+    assert first["at_one_latency"]["undefined"] == "expected at least 2 networks, got 1"
     assert list(fourth["searched_against"]) == ["MobileNetV2 1"]
     # The untrained deployed files' latency stands in until the exported files are timed.
     assert fourth["methods"]["MobileNetV2 1"]["measured_ms"]["mean"] == TARGET_MS

@@ -26,7 +26,7 @@ spreads (0.001-0.003 in the regime).
 Per training: the last epoch's training accuracy (on augmented batches),
 the test accuracy, the gap between them, and the mean seconds per epoch on
 this machine (the recipe's cost; the probe must run alone for them to mean
-anything).
+anything). The results are rewritten after each training.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,13 @@ def wide_network(runs: Path) -> dict[str, Any]:
     return {"name": WIDE, "arch": str(arch), "params": cost.params, "macs": cost.macs}
 
 
-def run_all(runs: Path, resume: bool, probes: tuple = PROBES) -> dict[str, Any]:
-    """Trains (or reuses) each of `probes`; the figures."""
+def run_all(
+    runs: Path,
+    resume: bool,
+    probes: tuple = PROBES,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Trains (or reuses) each of `probes`; the figures (also given to `report` after each)."""
     networks = {net["name"]: net for net in study_networks(runs)}
     networks[WIDE] = wide_network(runs)
     progress = Progress(total=len(probes))
@@ -112,12 +118,15 @@ def run_all(runs: Path, resume: bool, probes: tuple = PROBES) -> dict[str, Any]:
             }
         )
         parts.append(summary)
-    return {
-        "experiment": EXPERIMENT,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "trainings": trainings,
-        "part_commits": part_commits(parts),
-    }
+        figures = {
+            "experiment": EXPERIMENT,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "trainings": list(trainings),  # this report's, not the later ones'
+            "part_commits": part_commits(parts),
+        }
+        if report is not None:
+            report(figures)
+    return figures
 
 
 SMALL = 1_000_000  # published small CNNs' parameters, at most
@@ -217,11 +226,14 @@ def main(argv: list[str]) -> None:
     del argv
     values = flags.FLAGS
     require_fashion_mnist()
+
+    def report(figures: dict[str, Any]) -> None:  # the results so far, after each training
+        write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
+
     try:
-        figures = run_all(Path(values.runs_dir), values.resume)
+        run_all(Path(values.runs_dir), values.resume, report=report)
     except PartError as error:
         sys.exit(f"error: {error}")
-    write_results(figures, summarize, markdown, plot, RESULTS_NAME, Path(values.output_dir))
 
 
 if __name__ == "__main__":

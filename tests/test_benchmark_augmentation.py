@@ -33,7 +33,11 @@ def trainings(monkeypatch):
 
 
 def test_the_probe_trains_each_network_and_recipe_in_order(tmp_path, trainings):
-    figures = augmentation.run_all(tmp_path, False)
+    reported = []
+    figures = augmentation.run_all(tmp_path, False, report=reported.append)
+    # The results so far after each training: the last report is the whole.
+    assert [len(r["trainings"]) for r in reported] == list(range(1, len(augmentation.PROBES) + 1))
+    assert reported[-1] == figures
     runs = [(t["network"], t["length"], t["augment"]) for t in figures["trainings"]]
     assert runs == list(augmentation.PROBES)
     # Its trainings are the regime's parts: same folders, same commands.

@@ -121,7 +121,7 @@ def run_all(
         figures = {
             "experiment": EXPERIMENT,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-            "trainings": list(trainings),  # this report's, not the later ones'
+            "trainings": list(trainings),  # this report's, not the later ones
             "part_commits": part_commits(parts),
         }
         if report is not None:

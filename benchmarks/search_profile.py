@@ -1,0 +1,325 @@
+"""Where a search epoch's time goes, against a training epoch of its derived network.
+
+    python -m benchmarks.search_profile [--experiment=fashion_mnist] [--steps=40]
+        [--output_dir=benchmarks/results] [--no_full_epochs]
+
+Needs the Fashion-MNIST files for `fashion_mnist` (`apt-get install
+dataset-fashion-mnist`); `--experiment=demo` runs on the embedded data. Run
+it alone: it times this machine.
+
+ProxylessNAS's claim is that a search costs about what training costs. A
+search epoch does more than a training epoch: an arch step (two paths
+forward and backward on a held-out batch) every `arch_update_every` weight
+steps, sampling and dispatch in every weight step, and at the end of an
+epoch the derived network's evaluation with re-estimated batch norm. This
+benchmark times each phase alone, in one process, after each has been
+traced (`--steps` calls, the median of per-call times):
+
+- `data`: one training batch from the pipeline (decode, augment, batch);
+- `weight_step`: one supernet weight step (sampled path, SGD), batches in memory;
+- `arch_step`: one arch step on a held-out batch of `arch_batch_size`;
+- `derived_step`: one training step of the derived network (`tfnas.train`'s);
+- `fit_step`: one step of `model.fit` over `--steps` batches in memory of
+  the same network and batch (Keras' own loop, `jit_compile=False`): the
+  yardstick for `tfnas.train`;
+- `bn_reestimation` and `valid_accuracy`: the search's end of epoch;
+- `test_accuracy`: the training's end of epoch;
+- `search_checkpoint`, `train_checkpoint`: one checkpoint each.
+
+From them, each epoch's estimate (`epoch_estimates`): the steps of an epoch
+times their phases, the arch steps it holds, its evaluation and checkpoints.
+Unless `--no_full_epochs`, one whole search epoch (arch steps on) and one
+whole training epoch are also run and timed, which is what the estimate
+must add up to. The derived network is the experiment's search's on the
+`mobile` model at 3 epochs (`benchmarks.regime.SEARCHED_3_EPOCHS`) for
+`fashion_mnist`, every space's first candidates otherwise.
+
+Writes `search_profile.json` and `.md`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import require_fashion_mnist
+
+RESULTS_NAME = "search_profile"
+WARMUP_CALLS = 3  # calls before timing: tracing, first allocations
+
+
+def per_call(fn: Callable[[], Any], calls: int, clock: Callable[[], float]) -> float:
+    """The median seconds of one call of `fn`, over `calls` calls after `WARMUP_CALLS`."""
+    for _ in range(WARMUP_CALLS):
+        fn()
+    times = []
+    for _ in range(calls):
+        began = clock()
+        fn()
+        times.append(clock() - began)
+    return statistics.median(times)
+
+
+def arch_steps_in_epoch(steps: int, follows: Callable[[int], bool]) -> int:
+    """How many arch steps an epoch of `steps` weight steps holds."""
+    return sum(follows(step) for step in range(steps))
+
+
+def epoch_estimates(phases: dict[str, float], counts: dict[str, int]) -> dict[str, Any]:
+    """Each epoch's seconds, per phase, from the phases' per-call seconds and the epoch's counts.
+
+    `counts` holds `steps` (weight steps per epoch), `arch_steps` (per
+    search epoch) and `search_checkpoints`, `train_checkpoints` (per epoch).
+    """
+    steps = counts["steps"]
+    search = {
+        "data": steps * phases["data"],
+        "weight steps": steps * phases["weight_step"],
+        "arch steps": counts["arch_steps"] * phases["arch_step"],
+        "BN re-estimation": phases["bn_reestimation"],
+        "held-out evaluation": phases["valid_accuracy"],
+        "checkpoints": counts["search_checkpoints"] * phases["search_checkpoint"],
+    }
+    train = {
+        "data": steps * phases["data"],
+        "training steps": steps * phases["derived_step"],
+        "test evaluation": phases["test_accuracy"],
+        "checkpoints": counts["train_checkpoints"] * phases["train_checkpoint"],
+    }
+    search_total, train_total = sum(search.values()), sum(train.values())
+    return {
+        "search": search,
+        "train": train,
+        "search_total": search_total,
+        "train_total": train_total,
+        "ratio": search_total / train_total,
+        "fit_images_per_s": counts["batch_size"] / phases["fit_step"],
+        "train_images_per_s": counts["batch_size"] / phases["derived_step"],
+    }
+
+
+def cycle(dataset: Any) -> Iterator[Any]:
+    """The batches of `dataset` (a few, kept in memory), over and over."""
+    batches = list(dataset)
+    while True:
+        yield from batches
+
+
+def profile(
+    experiment: str,
+    steps: int,
+    workdir: Path,
+    full_epochs: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
+    """Times each phase (and, with `full_epochs`, one whole epoch of each job); the figures."""
+    import tensorflow as tf
+
+    from benchmarks.regime import SEARCHED_3_EPOCHS
+    from tfnas.bn_calibration import accuracy_of
+    from tfnas.builder import build_net
+    from tfnas.datasets.pipeline import pipeline_for
+    from tfnas.runtime import configure_tensorflow
+    from tfnas.search.config import resolve as resolve_search
+    from tfnas.search.runner import SearchRun, arch_step_follows
+    from tfnas.spec_json import save_spec
+    from tfnas.train.config import resolve as resolve_train
+    from tfnas.train.trainer import Trainer, prepare_spec
+
+    search_config = resolve_search(experiment)
+    configure_tensorflow(search_config.run.seed, search_config.run.deterministic, grappler=False)
+    pipeline = pipeline_for(search_config.data, search_config.run.seed)
+    search = SearchRun(search_config, pipeline, workdir / "search", verbose=0, log=lambda _: None)
+    choices = (
+        list(SEARCHED_3_EPOCHS) if experiment == "fashion_mnist" else [0] * len(search.arch.alphas)
+    )
+    arch = save_spec(search.space.select(choices), workdir / "arch.json")
+    train_config = resolve_train(experiment, arch=str(arch))
+    source = pipeline.source
+    spec = prepare_spec(
+        search.space.select(choices),
+        source.num_classes,
+        train_config.dropout,
+        train_config.data.resolution,
+        source.channels,
+    )
+    trainer = Trainer(
+        train_config, spec, pipeline, workdir / "train", verbose=0, log=lambda _: None
+    )
+
+    train_batches = cycle(pipeline.train_epoch(0).take(WARMUP_CALLS + steps))
+    valid = iter(pipeline.valid_stream(0, search.arch_batch_size))
+    counter = iter(range(10**9))
+    uniform = tf.constant(False)
+
+    def seed() -> tf.Tensor:
+        return tf.constant([0, next(counter)], tf.int64)
+
+    def next_data() -> None:
+        next(data)
+
+    data = iter(pipeline.train_epoch(1))
+    model = build_net(spec)
+    model.compile(
+        optimizer=trainer.recipe.sgd(),
+        loss=trainer.recipe.loss,
+        jit_compile=False,  # XLA on this CPU: 23x slower (issue 33); a GPU would turn it on
+    )
+    fit_data = pipeline.train_epoch(2).take(steps).cache()  # in memory after the first fit
+
+    def fit_steps() -> None:  # Keras' own loop over `steps` batches
+        model.fit(fit_data, epochs=1, verbose=0, shuffle=False)
+
+    derived: list[Any] = []  # the derived network, from its BN re-estimation to its evaluation
+    phases = {
+        "data": per_call(next_data, steps, clock),
+        "weight_step": per_call(
+            lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
+        ),
+        "arch_step": per_call(lambda: search.steps.arch_step(*next(valid), seed()), steps, clock),
+        "derived_step": per_call(lambda: trainer.train_step(*next(train_batches)), steps, clock),
+        "fit_step": per_call(fit_steps, 1, clock) / steps,
+        "bn_reestimation": per_call(
+            lambda: derived.append(search.derived_model(choices)), 1, clock
+        ),
+        "valid_accuracy": per_call(
+            lambda: accuracy_of(derived[-1], pipeline.valid_batches()), 1, clock
+        ),
+        "test_accuracy": per_call(lambda: trainer.evaluate(pipeline.test_batches()), 1, clock),
+        "search_checkpoint": per_call(search.save, 1, clock),
+        "train_checkpoint": per_call(trainer.save, 1, clock),
+    }
+    counts = {
+        "steps": search.steps_per_epoch,
+        "batch_size": search_config.data.batch_size,
+        "arch_steps": arch_steps_in_epoch(
+            search.steps_per_epoch,
+            lambda step: arch_step_follows(step, search.steps_per_epoch, search_config.arch_search),
+        ),
+        "search_checkpoints": search.steps_per_epoch // search_config.run.checkpoint_every + 1,
+        "train_checkpoints": trainer.steps_per_epoch // train_config.run.checkpoint_every + 1,
+    }
+    figures = {
+        "experiment": experiment,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "tensorflow": tf.__version__,
+        "steps": steps,
+        "choices": choices,
+        "phases": phases,
+        "counts": counts,
+    }
+    if full_epochs:
+        figures["full_epochs"] = full_epoch_seconds(experiment, arch, workdir, clock)
+    return figures
+
+
+def full_epoch_seconds(
+    experiment: str, arch: Path, workdir: Path, clock: Callable[[], float]
+) -> dict[str, float]:
+    """One whole search epoch (arch steps on from its start) and one training epoch, timed."""
+    from tfnas.datasets.pipeline import pipeline_for
+    from tfnas.load import load_net
+    from tfnas.search.config import resolve as resolve_search
+    from tfnas.search.runner import SearchRun
+    from tfnas.train.config import resolve as resolve_train
+    from tfnas.train.trainer import Trainer, prepare_spec
+
+    search_config = resolve_search(experiment, warmup_epochs=0, epochs=1, arch_start_epoch=0)
+    pipeline = pipeline_for(search_config.data, search_config.run.seed)
+    search = SearchRun(search_config, pipeline, workdir / "full-search", verbose=0, log=print)
+    began = clock()
+    search.run()
+    search_seconds = clock() - began
+    train_config = resolve_train(experiment, arch=str(arch), epochs=1, warmup_epochs=0)
+    pipeline = pipeline_for(train_config.data, train_config.run.seed)
+    source = pipeline.source
+    spec = prepare_spec(
+        load_net(str(arch)),
+        source.num_classes,
+        train_config.dropout,
+        train_config.data.resolution,
+        source.channels,
+    )
+    trainer = Trainer(train_config, spec, pipeline, workdir / "full-train", verbose=0, log=print)
+    began = clock()
+    trainer.run()
+    return {"search": search_seconds, "train": clock() - began}
+
+
+def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
+    """The phases, each epoch's estimate per phase, the ratio, and the whole epochs if timed."""
+    phases, counts = figures["phases"], figures["counts"]
+    lines = [
+        f"`{figures['experiment']}`, {figures['machine']}, TensorFlow {figures['tensorflow']}; "
+        f"median of {figures['steps']} calls per phase after {WARMUP_CALLS} untimed ones. "
+        f"An epoch: {counts['steps']} weight steps of {counts['batch_size']} images, "
+        f"{counts['arch_steps']} arch steps, {counts['search_checkpoints']} checkpoints "
+        f"({counts['train_checkpoints']} in training).",
+        "",
+        "| phase | ms per call |",
+        "|---|---:|",
+        *(f"| {name} | {1000 * seconds:.2f} |" for name, seconds in phases.items()),
+        "",
+        "| search epoch | s | training epoch | s |",
+        "|---|---:|---|---:|",
+    ]
+    search, train = list(estimates["search"].items()), list(estimates["train"].items())
+    for k in range(max(len(search), len(train))):
+        left = f"{search[k][0]} | {search[k][1]:.1f}" if k < len(search) else " | "
+        right = f"{train[k][0]} | {train[k][1]:.1f}" if k < len(train) else " | "
+        lines.append(f"| {left} | {right} |")
+    lines += [
+        f"| **total** | **{estimates['search_total']:.1f}** | **total** | "
+        f"**{estimates['train_total']:.1f}** |",
+        "",
+        f"Estimated search epoch / training epoch: {estimates['ratio']:.2f}x. "
+        f"Training steps: {estimates['train_images_per_s']:.0f} images/s; "
+        f"`model.fit` of the same network and batch: {estimates['fit_images_per_s']:.0f} "
+        "images/s.",
+    ]
+    full = figures.get("full_epochs")
+    if full:
+        lines.append(
+            f"Whole epochs, timed: search {full['search']:.1f} s, training {full['train']:.1f} s, "
+            f"{full['search'] / full['train']:.2f}x."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: profiles, prints and writes the results."""
+    import json
+
+    from absl import flags
+
+    from tfnas.atomic import write_text_atomic
+
+    del argv
+    values = flags.FLAGS
+    if values.experiment == "fashion_mnist":
+        require_fashion_mnist()
+    with tempfile.TemporaryDirectory() as workdir:
+        figures = profile(values.experiment, values.steps, Path(workdir), values.full_epochs)
+    estimates = epoch_estimates(figures["phases"], figures["counts"])
+    text = markdown(figures, estimates)
+    print(text, flush=True)
+    out = Path(values.output_dir)
+    results = {**figures, "estimates": estimates}
+    write_text_atomic(out / f"{RESULTS_NAME}.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / f"{RESULTS_NAME}.md", text)
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_enum("experiment", "fashion_mnist", ["fashion_mnist", "demo"], "The experiment.")
+    flags.DEFINE_integer("steps", 40, "Timed calls of each step phase.", lower_bound=1)
+    flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
+    flags.DEFINE_bool("full_epochs", True, "Also run and time one whole epoch of each job.")
+    app.run(main)

@@ -1,0 +1,82 @@
+"""`benchmarks.search_profile`: its timing rule, its epoch arithmetic, a run on the demo data."""
+
+import pytest
+
+from benchmarks import search_profile as sp
+
+PHASES = {
+    "data": 0.001,
+    "weight_step": 0.010,
+    "arch_step": 0.030,
+    "derived_step": 0.008,
+    "fit_step": 0.010,
+    "bn_reestimation": 0.5,
+    "valid_accuracy": 1.0,
+    "test_accuracy": 2.0,
+    "search_checkpoint": 0.1,
+    "train_checkpoint": 0.05,
+}
+COUNTS = {
+    "steps": 100,
+    "batch_size": 128,
+    "arch_steps": 20,
+    "search_checkpoints": 2,
+    "train_checkpoints": 1,
+}
+
+
+def test_a_phase_is_timed_after_its_untimed_first_calls_by_the_clock_given():
+    calls, ticks = [], iter(range(100))
+    seconds = sp.per_call(lambda: calls.append(1), 5, clock=lambda: float(next(ticks)))
+    assert len(calls) == sp.WARMUP_CALLS + 5
+    assert seconds == 1.0  # each timed call spans one tick of the stand-in clock
+
+
+def test_each_epoch_is_its_steps_times_their_phases_plus_its_evaluation_and_checkpoints():
+    estimates = sp.epoch_estimates(PHASES, COUNTS)
+    assert estimates["search"] == pytest.approx(
+        {
+            "data": 0.1,
+            "weight steps": 1.0,
+            "arch steps": 0.6,
+            "BN re-estimation": 0.5,
+            "held-out evaluation": 1.0,
+            "checkpoints": 0.2,
+        }
+    )
+    assert estimates["train_total"] == pytest.approx(0.1 + 0.8 + 2.0 + 0.05)
+    assert estimates["ratio"] == pytest.approx(3.4 / 2.95)
+    assert estimates["fit_images_per_s"] == pytest.approx(12_800)
+    assert estimates["train_images_per_s"] == pytest.approx(16_000)
+    assert sp.arch_steps_in_epoch(10, lambda step: step % 5 == 4) == 2
+
+
+def test_the_report_gives_each_phase_and_both_epochs():
+    figures = {
+        "experiment": "demo",
+        "machine": "x86_64, 2 cores",
+        "tensorflow": "2.21.0",
+        "steps": 40,
+        "phases": PHASES,
+        "counts": COUNTS,
+        "full_epochs": {"search": 4.0, "train": 3.0},
+    }
+    text = sp.markdown(figures, sp.epoch_estimates(PHASES, COUNTS))
+    assert "| arch_step | 30.00 |" in text
+    assert "| arch steps | 0.6 | test evaluation | 2.0 |" in text
+    assert "| BN re-estimation | 0.5 | checkpoints | 0.1 |" in text
+    train_total = 0.1 + 0.8 + 2.0 + 0.05
+    assert f"| **total** | **3.4** | **total** | **{train_total:.1f}** |" in text
+    assert "Estimated search epoch / training epoch: 1.15x." in text
+    assert "Whole epochs, timed: search 4.0 s, training 3.0 s, 1.33x." in text
+
+
+@pytest.mark.slow
+def test_the_demo_profile_times_every_phase_and_both_whole_epochs(tmp_path):
+    figures = sp.profile("demo", 2, tmp_path)
+    assert set(figures["phases"]) == set(PHASES)
+    assert all(seconds > 0 for seconds in figures["phases"].values())
+    assert figures["counts"]["arch_steps"] > 0
+    assert set(figures["full_epochs"]) == {"search", "train"}
+    estimates = sp.epoch_estimates(figures["phases"], figures["counts"])
+    assert estimates["search_total"] > 0 and estimates["train_total"] > 0

@@ -163,12 +163,20 @@ def named(augment: str) -> str:
 
 
 def train(
-    runs: Path, net: dict[str, Any], length: int, seed: int, augment: str, resume: bool
+    runs: Path,
+    net: dict[str, Any],
+    length: int,
+    seed: int,
+    augment: str,
+    resume: bool,
+    overrides: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """One training of `net` (a `study_networks` entry), as a recorded part; its summary.
 
-    Without augmentation (the experiment's own) neither the folder nor the
-    command names it, so the parts trained before `augment` existed are reused.
+    `overrides` are other flags of `tfnas.train` (`("weight_decay", "5e-4")`),
+    named in the folder too. Without augmentation (the experiment's own)
+    neither the folder nor the command names it, so the parts trained before
+    `augment` existed are reused.
     """
     args = [
         f"--experiment={EXPERIMENT}",
@@ -176,10 +184,13 @@ def train(
         f"--epochs={length}",
         f"--seed={seed}",
     ]
-    folder = f"{net['name']}-e{length}-seed{seed}"
+    changes = [] if augment == "none" else [augment]
     if augment != "none":
         args.append(f"--augment={augment}")
-        folder = f"{net['name']}-e{length}-{augment}-seed{seed}"
+    for name, value in overrides:
+        args.append(f"--{name}={value}")
+        changes.append(f"{name}{value}")
+    folder = "-".join([net["name"], f"e{length}", *changes, f"seed{seed}"])
     return run_part("tfnas.train", args, runs / folder, "train_summary.json", resume)
 
 

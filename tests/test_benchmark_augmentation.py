@@ -38,8 +38,11 @@ def test_the_probe_trains_each_network_and_recipe_in_order(tmp_path, trainings):
     # The results so far after each training: the last report is the whole.
     assert [len(r["trainings"]) for r in reported] == list(range(1, len(augmentation.PROBES) + 1))
     assert reported[-1] == figures
-    runs = [(t["network"], t["length"], t["augment"]) for t in figures["trainings"]]
-    assert runs == list(augmentation.PROBES)
+    runs = [
+        (t["network"], t["length"], t["augment"], tuple(t["overrides"].items()))
+        for t in figures["trainings"]
+    ]
+    assert runs == [(*probe, ()) if len(probe) == 3 else probe for probe in augmentation.PROBES]
     # Its trainings are the regime's parts: same folders, same commands.
     folders = [out.name for _, out in trainings]
     assert folders[:2] == ["searched-3-epochs-e10-seed0", "mobilenet_v2-e10-seed0"]
@@ -65,7 +68,13 @@ def test_the_wide_network_is_the_searched_one_at_twice_the_width(tmp_path, train
 
 
 def test_the_best_recipe_compares_the_networks_every_recipe_trained(tmp_path, trainings):
-    figures = augmentation.run_all(tmp_path, False)
+    # Every recipe of the default probes trains the searched network; compare it alone.
+    everything = augmentation.summarize(augmentation.run_all(tmp_path, False))
+    assert {tuple(r["networks"]) for r in everything["recipes"].values()} == {
+        ("searched-3-epochs",)
+    }
+    # The probes of the two networks (and the wide one): compare the two.
+    figures = augmentation.run_all(tmp_path, False, augmentation.PROBES[:10])
     summary = augmentation.summarize(figures)
     assert summary["best"] == "20, pad_crop_flip"
     best = summary["recipes"]["20, pad_crop_flip"]
@@ -92,3 +101,15 @@ def test_a_small_network_at_the_published_accuracy_is_named(tmp_path, trainings,
     assert f"0.923 or more: {augmentation.WIDE} at 20, pad_crop_flip (0.9240)." in (
         augmentation.markdown(figures, summary)
     )
+
+
+def test_a_probe_may_change_other_flags_of_the_training(tmp_path, trainings):
+    probes = (("searched-3-epochs", 20, "flip", (("weight_decay", "5e-4"),)),)
+    figures = augmentation.run_all(tmp_path, False, probes)
+    ((args, out),) = trainings
+    assert args[-2:] == ["--augment=flip", "--weight_decay=5e-4"]
+    assert out.name == "searched-3-epochs-e20-flip-weight_decay5e-4-seed0"
+    summary = augmentation.summarize(figures)
+    assert list(summary["recipes"]) == ["20, flip, --weight_decay=5e-4"]
+    text = augmentation.markdown(figures, summary)
+    assert "| searched-3-epochs | 86,842 | 20 | flip, --weight_decay=5e-4 | " in text

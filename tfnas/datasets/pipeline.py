@@ -19,7 +19,7 @@ import tensorflow as tf
 from tfnas.datasets.sources import DataSource, load_source
 from tfnas.run_config import ConfigError
 
-AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "none")
+AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "flip", "none")
 # ImageNet channel statistics, in 0..255 units; a grayscale image gets their means.
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
@@ -169,10 +169,11 @@ def train_transform(
         return normalize(color_jitter(image, jitter_seed, brightness, saturation))
     if image.shape[0] != resolution or image.shape[1] != resolution:
         image = tf.image.resize(image, (resolution, resolution), antialias=True)
-    padded = tf.pad(image, [[PAD_PIXELS] * 2, [PAD_PIXELS] * 2, [0, 0]], mode="REFLECT")
-    channels = image.shape[-1]
-    image = tf.image.stateless_random_crop(padded, (resolution, resolution, channels), seeds[0])
-    if augment == "pad_crop_flip":
+    if augment.startswith("pad_crop"):
+        padded = tf.pad(image, [[PAD_PIXELS] * 2, [PAD_PIXELS] * 2, [0, 0]], mode="REFLECT")
+        channels = image.shape[-1]
+        image = tf.image.stateless_random_crop(padded, (resolution, resolution, channels), seeds[0])
+    if augment.endswith("flip"):
         image = tf.image.stateless_random_flip_left_right(image, seeds[1])
     return normalize(color_jitter(tf.cast(image, tf.float32), jitter_seed, brightness, saturation))
 

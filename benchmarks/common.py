@@ -411,6 +411,18 @@ def kendall_tau(
     return {"tau": float(tau), "p": float(p), "low": float(low), "high": float(high), "n": len(x)}
 
 
+def flag_pairs(flags: Sequence[str]) -> list[tuple[str, str]]:
+    """`--name=value` flags (a benchmark's `--train_flags`) as (name, value) pairs.
+
+    Raises:
+        ValueError: A flag not of that form, named.
+    """
+    bad = [flag for flag in flags if not flag.startswith("--") or "=" not in flag]
+    if bad:
+        raise ValueError(f"--train_flags={','.join(bad)}: expected tfnas.train flags, --name=value")
+    return [(name, value) for name, _, value in (flag[2:].partition("=") for flag in flags)]
+
+
 def require_fashion_mnist() -> None:
     """Exits with one error line when the Fashion-MNIST files are not installed."""
     from tfnas.datasets.idx import FASHION_MNIST_DIR

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PartError, declared_part, run_part
+from benchmarks.common import PartError, declared_part, flag_pairs, run_part
 from benchmarks.search_vs_random import EXPERIMENT
 
 SEEDS = (0, 1)
@@ -195,6 +195,7 @@ class HostStudy:
         schedule: How long every search trains its supernet.
         measure: Times files on this host (tests give a stand-in).
         deploy: Writes a network's deployed file, untrained (tests give a stand-in).
+        train_flags: Other flags of every training (`--weight_decay=5e-4`).
         parts: The results of every part run or reused so far.
     """
 
@@ -206,6 +207,7 @@ class HostStudy:
     schedule: SearchSchedule = SearchSchedule()
     measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files
     deploy: Callable[[str | Path, Path], Path] = deployed_file
+    train_flags: tuple[str, ...] = ()
     parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def part(self, module: str, args: list[str], name: str, done_file: str, **options: Any) -> dict:
@@ -311,6 +313,7 @@ class HostStudy:
                     f"--arch={arch}",
                     f"--epochs={self.epochs}",
                     f"--augment={self.augment}",
+                    *self.train_flags,
                     f"--seed={seed}",
                 ],
                 f"train/{name}-seed{seed}",
@@ -337,6 +340,7 @@ class HostStudy:
             "experiment": EXPERIMENT,
             "epochs": self.epochs,
             "augment": self.augment,
+            "train_flags": list(self.train_flags),
             "width_mult": self.width_mult,
             "search_schedule": dataclasses.asdict(self.schedule)
             | {"arch_learning_rate": self.schedule.arch_learning_rate},
@@ -349,6 +353,7 @@ def recipe_line(figures: dict[str, Any]) -> str:
         f"`{figures['experiment']}` (its space at width {figures.get('width_mult', 1.0):g}), "
         f"every network trained {figures['epochs']} epochs with the experiment's recipe, "
         f"augmentation {figures['augment']}"
+        + "".join(f", `{flag}`" for flag in figures.get("train_flags", []))
     )
 
 
@@ -365,6 +370,9 @@ def define_study_flags(default_epochs: int = 20) -> None:
         "augment", "none", list(AUGMENTATIONS), "Training augmentation of every network."
     )
     flags.DEFINE_float("width_mult", 1.0, "Width multiplier of the fashion_mnist space.")
+    flags.DEFINE_list(
+        "train_flags", [], "Other tfnas.train flags of every training (--weight_decay=5e-4)."
+    )
     flags.DEFINE_integer(
         "search_warmup_epochs", SearchSchedule.warmup_epochs, "Warmup epochs of every search."
     )
@@ -389,5 +397,17 @@ def study_from_flags(runs: Path, resume: bool) -> HostStudy:
             sys.exit(f"error: --{name}={values[name].value}: expected an integer >= 1")
     if values.width_mult <= 0:
         sys.exit(f"error: --width_mult={values.width_mult}: expected a number > 0")
+    try:
+        flag_pairs(values.train_flags)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
-    return HostStudy(runs, resume, values.epochs, values.augment, values.width_mult, schedule)
+    return HostStudy(
+        runs,
+        resume,
+        values.epochs,
+        values.augment,
+        values.width_mult,
+        schedule,
+        train_flags=tuple(values.train_flags),
+    )

@@ -2,6 +2,7 @@
 
     python -m benchmarks.regime [--resume] [--runs_dir=runs/regime]
         [--output_dir=benchmarks/results] [--lengths=3,10,20] [--augment=none]
+        [--train_flags=--weight_decay=5e-4]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`, as
 `benchmarks.search_vs_random`).
@@ -47,6 +48,7 @@ from typing import Any
 from benchmarks.common import (
     PartError,
     Progress,
+    flag_pairs,
     networks_differ,
     part_commits,
     require_fashion_mnist,
@@ -162,6 +164,11 @@ def named(augment: str) -> str:
     return "" if augment == "none" else f", {augment}"
 
 
+def changes(augment: str, overrides: Sequence[tuple[str, str]]) -> list[str]:
+    """What a recipe changes of the experiment's, as folder and file names say it."""
+    return ([] if augment == "none" else [augment]) + [f"{n}{v}" for n, v in overrides]
+
+
 def train(
     runs: Path,
     net: dict[str, Any],
@@ -184,13 +191,10 @@ def train(
         f"--epochs={length}",
         f"--seed={seed}",
     ]
-    changes = [] if augment == "none" else [augment]
     if augment != "none":
         args.append(f"--augment={augment}")
-    for name, value in overrides:
-        args.append(f"--{name}={value}")
-        changes.append(f"{name}{value}")
-    folder = "-".join([net["name"], f"e{length}", *changes, f"seed{seed}"])
+    args += [f"--{name}={value}" for name, value in overrides]
+    folder = "-".join([net["name"], f"e{length}", *changes(augment, overrides), f"seed{seed}"])
     return run_part("tfnas.train", args, runs / folder, "train_summary.json", resume)
 
 
@@ -200,11 +204,13 @@ def run_all(
     lengths: Sequence[int] = LENGTHS,
     report: Callable[[dict[str, Any]], None] | None = None,
     augment: str = "none",
+    overrides: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Trains (or reuses) every network, seed and length; `report` gets the figures per length.
 
     `augment` is the training augmentation of every length (one of
-    `tfnas.datasets.pipeline.AUGMENTATIONS`; the experiment has none).
+    `tfnas.datasets.pipeline.AUGMENTATIONS`; the experiment has none), and
+    `overrides` other `tfnas.train` flags of every training.
 
     The networks off the latency (the space's range) train at the shortest
     length only: they do not decide, and would cost a third of the
@@ -225,6 +231,7 @@ def run_all(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seeds": list(SEEDS),
         "augment": augment,
+        "overrides": dict(overrides),
         "networks": networks,
         "lengths": {},
         "skipped_lengths": [],
@@ -235,7 +242,7 @@ def run_all(
         for seed in SEEDS:
             for net in trained_at(length):
                 progress(f"{net['name']}, {length} epochs{named(augment)}, seed {seed}")
-                summary = train(runs, net, length, seed, augment, resume)
+                summary = train(runs, net, length, seed, augment, resume, overrides)
                 accuracies[net["name"]].append(summary["test_accuracy"])
                 parts.append(summary)
         figures["lengths"][str(length)] = {"accuracies": accuracies}
@@ -274,6 +281,7 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     same = summary["at_one_latency"]
     augment = figures.get("augment", "none")  # results from before `--augment` had none
     changed = "" if augment == "none" else f", trained with `{augment}` augmentation"
+    changed += "".join(f", `--{n}={v}`" for n, v in figures.get("overrides", {}).items())
     lines = [
         f"`{figures['experiment']}` experiment's recipe at each length (cosine schedule "
         f"stretched to it){changed}, seeds {', '.join(map(str, figures['seeds']))}; test accuracy, "
@@ -337,9 +345,9 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def results_name(augment: str) -> str:
-    """The results files' name: `regime`, or `regime-AUGMENT` for an augmented study."""
-    return RESULTS_NAME if augment == "none" else f"{RESULTS_NAME}-{augment}"
+def results_name(augment: str, overrides: Sequence[tuple[str, str]] = ()) -> str:
+    """The results files' name: `regime`, or with what the recipe changes (`regime-flip`)."""
+    return "-".join([RESULTS_NAME, *changes(augment, overrides)])
 
 
 def short_commit(commit: str) -> str:
@@ -393,12 +401,17 @@ def main(argv: list[str]) -> None:
         lengths = []
     if not lengths or lengths[0] < 1:
         sys.exit(f"error: --lengths={','.join(values.lengths)}: expected epochs, integers >= 1")
+    try:
+        overrides = flag_pairs(values.train_flags)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
 
     def report(figures: dict[str, Any]) -> None:
-        write_results(figures, summarize, markdown, plot, results_name(values.augment), out)
+        name = results_name(values.augment, overrides)
+        write_results(figures, summarize, markdown, plot, name, out)
 
     try:
-        run_all(Path(values.runs_dir), values.resume, lengths, report, values.augment)
+        run_all(Path(values.runs_dir), values.resume, lengths, report, values.augment, overrides)
     except PartError as error:
         sys.exit(f"error: {error}")
 
@@ -414,4 +427,5 @@ if __name__ == "__main__":
     flags.DEFINE_enum(
         "augment", "none", list(AUGMENTATIONS), "Training augmentation (the experiment has none)."
     )
+    flags.DEFINE_list("train_flags", [], "Other tfnas.train flags (--weight_decay=5e-4).")
     app.run(main)

@@ -181,3 +181,15 @@ def test_kendall_tau_has_a_seeded_bootstrap_interval():
         common.kendall_tau([1, 2], [1, 2])
     with pytest.raises(ValueError, match="second sequence is 0.5 throughout: it ranks nothing"):
         common.kendall_tau([1, 2, 3], [0.5, 0.5, 0.5])
+
+
+def test_training_flags_are_name_value_pairs_or_a_named_error():
+    from benchmarks.common import flag_pairs
+
+    assert flag_pairs(["--weight_decay=5e-4", "--label_smoothing=0"]) == [
+        ("weight_decay", "5e-4"),
+        ("label_smoothing", "0"),
+    ]
+    assert flag_pairs([]) == []
+    with pytest.raises(ValueError, match=r"--train_flags=weight_decay=1,--dropout: expected"):
+        flag_pairs(["weight_decay=1", "--dropout", "--seed=1"])

@@ -136,3 +136,12 @@ def test_trainings_without_augmentation_keep_their_folder_and_command(tmp_path, 
     assert augmented == [*plain, "--augment=pad_crop"]
     assert plain_out == tmp_path / "net-e10-seed2"
     assert augmented_out == tmp_path / "net-e10-pad_crop-seed2"
+
+
+def test_a_study_with_other_training_flags_names_them_everywhere(tmp_path, trainings):
+    figures = regime.run_all(tmp_path, False, (3,), None, "flip", [("weight_decay", "5e-4")])
+    assert all(args[-2:] == ["--augment=flip", "--weight_decay=5e-4"] for _, args in trainings)
+    assert regime.results_name("flip", [("weight_decay", "5e-4")]) == "regime-flip-weight_decay5e-4"
+    assert "trained with `flip` augmentation, `--weight_decay=5e-4`, seeds" in regime.markdown(
+        figures, regime.summarize(figures)
+    )

@@ -86,7 +86,7 @@ def stand_ins(tmp_path, monkeypatch):
         lambda compare, choices, ranking: {n: 0.5 + k / 100 for k, n in enumerate(choices)},
     )
 
-    def run(width_mult=1.0, report=None):
+    def run(width_mult=1.0, report=None, train_flags=()):
         study = host_study.HostStudy(
             tmp_path / "runs",
             False,
@@ -95,6 +95,7 @@ def stand_ins(tmp_path, monkeypatch):
             width_mult,
             measure=measure,
             deploy=deploy,
+            train_flags=train_flags,
         )
         return wd.run_all(study, report)
 
@@ -286,3 +287,14 @@ def test_the_spaces_width_reaches_every_table_search_and_draw(stand_ins):
     random = next(net for net in figures["networks"].values() if net["method"] == "random")
     assert load_net(random["arch"]).stem.out_channels == 16  # 8 channels at width 1
     assert "(its space at width 1.5)" in wd.markdown(figures, wd.summarize(figures))
+
+
+def test_other_training_flags_reach_every_training_and_the_report(stand_ins):
+    calls, run = stand_ins
+    figures = run(train_flags=("--weight_decay=5e-4",))
+    trainings = [args for module, args, _, _ in calls["parts"] if module == "tfnas.train"]
+    assert trainings and all(flag(a, "weight_decay") == "5e-4" for a in trainings)
+    assert figures["train_flags"] == ["--weight_decay=5e-4"]
+    assert "augmentation pad_crop_flip, `--weight_decay=5e-4`;" in wd.markdown(
+        figures, wd.summarize(figures)
+    )

@@ -69,14 +69,14 @@ PROBES = (
     ("mobilenet_v2", 20, "none"),
     ("searched-3-epochs", 20, "pad_crop_flip"),
     ("mobilenet_v2", 20, "pad_crop_flip"),
-    (WIDE, 20, "none"),
-    (WIDE, 20, "pad_crop_flip"),
     # Milder regularizers for a network that memorizes its training set by 20
     # epochs without augmentation and underfits with crops: flips alone, and
     # the weight decay of the CIFAR-10 experiment (5e-4, 10x the experiment's).
     ("searched-3-epochs", 20, "flip"),
+    (WIDE, 20, "none"),
     ("searched-3-epochs", 20, "none", (("weight_decay", "5e-4"),)),
     ("searched-3-epochs", 20, "flip", (("weight_decay", "5e-4"),)),
+    (WIDE, 20, "pad_crop_flip"),
 )
 RESULTS_NAME = "augmentation"
 

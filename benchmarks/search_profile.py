@@ -130,7 +130,6 @@ def profile(
     from tfnas.search.runner import SearchRun, arch_step_follows
     from tfnas.spec_json import save_spec
     from tfnas.train.config import resolve as resolve_train
-    from tfnas.train.trainer import Trainer, prepare_spec
 
     search_config = resolve_search(experiment)
     configure_tensorflow(search_config.run.seed, search_config.run.deterministic, grappler=False)
@@ -141,17 +140,8 @@ def profile(
     )
     arch = save_spec(search.space.select(choices), workdir / "arch.json")
     train_config = resolve_train(experiment, arch=str(arch))
-    source = pipeline.source
-    spec = prepare_spec(
-        search.space.select(choices),
-        source.num_classes,
-        train_config.dropout,
-        train_config.data.resolution,
-        source.channels,
-    )
-    trainer = Trainer(
-        train_config, spec, pipeline, workdir / "train", verbose=0, log=lambda _: None
-    )
+    trainer = trainer_of(train_config, pipeline, workdir / "train", log=lambda _: None)
+    spec = trainer.spec
 
     train_batches = cycle(pipeline.train_epoch(0).take(WARMUP_CALLS + steps))
     valid = iter(pipeline.valid_stream(0, search.arch_batch_size))
@@ -160,9 +150,6 @@ def profile(
 
     def seed() -> tf.Tensor:
         return tf.constant([0, next(counter)], tf.int64)
-
-    def next_data() -> None:
-        next(data)
 
     data = iter(pipeline.train_epoch(1))
     model = build_net(spec)
@@ -178,7 +165,7 @@ def profile(
 
     derived: list[Any] = []  # the derived network, from its BN re-estimation to its evaluation
     phases = {
-        "data": per_call(next_data, steps, clock),
+        "data": per_call(lambda: next(data), steps, clock),
         "weight_step": per_call(
             lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
         ),
@@ -219,16 +206,30 @@ def profile(
     return figures
 
 
+def trainer_of(config: Any, pipeline: Any, out: Path, log: Callable[[str], None]) -> Any:
+    """`tfnas.train`'s trainer of `config.arch` on `pipeline`'s data, writing into `out`."""
+    from tfnas.load import load_net
+    from tfnas.train.trainer import Trainer, prepare_spec
+
+    source = pipeline.source
+    spec = prepare_spec(
+        load_net(config.arch),
+        source.num_classes,
+        config.dropout,
+        config.data.resolution,
+        source.channels,
+    )
+    return Trainer(config, spec, pipeline, out, verbose=0, log=log)
+
+
 def full_epoch_seconds(
     experiment: str, arch: Path, workdir: Path, clock: Callable[[], float]
 ) -> dict[str, float]:
     """One whole search epoch (arch steps on from its start) and one training epoch, timed."""
     from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.load import load_net
     from tfnas.search.config import resolve as resolve_search
     from tfnas.search.runner import SearchRun
     from tfnas.train.config import resolve as resolve_train
-    from tfnas.train.trainer import Trainer, prepare_spec
 
     search_config = resolve_search(experiment, warmup_epochs=0, epochs=1, arch_start_epoch=0)
     pipeline = pipeline_for(search_config.data, search_config.run.seed)
@@ -238,15 +239,7 @@ def full_epoch_seconds(
     search_seconds = clock() - began
     train_config = resolve_train(experiment, arch=str(arch), epochs=1, warmup_epochs=0)
     pipeline = pipeline_for(train_config.data, train_config.run.seed)
-    source = pipeline.source
-    spec = prepare_spec(
-        load_net(str(arch)),
-        source.num_classes,
-        train_config.dropout,
-        train_config.data.resolution,
-        source.channels,
-    )
-    trainer = Trainer(train_config, spec, pipeline, workdir / "full-train", verbose=0, log=print)
+    trainer = trainer_of(train_config, pipeline, workdir / "full-train", log=print)
     began = clock()
     trainer.run()
     return {"search": search_seconds, "train": clock() - began}

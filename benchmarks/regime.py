@@ -2,7 +2,7 @@
 
     python -m benchmarks.regime [--resume] [--runs_dir=runs/regime]
         [--output_dir=benchmarks/results] [--lengths=3,10,20] [--augment=none]
-        [--train_flags=--weight_decay=5e-4]
+        [--train_flags=--weight_decay=5e-4] [--nospace_range]
 
 Needs the Fashion-MNIST files (`apt-get install dataset-fashion-mnist`, as
 `benchmarks.search_vs_random`).
@@ -205,25 +205,31 @@ def run_all(
     report: Callable[[dict[str, Any]], None] | None = None,
     augment: str = "none",
     overrides: Sequence[tuple[str, str]] = (),
+    space_range: bool = True,
 ) -> dict[str, Any]:
-    """Trains (or reuses) every network, seed and length; `report` gets the figures per length.
+    """Trains (or reuses) every network, seed and length; `report` gets the figures so far.
 
     `augment` is the training augmentation of every length (one of
     `tfnas.datasets.pipeline.AUGMENTATIONS`; the experiment has none), and
     `overrides` other `tfnas.train` flags of every training.
 
     The networks off the latency (the space's range) train at the shortest
-    length only: they do not decide, and would cost a third of the
-    trainings. Lengths stop at the first at which the networks at one latency
-    differ and one of them reaches `GOOD_ACCURACY`: a longer one cannot be
-    the regime.
+    length only, and not at all without `space_range`: they do not decide,
+    and would cost a third of the trainings. Lengths stop at the first at
+    which the networks at one latency differ and one of them reaches
+    `GOOD_ACCURACY`: a longer one cannot be the regime. `report` is called
+    after each round of seeds from the second on (a length's F test needs
+    two seeds; `seeds_done` says how many a length has so far), since a
+    length of long trainings takes hours.
     """
     networks = study_networks(runs)
     lengths = sorted(lengths)
     at_one_latency = [net["name"] for net in networks if net["at_one_latency"]]
 
     def trained_at(length: int) -> list[dict[str, Any]]:
-        return [n for n in networks if n["at_one_latency"] or length == lengths[0]]
+        return [
+            n for n in networks if n["at_one_latency"] or (space_range and length == lengths[0])
+        ]
 
     progress = Progress(total=sum(len(SEEDS) * len(trained_at(n)) for n in lengths))
     figures: dict[str, Any] = {
@@ -232,26 +238,27 @@ def run_all(
         "seeds": list(SEEDS),
         "augment": augment,
         "overrides": dict(overrides),
-        "networks": networks,
+        "networks": [n for n in networks if n["at_one_latency"] or space_range],
         "lengths": {},
         "skipped_lengths": [],
     }
     parts = []
     for index, length in enumerate(lengths):
         accuracies: dict[str, list[float]] = {net["name"]: [] for net in trained_at(length)}
-        for seed in SEEDS:
+        for round_, seed in enumerate(SEEDS, 1):
             for net in trained_at(length):
                 progress(f"{net['name']}, {length} epochs{named(augment)}, seed {seed}")
                 summary = train(runs, net, length, seed, augment, resume, overrides)
                 accuracies[net["name"]].append(summary["test_accuracy"])
                 parts.append(summary)
-        figures["lengths"][str(length)] = {"accuracies": accuracies}
-        figures["part_commits"] = part_commits(parts)
-        done = length_summary(accuracies, at_one_latency)
-        if done["differ"] and done["best_mean"] >= GOOD_ACCURACY:
-            figures["skipped_lengths"] = lengths[index + 1 :]
-        if report is not None:
-            report(figures)
+            figures["lengths"][str(length)] = {"accuracies": accuracies, "seeds_done": round_}
+            figures["part_commits"] = part_commits(parts)
+            if round_ == len(SEEDS):
+                done = length_summary(accuracies, at_one_latency)
+                if done["differ"] and done["best_mean"] >= GOOD_ACCURACY:
+                    figures["skipped_lengths"] = lengths[index + 1 :]
+            if report is not None and round_ >= 2:
+                report(figures)
         if figures["skipped_lengths"]:
             break
     return figures
@@ -260,11 +267,16 @@ def run_all(
 def summarize(figures: dict[str, Any]) -> dict[str, Any]:
     """Per length the F test and spreads; the chosen length and whether it reaches 0.925."""
     at_one_latency = [net["name"] for net in figures["networks"] if net["at_one_latency"]]
+    seeds = len(figures["seeds"])
     lengths = {
-        length: length_summary(done["accuracies"], at_one_latency)
+        length: {
+            **length_summary(done["accuracies"], at_one_latency),
+            # Results from before rounds were reported have whole lengths only.
+            "seeds_done": done.get("seeds_done", seeds),
+        }
         for length, done in figures["lengths"].items()
     }
-    chosen = chosen_length(lengths)
+    chosen = chosen_length({n: s for n, s in lengths.items() if s["seeds_done"] == seeds})
     return {
         "lengths": lengths,
         "chosen_length": chosen,
@@ -289,7 +301,9 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         f"±{100 * BAND:.0f}% of {SEARCHED_MS} ms on `mobile`.",
         "",
         "| network | params | MACs | predicted `mobile` (ms) | "
-        + " | ".join(f"{length} epochs" for length in lengths)
+        + " | ".join(
+            f"{length} epochs{seeds_so_far(summary, figures, length)}" for length in lengths
+        )
         + " |",
         "|---|---:|---:|---:|" + "---|" * len(lengths),
     ]
@@ -321,8 +335,8 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     chosen = summary["chosen_length"]
     if chosen is None:
         outcome = (
-            f"At no length trained so far ({', '.join(lengths)} epochs) do the {len(same)} "
-            f"networks at one latency differ at p < {SIGNIFICANCE}."
+            f"At no length trained with every seed so far ({', '.join(lengths)} epochs) "
+            f"do the {len(same)} networks at one latency differ at p < {SIGNIFICANCE}."
         )
     else:
         best = summary["lengths"][str(chosen)]["best_mean_all"]
@@ -343,6 +357,12 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         f"Trainings by the commit they started from: {commits}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def seeds_so_far(summary: dict[str, Any], figures: dict[str, Any], length: str) -> str:
+    """A length's note while its rounds of seeds train: ` (2 of 3 seeds)`; nothing once done."""
+    done, seeds = summary["lengths"][length]["seeds_done"], len(figures["seeds"])
+    return "" if done == seeds else f" ({done} of {seeds} seeds)"
 
 
 def results_name(augment: str, overrides: Sequence[tuple[str, str]] = ()) -> str:
@@ -411,7 +431,15 @@ def main(argv: list[str]) -> None:
         write_results(figures, summarize, markdown, plot, name, out)
 
     try:
-        run_all(Path(values.runs_dir), values.resume, lengths, report, values.augment, overrides)
+        run_all(
+            Path(values.runs_dir),
+            values.resume,
+            lengths,
+            report,
+            values.augment,
+            overrides,
+            values.space_range,
+        )
     except PartError as error:
         sys.exit(f"error: {error}")
 
@@ -428,4 +456,9 @@ if __name__ == "__main__":
         "augment", "none", list(AUGMENTATIONS), "Training augmentation (the experiment has none)."
     )
     flags.DEFINE_list("train_flags", [], "Other tfnas.train flags (--weight_decay=5e-4).")
+    flags.DEFINE_bool(
+        "space_range",
+        True,
+        "Also train the space's smallest and largest networks (at the shortest length).",
+    )
     app.run(main)

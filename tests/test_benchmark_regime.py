@@ -1,5 +1,7 @@
 """`benchmarks.regime`: its networks, its order of trainings, its F tests and its report."""
 
+import copy
+
 import pytest
 
 from benchmarks import regime
@@ -42,7 +44,9 @@ def trainings(monkeypatch):
 
 def test_the_study_trains_every_network_and_seed_shortest_length_first(tmp_path, trainings):
     reported = []
-    figures = regime.run_all(tmp_path, False, lengths=(10, 3), report=reported.append)
+    figures = regime.run_all(
+        tmp_path, False, lengths=(10, 3), report=lambda f: reported.append(copy.deepcopy(f))
+    )
     networks = {n["name"]: n for n in figures["networks"]}
     assert list(networks) == NAMES
     assert networks["searched-3-epochs"]["predicted_mobile"] == pytest.approx(1.580, abs=5e-4)
@@ -56,8 +60,12 @@ def test_the_study_trains_every_network_and_seed_shortest_length_first(tmp_path,
     assert epochs == ["3"] * 21 + ["10"] * 15
     assert "space-smallest" not in figures["lengths"]["10"]["accuracies"]
     assert all(args[0] == "--experiment=fashion_mnist" for _, args in trainings)
-    # The report comes after each length, with the lengths finished so far.
-    assert len(reported) == 2 and list(reported[-1]["lengths"]) == ["3", "10"]
+    # The report comes after each round of seeds from the second on (an F
+    # test needs two), with the lengths so far.
+    assert [
+        (list(r["lengths"]), r["lengths"][max(r["lengths"], key=int)]["seeds_done"])
+        for r in reported
+    ] == [(["3"], 2), (["3"], 3), (["3", "10"], 2), (["3", "10"], 3)]
     assert figures["part_commits"] == {"abc-dirty": 36}
     # The networks are written once: a second study reads the same files.
     again = regime.study_networks(tmp_path)
@@ -145,3 +153,28 @@ def test_a_study_with_other_training_flags_names_them_everywhere(tmp_path, train
     assert "trained with `flip` augmentation, `--weight_decay=5e-4`, seeds" in regime.markdown(
         figures, regime.summarize(figures)
     )
+
+
+def test_without_the_space_range_only_the_networks_at_one_latency_train(tmp_path, trainings):
+    figures = regime.run_all(tmp_path, False, (20,), None, "flip", space_range=False)
+    names = {dict(a[2:].split("=", 1) for a in args)["arch"] for _, args in trainings}
+    assert sorted(n.rsplit("/", 1)[1].removesuffix(".json") for n in names) == sorted(NAMES[:5])
+    assert [n["name"] for n in figures["networks"]] == NAMES[:5]
+    assert len(trainings) == 5 * len(regime.SEEDS)
+    assert "space-smallest" not in regime.markdown(figures, regime.summarize(figures))
+
+
+def test_a_length_with_seeds_still_training_is_reported_but_not_chosen(tmp_path, trainings):
+    reported = []
+    regime.run_all(tmp_path, False, (10,), lambda f: reported.append(copy.deepcopy(f)))
+    partial = reported[0]
+    assert partial["lengths"]["10"]["seeds_done"] == 2
+    summary = regime.summarize(partial)
+    # The stand-in's networks differ at 10 epochs already with two seeds, yet
+    # the length is not the regime until every seed has trained.
+    assert summary["lengths"]["10"]["differ"]
+    assert summary["chosen_length"] is None
+    assert "10 epochs (2 of 3 seeds)" in regime.markdown(partial, summary)
+    final = regime.summarize(reported[-1])
+    assert final["chosen_length"] == 10
+    assert "(3 of 3 seeds)" not in regime.markdown(reported[-1], final)

@@ -49,7 +49,7 @@ from tfnas.builder import build_net
 from tfnas.datasets.pipeline import channel_statistics, pipeline_for
 from tfnas.divergence import LossGuard, keras_callback
 from tfnas.progress import is_terminal
-from tfnas.recipe import Recipe
+from tfnas.recipe import JIT_COMPILE, Recipe
 from tfnas.runtime import configure_tensorflow, run_command
 
 OUTPUT_FILE = "model_qat_int8.tflite"
@@ -160,7 +160,7 @@ def fine_tune(model: Any, pipeline: Any, recipe: Any, verbose: int = 1) -> dict[
     total = recipe.total_steps
     learning_rate = recipe.config.learning_rate
     label_smoothing = recipe.config.label_smoothing
-    model.compile(recipe.sgd(keras_module=tf_keras), loss=recipe.loss, metrics=["accuracy"])
+    recipe.compile(model, tf_keras)
     guard = LossGuard(
         "QAT fine-tuning",
         f"lower --learning_rate (now {learning_rate:g})",
@@ -181,6 +181,7 @@ def fine_tune(model: Any, pipeline: Any, recipe: Any, verbose: int = 1) -> dict[
         "steps": total,
         "learning_rate": learning_rate,
         "label_smoothing": label_smoothing,
+        "jit_compile": JIT_COMPILE,
         "seconds": time.monotonic() - began,
         "history": history,
     }

@@ -189,3 +189,4 @@ def test_trials_train_with_the_searchs_recipe_at_a_constant_rate(pipeline):
     )
     assert model.recipe.learning_rate(10**6) == 0.03  # no schedule: trial lengths vary
     assert network.loss == model.recipe.loss  # label smoothing as the search's weight steps
+    assert network.jit_compile is False  # tfnas.recipe.JIT_COMPILE, on a GPU too

@@ -98,6 +98,7 @@ def test_qat_int8_keeps_the_float_accuracy_and_leaves_this_process_on_keras_3(
     assert kernel_input_types(Path(qat["path"]).read_bytes()) == {"int8"}
     child = json.loads((tmp_path / "qat_report.json").read_text())
     assert child["fine_tune"]["steps"] > 0 and child["check_images"] == 1000
+    assert child["fine_tune"]["jit_compile"] is False  # recorded: Keras would guess per machine
     assert abs(child["float_accuracy"] - report["keras_accuracy"]) < 1e-9
 
     # This process never loaded tfmot and still trains with Keras 3.

@@ -107,3 +107,26 @@ def test_schedule_callback_sets_each_batchs_rate_in_fit():
     model.fit(images, labels, batch_size=4, epochs=2, verbose=0, callbacks=callbacks)
     wanted = [recipe.learning_rate(step) for step in range(8)]
     np.testing.assert_allclose(seen, wanted, rtol=1e-6)  # float32 of the rate
+
+
+@pytest.mark.parametrize("keras_module", ["keras", "tf_keras"])
+def test_fit_compiles_with_xla_as_the_recipe_says_not_as_keras_guesses(keras_module, monkeypatch):
+    # Keras 3's default ("auto") would turn XLA on wherever a GPU is visible;
+    # the recipe's choice has to reach `compile` as an explicit value.
+    import importlib
+
+    module = importlib.import_module(keras_module)
+    recipe = Recipe(RecipeConfig(learning_rate=0.05), steps_per_epoch=10)
+    seen = {}
+
+    class Model:
+        def compile(self, optimizer, **options):
+            seen.update(options, optimizer=optimizer)
+
+    recipe.compile(Model(), module)
+    assert seen["jit_compile"] is False
+    assert isinstance(seen["optimizer"], module.optimizers.SGD)
+    assert seen["loss"] == recipe.loss and seen["metrics"] == ["accuracy"]
+    monkeypatch.setattr("tfnas.recipe.JIT_COMPILE", True)
+    recipe.compile(Model(), module)
+    assert seen["jit_compile"] is True

@@ -30,6 +30,14 @@ from tfnas.configs import RecipeConfig
 from tfnas.losses import cross_entropy
 
 SCHEDULES = ("linear_warmup_cosine", "cosine_restart", "constant")
+# Whether Keras compiles `fit`'s step with XLA. Left to itself, Keras 3
+# (`jit_compile="auto"`) turns XLA on when a GPU is visible, so a keras-tuner
+# trial would compile differently on a GPU than on a CPU. tfnas's own loops
+# (`Trainer`, the search's steps) are `tf.function`s without XLA, and on a
+# 2-core AMD EPYC XLA made `fit` 23x slower (issue 33's probe): every `fit`
+# here says False, so the baselines run the kernels of the trainings they are
+# compared with on any machine.
+JIT_COMPILE = False
 # Batch-norm scales and offsets and biases get no weight decay.
 NO_DECAY = ["gamma", "beta", "bias"]
 
@@ -102,6 +110,20 @@ class Recipe:
         if variables is not None:
             optimizer.build(variables)
         return optimizer
+
+    def compile(self, model: Any, keras_module: Any = keras) -> None:
+        """Compiles `model` for `fit` with the recipe's SGD and loss, and `JIT_COMPILE`.
+
+        Args:
+            model: A `keras` (Keras 3) or `tf_keras` model, as `keras_module`.
+            keras_module: `keras`, or `tf_keras` for QAT's quantized models.
+        """
+        model.compile(
+            self.sgd(keras_module=keras_module),
+            loss=self.loss,
+            metrics=["accuracy"],
+            jit_compile=JIT_COMPILE,
+        )
 
     def sgd_arguments(self) -> dict[str, Any]:
         """The SGD arguments of the recipe (the first step's rate), for an SGD of the job's own.

@@ -183,7 +183,7 @@ class SpaceHyperModel(kt.HyperModel):
         if self.rejects(hp):
             return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)], name="rejected")
         model = build_net(self.spec(hp), init=self.recipe.config.init)
-        model.compile(optimizer=self.recipe.sgd(), loss=self.recipe.loss, metrics=["accuracy"])
+        self.recipe.compile(model)
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> dict:

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from tfnas import run_config
 from tfnas.search import config as search_config
 from tfnas.search.config import ConfigError, SearchConfig, resolve
 
@@ -31,6 +32,33 @@ def test_imagenet_matches_the_reference_codes_details():
     assert rl == (10, 1000, 300)
     assert (arch.rl_baseline, arch.rl_baseline_weight) == ("reference", 0.99)
     assert config.latency.reward == "proxyless"
+
+
+def test_arch_steps_run_on_the_training_batch_as_the_reference_unless_told():
+    # nas_manager.py: grad_data_batch=None sets the valid loader's batch to
+    # the training batch; the evaluations keep their own batch.
+    for experiment in ("imagenet", "cifar10", "fashion_mnist"):
+        assert resolve(experiment).arch_search.arch_batch_size == 0
+    assert resolve("fashion_mnist").data.eval_batch_size == 250
+    assert resolve("demo").arch_search.arch_batch_size == 100  # its documented searches
+    assert resolve("fashion_mnist", arch_batch_size=64).arch_search.arch_batch_size == 64
+    with pytest.raises(ConfigError, match="--arch_batch_size=-1: expected an integer >= 0"):
+        resolve("demo", arch_batch_size=-1)
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_a_config_saved_before_arch_batch_size_keeps_its_evaluation_batch(nested):
+    # Those searches ran their arch steps on eval_batch_size: a resumed one
+    # must go on doing so, not switch to the training batch halfway.
+    config = resolve("fashion_mnist")
+    data = config.to_dict()
+    if nested:
+        del data["arch_search"]["arch_batch_size"]
+    else:
+        data = {k: v for k, v in run_config.flatten(config).items() if k != "arch_batch_size"}
+        data |= {"format": search_config.CONFIG_FORMAT, "schema_version": 1}
+    assert search_config.config_from_dict(data).arch_search.arch_batch_size == 250
+    assert search_config.config_from_dict(config.to_dict()) == config
 
 
 def test_reinforce_needs_a_held_out_split_that_fills_its_batch():

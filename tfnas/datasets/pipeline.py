@@ -192,7 +192,7 @@ class Pipeline:
         source: The data.
         resolution: Height and width of the network's input.
         batch_size: Global batch of the weight steps.
-        valid_batch_size: Global batch of the arch steps and of evaluation.
+        valid_batch_size: Global batch of evaluation (the arch steps name theirs).
         valid_size: Examples held out of the training split (the search's arch
             steps, a training's monitoring); 0 holds out none.
         augment: One of `AUGMENTATIONS`, for the weight steps only.

@@ -28,7 +28,7 @@ from tfnas.search.steps import ARCH_MODES, BASELINE_RULES, ZERO_RULES
 
 CONFIG_FORMAT = "tfnas.search_config"
 # Names of values before the groups: the search's batch of the held-out split
-# is the shared `eval_batch_size` (it also batches the arch steps).
+# is the shared `eval_batch_size` (the arch steps have their own, `arch_batch_size`).
 ALIASES = {"valid_batch_size": "eval_batch_size"}
 
 
@@ -50,6 +50,11 @@ class ArchSearchConfig:
     arch_epsilon: float = value(1e-8, "Adam epsilon of alpha (the reference: 1e-8).")
     arch_init_stddev: float = value(1e-3, "Stddev of alpha's normal initialization.")
     arch_update_every: int = value(5, "Weight steps per arch step.")
+    arch_batch_size: int = value(
+        0,
+        "Held-out images per gradient arch step (0: the training batch, as the reference's "
+        "grad_data_batch=None).",
+    )
     arch_start_epoch: int = value(1, "Search epochs without arch steps.")
     zero_sampled: str = value(
         "skip",
@@ -135,7 +140,7 @@ FIELDS = run_config.field_names(SearchConfig)
 # How the search's flags read where they mean more than the shared groups say.
 FLAG_HELP = {
     "valid_size": "Training examples held out for the arch steps.",
-    "eval_batch_size": "Batch of the arch steps and of the evaluations (was --valid_batch_size).",
+    "eval_batch_size": "Batch of the evaluations (was --valid_batch_size).",
     "warmup_epochs": "Epochs of weights on uniformly sampled paths.",
     "epochs": "Search epochs after the warmup.",
     "learning_rate": "Initial weight learning rate (cosine, restarted after the warmup).",
@@ -181,6 +186,9 @@ EXPERIMENTS: dict[str, SearchConfig] = {
             "epochs": 10,
             "batch_size": 64,
             "eval_batch_size": 100,
+            # The demo's documented searches ran their arch steps on the
+            # evaluation batch, before arch_batch_size existed.
+            "arch_batch_size": 100,
             "learning_rate": 0.05,
             "warmup_learning_rate": None,
             "label_smoothing": 0.0,
@@ -292,6 +300,12 @@ def check(config: SearchConfig) -> None:
     require(a.arch_start_epoch >= 0, "arch_start_epoch", a.arch_start_epoch, "an integer >= 0")
     require(a.arch_update_every >= 1, "arch_update_every", a.arch_update_every, "an integer >= 1")
     require(
+        a.arch_batch_size >= 0,
+        "arch_batch_size",
+        a.arch_batch_size,
+        "an integer >= 0 (0: the training batch)",
+    )
+    require(
         c.total_epochs >= 1, "epochs", c.recipe.epochs, "at least one epoch in all (with warmup)"
     )
     for name in ("arch_learning_rate", "arch_epsilon"):
@@ -328,7 +342,31 @@ def check(config: SearchConfig) -> None:
 
 def config_from_dict(data: Any, source: str = "config") -> SearchConfig:
     """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field."""
-    return run_config.from_dict(SearchConfig, data, CONFIG_FORMAT, check, source, ALIASES)
+    return run_config.from_dict(
+        SearchConfig, with_old_arch_batch(data), CONFIG_FORMAT, check, source, ALIASES
+    )
+
+
+def with_old_arch_batch(data: Any) -> Any:
+    """`data` with the arch batch that a config saved before `arch_batch_size` ran.
+
+    Such a search ran its arch steps on the evaluation batch: read without
+    the field, the default (the training batch) would change a resumed
+    search halfway.
+    """
+    if not isinstance(data, dict):
+        return data
+    if data.get("schema_version") == 1:  # flat
+        if "arch_batch_size" in data:
+            return data
+        old = data.get("eval_batch_size", data.get("valid_batch_size"))
+        return data if old is None else {**data, "arch_batch_size": old}
+    arch, batches = data.get("arch_search"), data.get("data")
+    if not isinstance(arch, dict) or not isinstance(batches, dict) or "arch_batch_size" in arch:
+        return data
+    if "eval_batch_size" not in batches:
+        return data
+    return {**data, "arch_search": {**arch, "arch_batch_size": batches["eval_batch_size"]}}
 
 
 def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:

@@ -246,10 +246,11 @@ class SearchRun:
 
     @property
     def arch_batch_size(self) -> int:
-        """Held-out images per arch step."""
+        """Held-out images per arch step (the training batch unless `arch_batch_size` says)."""
+        arch = self.config.arch_search
         if self.reinforce:
-            return self.config.arch_search.rl_batch_size
-        return self.config.data.eval_batch_size
+            return arch.rl_batch_size
+        return arch.arch_batch_size or self.config.data.batch_size
 
     @property
     def arch_images(self) -> int:

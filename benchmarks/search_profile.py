@@ -132,7 +132,11 @@ def profile(
     from tfnas.train.config import resolve as resolve_train
 
     search_config = resolve_search(experiment)
-    configure_tensorflow(search_config.run.seed, search_config.run.deterministic, grappler=False)
+    configure_tensorflow(
+        search_config.run.seed,
+        search_config.run.deterministic,
+        grappler=search_config.run.grappler,
+    )
     pipeline = pipeline_for(search_config.data, search_config.run.seed)
     search = SearchRun(search_config, pipeline, workdir / "search", verbose=0, log=lambda _: None)
     choices = (

@@ -234,7 +234,7 @@ def run_qat(
     if check_images < 1:
         raise QatError(f"--check_images={check_images}: expected >= 1")
     config, spec, model = load_trained(model_dir)
-    configure_tensorflow(config.run.seed, config.run.deterministic)
+    configure_tensorflow(config.run.seed, config.run.deterministic, grappler=config.run.grappler)
     images, labels = client_images(config, check_images, "test")
     reference = serving_model(model)(images, training=False)["logits"].numpy()
     # Fine-tuning draws from the whole training split: nothing is monitored on a held-out part.

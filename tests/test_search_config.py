@@ -47,18 +47,21 @@ def test_arch_steps_run_on_the_training_batch_as_the_reference_unless_told():
 
 
 @pytest.mark.parametrize("nested", [True, False])
-def test_a_config_saved_before_arch_batch_size_keeps_its_evaluation_batch(nested):
-    # Those searches ran their arch steps on eval_batch_size: a resumed one
-    # must go on doing so, not switch to the training batch halfway.
+def test_a_config_saved_before_the_arch_batch_and_grappler_keeps_what_it_ran(nested):
+    # Those searches ran their arch steps on eval_batch_size, without
+    # Grappler: a resumed one must go on so, not switch halfway.
     config = resolve("fashion_mnist")
+    new = ("arch_batch_size", "grappler")
     data = config.to_dict()
     if nested:
-        del data["arch_search"]["arch_batch_size"]
+        del data["arch_search"]["arch_batch_size"], data["run"]["grappler"]
     else:
-        data = {k: v for k, v in run_config.flatten(config).items() if k != "arch_batch_size"}
+        data = {k: v for k, v in run_config.flatten(config).items() if k not in new}
         data |= {"format": search_config.CONFIG_FORMAT, "schema_version": 1}
-    assert search_config.config_from_dict(data).arch_search.arch_batch_size == 250
+    old = search_config.config_from_dict(data)
+    assert (old.arch_search.arch_batch_size, old.run.grappler) == (250, False)
     assert search_config.config_from_dict(config.to_dict()) == config
+    assert (config.arch_search.arch_batch_size, config.run.grappler) == (0, True)
 
 
 def test_reinforce_needs_a_held_out_split_that_fills_its_batch():
@@ -129,3 +132,11 @@ def test_fashion_mnist_experiment_searches_its_own_space_on_the_real_data():
     assert (training.data.dataset, training.data.augment) == ("fashion_mnist", config.data.augment)
     # The search costs less than two trainings of its network (5 supernet epochs against 3).
     assert config.total_epochs <= 2 * training.recipe.epochs
+
+
+def test_grappler_is_a_run_setting_of_both_jobs():
+    from tfnas.train.config import resolve as resolve_train
+
+    assert resolve("demo").run.grappler and resolve_train("demo", arch="mobilenet_v2").run.grappler
+    assert resolve("demo", grappler=False).run.grappler is False
+    assert "grappler" in search_config.FIELDS

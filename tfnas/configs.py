@@ -116,6 +116,11 @@ class RunConfig:
     log_every: int = value(50, "Steps between TensorBoard scalars and log lines.")
     strategy: str = value("default", f"tf.distribute strategy: {', '.join(STRATEGIES)}.")
     deterministic: bool = value(True, "Deterministic ops (exact resume; a little slower).")
+    grappler: bool = value(
+        True,
+        "Grappler graph optimizations (fused kernels: steps about 30% faster on a CPU; "
+        "off: faster tracing of a very large supernet).",
+    )
 
     def check(self) -> None:
         """Raises `ConfigError` naming the first bad value."""

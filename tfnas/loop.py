@@ -491,7 +491,7 @@ def main(argv: list[str]) -> int:
             passes=values.passes,
             time_deployed=values.time_deployed,
         )
-        configure_tensorflow(config.run.seed, config.run.deterministic, 1, grappler=False)
+        configure_tensorflow(config.run.seed, config.run.deterministic, 1, config.run.grappler)
         runner = runner_from_flags(values)
         try:
             report = run_loop(config, settings, runner, output_dir)

@@ -86,7 +86,7 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
     search = config.search()
     target, target_latency = search.latency.target, search.latency.target_latency
     unit = load_target(target).unit  # a bad target fails before the data loads
-    configure_tensorflow(search.run.seed, search.run.deterministic, grappler=False)
+    configure_tensorflow(search.run.seed, search.run.deterministic, grappler=search.run.grappler)
     pipeline = pipeline_for(search.data, search.run.seed)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:

@@ -96,7 +96,7 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
 
     load_target(config.latency.target)  # a bad target fails before the data loads
     run = config.run
-    configure_tensorflow(run.seed, run.deterministic, FLAGS.cpu_devices, grappler=False)
+    configure_tensorflow(run.seed, run.deterministic, FLAGS.cpu_devices, run.grappler)
     started = time.monotonic()
     pipeline = pipeline_for(config.data, run.seed)
     source = pipeline.source

@@ -343,30 +343,30 @@ def check(config: SearchConfig) -> None:
 def config_from_dict(data: Any, source: str = "config") -> SearchConfig:
     """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field."""
     return run_config.from_dict(
-        SearchConfig, with_old_arch_batch(data), CONFIG_FORMAT, check, source, ALIASES
+        SearchConfig, with_old_settings(data), CONFIG_FORMAT, check, source, ALIASES
     )
 
 
-def with_old_arch_batch(data: Any) -> Any:
-    """`data` with the arch batch that a config saved before `arch_batch_size` ran.
+def with_old_settings(data: Any) -> Any:
+    """`data` with the settings a search saved before their fields existed ran with.
 
-    Such a search ran its arch steps on the evaluation batch: read without
-    the field, the default (the training batch) would change a resumed
-    search halfway.
+    Read without the fields, the defaults would change a resumed search
+    halfway: such a search ran its arch steps on the evaluation batch
+    (`arch_batch_size`), without Grappler (`grappler`).
     """
     if not isinstance(data, dict):
         return data
     if data.get("schema_version") == 1:  # flat
-        if "arch_batch_size" in data:
-            return data
         old = data.get("eval_batch_size", data.get("valid_batch_size"))
-        return data if old is None else {**data, "arch_batch_size": old}
-    arch, batches = data.get("arch_search"), data.get("data")
-    if not isinstance(arch, dict) or not isinstance(batches, dict) or "arch_batch_size" in arch:
-        return data
-    if "eval_batch_size" not in batches:
-        return data
-    return {**data, "arch_search": {**arch, "arch_batch_size": batches["eval_batch_size"]}}
+        filled = {"grappler": False, **({} if old is None else {"arch_batch_size": old})}
+        return {**filled, **data}
+    groups = {name: data.get(name) for name in ("arch_search", "data", "run")}
+    if not all(isinstance(group, dict) for group in groups.values()):
+        return data  # from_dict names what is wrong
+    arch, run = groups["arch_search"], groups["run"]
+    if "eval_batch_size" in groups["data"]:
+        arch = {"arch_batch_size": groups["data"]["eval_batch_size"], **arch}
+    return {**data, "arch_search": arch, "run": {"grappler": False, **run}}
 
 
 def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:

@@ -96,7 +96,9 @@ def main(argv: list[str]) -> int:
 def _train(config: TrainConfig, output_dir: Path) -> int:
 
     spec = load_net(config.arch)  # a bad arch fails before the data loads
-    configure_tensorflow(config.run.seed, config.run.deterministic, FLAGS.cpu_devices)
+    configure_tensorflow(
+        config.run.seed, config.run.deterministic, FLAGS.cpu_devices, config.run.grappler
+    )
     started = time.monotonic()
     pipeline = pipeline_for(config.data, config.run.seed)
     source = pipeline.source

@@ -46,6 +46,10 @@ def test_each_epoch_is_its_steps_times_their_phases_plus_its_evaluation_and_chec
     )
     assert estimates["train_total"] == pytest.approx(0.1 + 0.8 + 2.0 + 0.05)
     assert estimates["ratio"] == pytest.approx(3.4 / 2.95)
+    # Training holds nothing out, so its epoch can have more steps than the search's.
+    longer = sp.epoch_estimates(PHASES, COUNTS | {"train_steps": 110})
+    assert longer["train"]["training steps"] == pytest.approx(110 * 0.008)
+    assert longer["search"] == estimates["search"]
     assert estimates["fit_images_per_s"] == pytest.approx(12_800)
     assert estimates["train_images_per_s"] == pytest.approx(16_000)
     assert sp.arch_steps_in_epoch(10, lambda step: step % 5 == 4) == 2
@@ -59,7 +63,12 @@ def test_the_report_gives_each_phase_and_both_epochs():
         "steps": 40,
         "phases": PHASES,
         "counts": COUNTS,
-        "full_epochs": {"search": 4.0, "train": 3.0},
+        "full_epochs": {
+            "search": [9.0, 4.0],
+            "train": [4.5, 3.0],
+            "search_wall": 15.0,
+            "train_wall": 9.0,
+        },
     }
     text = sp.markdown(figures, sp.epoch_estimates(PHASES, COUNTS))
     assert "| arch_step | 30.00 |" in text
@@ -68,7 +77,8 @@ def test_the_report_gives_each_phase_and_both_epochs():
     train_total = 0.1 + 0.8 + 2.0 + 0.05
     assert f"| **total** | **3.4** | **total** | **{train_total:.1f}** |" in text
     assert "Estimated search epoch / training epoch: 1.15x." in text
-    assert "Whole epochs, timed: search 4.0 s, training 3.0 s, 1.33x." in text
+    assert "search 9.0 s then 4.0 s, training 4.5 s then 3.0 s; second epochs 1.33x" in text
+    assert "(first epochs 2.00x: they trace the steps)" in text
 
 
 @pytest.mark.slow
@@ -77,6 +87,8 @@ def test_the_demo_profile_times_every_phase_and_both_whole_epochs(tmp_path):
     assert set(figures["phases"]) == set(PHASES)
     assert all(seconds > 0 for seconds in figures["phases"].values())
     assert figures["counts"]["arch_steps"] > 0
-    assert set(figures["full_epochs"]) == {"search", "train"}
+    full = figures["full_epochs"]
+    assert len(full["search"]) == len(full["train"]) == 2
+    assert full["search_wall"] > sum(full["search"]) > 0 and full["train_wall"] > 0
     estimates = sp.epoch_estimates(figures["phases"], figures["counts"])
     assert estimates["search_total"] > 0 and estimates["train_total"] > 0

@@ -141,3 +141,30 @@ def test_sgd_updates_shared_weights_exactly_as_keras_sgd(nesterov):
         sampled.apply_to_sampled([grad], [ours], tf.constant([0]))
         stock.apply([grad], [theirs])
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_only_the_shared_weights_and_the_sampled_candidates_run_an_update(monkeypatch):
+    # Not merely left unchanged: the update ops of a candidate that did not
+    # run are never executed (one switch_case per block, not a mask each).
+    net = Supernet(tiny_space())
+    owners = net.candidate_weight_owners()
+    optimizer = SampledPathSGD(0.1, momentum=0.9, candidate_owners=owners)
+    optimizer.build(net.trainable_variables)
+    updated = []
+    original = SampledPathSGD._update_if_ran
+
+    def spy(self, gradient, variable, learning_rate, ran):
+        updated.append(net.trainable_variables[self._get_variable_index(variable)].path)
+        return original(self, gradient, variable, learning_rate, ran)
+
+    monkeypatch.setattr(SampledPathSGD, "_update_if_ran", spy)
+    active = [1, 2]
+    grads = [tf.ones_like(v) for v in net.trainable_variables]
+    optimizer.apply_to_sampled(grads, net.trainable_variables, tf.constant(active))  # eager
+    expected = [
+        v.path
+        for v in net.trainable_variables
+        if owners.get(v.path) is None or active[owners[v.path][0]] == owners[v.path][1]
+    ]
+    assert sorted(updated) == sorted(expected)
+    assert len(expected) < len(net.trainable_variables)

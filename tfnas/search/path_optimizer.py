@@ -7,10 +7,16 @@ a candidate would drift every step whether it was sampled or not. The
 reference PyTorch code avoids this because PyTorch skips parameters whose
 gradient is None. Here the optimizer is told which path of each choice block
 ran, and leaves the variables and optimizer slots (momentum, ...) of every
-other candidate exactly as they were, weight decay included: SGD switches
-its update off arithmetically, any other Keras optimizer updates and then
-puts the old values back. Shared weights (stem, fixed blocks, head) update
-every step.
+other candidate exactly as they were, weight decay included: each choice
+block's update is a `tf.switch_case` on its sampled path, whose branch
+updates that candidate's variables and no other's. Shared weights (stem,
+fixed blocks, head) update every step.
+
+The update ops of the candidates that did not run are not executed at all.
+Before 2026-12-07 every candidate's update ran every step, masked (SGD
+switched off arithmetically, other optimizers put the old values back):
+about 16 small ops for each of the `fashion_mnist` supernet's 486
+candidate variables, 14 ms of a 144 ms weight step on a 2-core CPU.
 
 Note the one difference from per-parameter PyTorch state: the iteration count
 (used by learning-rate schedules and by Adam's bias correction) is global.
@@ -98,6 +104,45 @@ class SampledPathsMixin:
             tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=True)
         ]
         self.apply(grads, variables)
+
+    def _distributed_tf_update_step(
+        self, distribution: Any, grads_and_vars: Sequence[tuple[Any, Any]], learning_rate: Any
+    ) -> None:
+        """Keras' per-variable update, run for the shared variables and the sampled paths only.
+
+        One `tf.switch_case` per choice block, on its sampled path: the
+        branch of candidate j updates j's variables (a candidate without
+        any, such as Zero, and a path out of range run the empty default).
+        """
+        shared = []
+        blocks: dict[int, dict[int, list[tuple[Any, Any]]]] = {}
+        for grad, var in grads_and_vars:
+            owner = self._owner_by_index[self._get_variable_index(var)]
+            if owner is None:
+                shared.append((grad, var))
+            else:
+                blocks.setdefault(owner[0], {}).setdefault(owner[1], []).append((grad, var))
+        super()._distributed_tf_update_step(distribution, shared, learning_rate)
+
+        def update(var: Any, grad: Any, lr: Any) -> None:
+            self._update_if_ran(grad, var, lr, None)
+
+        def branch(pairs: list[tuple[Any, Any]]) -> Any:
+            def run() -> tf.Tensor:
+                for grad, var in pairs:
+                    distribution.extended.update(
+                        var, update, args=(grad, learning_rate), group=False
+                    )
+                return tf.constant(0)
+
+            return run
+
+        for block, candidates in sorted(blocks.items()):
+            tf.switch_case(
+                self.active_paths[block],
+                {candidate: branch(pairs) for candidate, pairs in candidates.items()},
+                default=lambda: tf.constant(0),
+            )
 
     def _apply_weight_decay(self, variables: Sequence[Any]) -> None:
         # Decoupled weight decay moves into update_step, where it can be skipped

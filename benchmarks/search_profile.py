@@ -20,8 +20,9 @@ traced (`--steps` calls, the median of per-call times):
 - `arch_step`: one arch step on a held-out batch of `arch_batch_size`;
 - `derived_step`: one training step of the derived network (`tfnas.train`'s);
 - `fit_step`: one step of `model.fit` over `--steps` batches in memory of
-  the same network and batch (Keras' own loop, `jit_compile=False`): the
-  yardstick for `tfnas.train`;
+  the same network and batch (Keras' own loop, compiled by `Recipe.compile`:
+  the recipe's SGD and loss, accuracy as `tfnas.train` computes it, no
+  XLA): the yardstick for `tfnas.train`;
 - `bn_reestimation` and `valid_accuracy`: the search's end of epoch;
 - `test_accuracy`: the training's end of epoch;
 - `search_checkpoint`, `train_checkpoint`: one checkpoint each.
@@ -130,18 +131,14 @@ def profile(
     from tfnas.bn_calibration import accuracy_of
     from tfnas.builder import build_net
     from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.runtime import configure_tensorflow
+    from tfnas.runtime import configure_run
     from tfnas.search.config import resolve as resolve_search
     from tfnas.search.runner import SearchRun, arch_step_follows
     from tfnas.spec_json import save_spec
     from tfnas.train.config import resolve as resolve_train
 
     search_config = resolve_search(experiment)
-    configure_tensorflow(
-        search_config.run.seed,
-        search_config.run.deterministic,
-        grappler=search_config.run.grappler,
-    )
+    configure_run(search_config.run)
     pipeline = pipeline_for(search_config.data, search_config.run.seed)
     search = SearchRun(search_config, pipeline, workdir / "search", verbose=0, log=lambda _: None)
     choices = (
@@ -162,11 +159,7 @@ def profile(
 
     data = iter(pipeline.train_epoch(1))
     model = build_net(spec)
-    model.compile(
-        optimizer=trainer.recipe.sgd(),
-        loss=trainer.recipe.loss,
-        jit_compile=False,  # XLA on this CPU: 23x slower (issue 33); a GPU would turn it on
-    )
+    trainer.recipe.compile(model)  # as the keras-tuner trials: accuracy too, no XLA
     fit_data = pipeline.train_epoch(2).take(steps).cache()  # in memory after the first fit
 
     def fit_steps() -> None:  # Keras' own loop over `steps` batches

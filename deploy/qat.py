@@ -50,7 +50,7 @@ from tfnas.datasets.pipeline import channel_statistics, pipeline_for
 from tfnas.divergence import LossGuard, keras_callback
 from tfnas.progress import is_terminal
 from tfnas.recipe import JIT_COMPILE, Recipe
-from tfnas.runtime import configure_tensorflow, run_command
+from tfnas.runtime import configure_run, run_command
 
 OUTPUT_FILE = "model_qat_int8.tflite"
 REPORT_FILE = "qat_report.json"
@@ -234,7 +234,7 @@ def run_qat(
     if check_images < 1:
         raise QatError(f"--check_images={check_images}: expected >= 1")
     config, spec, model = load_trained(model_dir)
-    configure_tensorflow(config.run.seed, config.run.deterministic, grappler=config.run.grappler)
+    configure_run(config.run)
     images, labels = client_images(config, check_images, "test")
     reference = serving_model(model)(images, training=False)["logits"].numpy()
     # Fine-tuning draws from the whole training split: nothing is monitored on a held-out part.

@@ -151,13 +151,13 @@ def test_only_the_shared_weights_and_the_sampled_candidates_run_an_update(monkey
     optimizer = SampledPathSGD(0.1, momentum=0.9, candidate_owners=owners)
     optimizer.build(net.trainable_variables)
     updated = []
-    original = SampledPathSGD._update_if_ran
+    original = SampledPathSGD.update_step
 
-    def spy(self, gradient, variable, learning_rate, ran):
+    def spy(self, gradient, variable, learning_rate):
         updated.append(net.trainable_variables[self._get_variable_index(variable)].path)
-        return original(self, gradient, variable, learning_rate, ran)
+        return original(self, gradient, variable, learning_rate)
 
-    monkeypatch.setattr(SampledPathSGD, "_update_if_ran", spy)
+    monkeypatch.setattr(SampledPathSGD, "update_step", spy)
     active = [1, 2]
     grads = [tf.ones_like(v) for v in net.trainable_variables]
     optimizer.apply_to_sampled(grads, net.trainable_variables, tf.constant(active))  # eager

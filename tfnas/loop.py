@@ -69,7 +69,7 @@ from tfnas.latency.targets import load_target
 from tfnas.plots import label_axes, save_figure
 from tfnas.records import SearchSummary
 from tfnas.run_config import ConfigError, with_values
-from tfnas.runtime import configure_tensorflow, run_command
+from tfnas.runtime import configure_run, run_command
 from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
 from tfnas.search.constrained import most_likely_within
 from tfnas.search.runner import SearchRun
@@ -491,7 +491,7 @@ def main(argv: list[str]) -> int:
             passes=values.passes,
             time_deployed=values.time_deployed,
         )
-        configure_tensorflow(config.run.seed, config.run.deterministic, 1, config.run.grappler)
+        configure_run(config.run)
         runner = runner_from_flags(values)
         try:
             report = run_loop(config, settings, runner, output_dir)

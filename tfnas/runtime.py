@@ -1,6 +1,6 @@
 """What the commands share at run time: process settings, strategies, progress output.
 
-`configure_tensorflow` and `make_strategy` are called from `__main__` modules
+`configure_tensorflow` (or `configure_run`) and `make_strategy` are called from `__main__` modules
 only, before TensorFlow runs anything: those settings belong to a process,
 not to a library call. `print_line` and `ScalarLog` are how the search and
 training loops report progress.
@@ -49,6 +49,11 @@ def configure_tensorflow(
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def configure_run(run: Any, cpu_devices: int = 1) -> None:
+    """`configure_tensorflow` as a job's `RunConfig` (`tfnas.configs.RunConfig`) says."""
+    configure_tensorflow(run.seed, run.deterministic, cpu_devices, run.grappler)
 
 
 def make_strategy(name: str) -> Any:

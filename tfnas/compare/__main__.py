@@ -37,7 +37,7 @@ from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.latency.targets import load_target
 from tfnas.records import MethodResult
-from tfnas.runtime import configure_tensorflow, print_line, run_command
+from tfnas.runtime import configure_run, print_line, run_command
 from tfnas.search.config import EXPERIMENTS
 
 CONFIG_FILE = run_config.CONFIG_FILE
@@ -80,13 +80,11 @@ def main(argv: list[str]) -> int:
 
 
 def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
-    import tensorflow as tf
-
     began = time.monotonic()
     search = config.search()
     target, target_latency = search.latency.target, search.latency.target_latency
     unit = load_target(target).unit  # a bad target fails before the data loads
-    configure_tensorflow(search.run.seed, search.run.deterministic, grappler=search.run.grappler)
+    configure_run(search.run)
     pipeline = pipeline_for(search.data, search.run.seed)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -116,9 +114,6 @@ def _compare(config: CompareConfig, out: Path, resume: bool) -> int:
         )
     ]
     budget = results[0].images
-    # Grappler is off for the supernet only (see configure_tensorflow); the tuners' and the
-    # retrainings' standalone networks get TensorFlow's default, as `tfnas.train` does.
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
     for kind in config.tuner_list:
         results.append(
             stage(

@@ -25,7 +25,7 @@ from tfnas import run_config
 from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.latency.targets import load_target
-from tfnas.runtime import configure_tensorflow, make_strategy, run_command
+from tfnas.runtime import configure_run, make_strategy, run_command
 from tfnas.search.config import (
     ALIASES,
     EXPERIMENTS,
@@ -96,7 +96,7 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
 
     load_target(config.latency.target)  # a bad target fails before the data loads
     run = config.run
-    configure_tensorflow(run.seed, run.deterministic, FLAGS.cpu_devices, run.grappler)
+    configure_run(run, FLAGS.cpu_devices)
     started = time.monotonic()
     pipeline = pipeline_for(config.data, run.seed)
     source = pipeline.source

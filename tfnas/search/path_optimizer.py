@@ -16,7 +16,8 @@ The update ops of the candidates that did not run are not executed at all.
 Before 2026-12-07 every candidate's update ran every step, masked (SGD
 switched off arithmetically, other optimizers put the old values back):
 about 16 small ops for each of the `fashion_mnist` supernet's 486
-candidate variables, 14 ms of a 144 ms weight step on a 2-core CPU.
+candidate variables, 14 ms of a 144 ms weight step on a 2-core CPU, and
+one mask per optimizer kind.
 
 Note the one difference from per-parameter PyTorch state: the iteration count
 (used by learning-rate schedules and by Adam's bias correction) is global.
@@ -57,9 +58,6 @@ class SampledPathsMixin:
         if l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
         self.l2 = float(l2)
-        # Slot variables by the key of the variable they serve; set around
-        # Keras' attribute tracking, which would list every slot twice.
-        object.__setattr__(self, "_slots", {})
         self._num_choice_blocks = 1 + max((b for b, _ in self.candidate_owners.values()), default=0)
 
     def build(self, variables: Sequence[Any]) -> None:
@@ -125,7 +123,7 @@ class SampledPathsMixin:
         super()._distributed_tf_update_step(distribution, shared, learning_rate)
 
         def update(var: Any, grad: Any, lr: Any) -> None:
-            self._update_if_ran(grad, var, lr, None)
+            self.update_step(grad, var, lr)
 
         def branch(pairs: list[tuple[Any, Any]]) -> Any:
             def run() -> tf.Tensor:
@@ -145,49 +143,17 @@ class SampledPathsMixin:
             )
 
     def _apply_weight_decay(self, variables: Sequence[Any]) -> None:
-        # Decoupled weight decay moves into update_step, where it can be skipped
-        # for the candidates that did not run.
+        # Decoupled weight decay moves into update_step, which the candidates
+        # that did not run never reach.
         return
 
-    def add_variable_from_reference(
-        self, reference_variable: Any, name: str | None = None, initializer: Any = "zeros"
-    ) -> Any:
-        """Creates a slot variable (momentum, ...) and remembers which variable it serves."""
-        slot = super().add_variable_from_reference(reference_variable, name, initializer)
-        self._slots.setdefault(self._var_key(reference_variable), []).append(slot)
-        return slot
-
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        """The wrapped optimizer's update, for shared weights and candidates that ran."""
-        owner = self._owner_by_index[self._get_variable_index(variable)]
-        ran = None
-        if owner is not None:
-            block, candidate = owner
-            ran = tf.equal(self.active_paths[block], candidate)
-        self._update_if_ran(gradient, variable, learning_rate, ran)
+        """The wrapped optimizer's update, with L2 and decoupled weight decay.
 
-    def _update_if_ran(
-        self, gradient: Any, variable: Any, learning_rate: Any, ran: tf.Tensor | None
-    ) -> None:
-        """Updates `variable`; `ran` is None (shared) or whether its path ran.
-
-        Any optimizer: run its update, then put back the variable and its
-        slots where the path did not run. Masking with `tf.where` instead of
-        skipping with `tf.cond` keeps the traced graph free of hundreds of
-        small conditionals (tracing and graph optimization time grows fast
-        with their number), at the price of a copy of each candidate's
-        variable and slots during the step.
+        Called for the shared variables and, inside its block's branch, for
+        each variable of a candidate that ran: nothing here needs to know
+        which.
         """
-        if ran is not None:
-            state = [variable, *(s.value for s in self._slots.get(self._var_key(variable), []))]
-            before = [tf.identity(s) for s in state]
-        self._decayed_update(gradient, variable, learning_rate)
-        if ran is not None:
-            for current, old in zip(state, before, strict=True):
-                current.assign(tf.where(ran, current, old))
-
-    def _decayed_update(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        """The wrapped optimizer's update with L2 and decoupled weight decay."""
         if self.l2:
             gradient = gradient + tf.cast(self.l2, variable.dtype) * variable
         if self.weight_decay is not None and self._use_weight_decay(variable):
@@ -209,36 +175,8 @@ class SampledPathSGD(SampledPathsMixin, keras.optimizers.SGD):
     """SGD (momentum, Nesterov, L2) that updates only the sampled candidate ops.
 
     The weight optimizer of the paper's recipe: `SampledPathSGD(learning_rate,
-    momentum=0.9, nesterov=True, l2=4e-5, candidate_owners=...)`. Keras' SGD
-    update, written so that a 0/1 factor switches it off: where the path did
-    not run the gradient is multiplied by 0, the momentum by 1 and the step by
-    0, which leaves variable and momentum exactly as they were, without the
-    copies the generic mixin needs.
+    momentum=0.9, nesterov=True, l2=4e-5, candidate_owners=...)`.
     """
-
-    def _update_if_ran(
-        self, gradient: Any, variable: Any, learning_rate: Any, ran: tf.Tensor | None
-    ) -> None:
-        dtype = variable.dtype
-        lr = tf.cast(learning_rate, dtype)
-        grad = tf.cast(gradient, dtype)
-        if self.l2:
-            grad = grad + tf.cast(self.l2, dtype) * variable
-        keep = tf.ones([], dtype) if ran is None else tf.cast(ran, dtype)
-        grad = grad * keep
-        if self.weight_decay is not None and self._use_weight_decay(variable):
-            variable.assign_sub(variable * tf.cast(self.weight_decay, dtype) * lr * keep)
-        if self.momentum == 0:
-            variable.assign_sub(grad * lr)
-            return
-        momentum = tf.cast(self.momentum, dtype)
-        m = self.momentums[self._get_variable_index(variable)]
-        decay = momentum if ran is None else tf.where(ran, momentum, tf.ones([], dtype))
-        self.assign(m, m * decay - grad * lr)
-        if self.nesterov:
-            variable.assign_add(keep * (m * momentum - grad * lr))
-        else:
-            variable.assign_add(keep * m)
 
 
 class SampledPathAdam(SampledPathsMixin, keras.optimizers.Adam):

@@ -34,7 +34,7 @@ from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.load import load_net
 from tfnas.run_config import ConfigError, save_config
-from tfnas.runtime import configure_tensorflow, make_strategy, run_command
+from tfnas.runtime import configure_run, make_strategy, run_command
 from tfnas.train.config import CONFIG_FORMAT, EXPERIMENTS, TrainConfig, load_config, resolve
 from tfnas.train.trainer import Trainer, prepare_spec
 from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
@@ -96,9 +96,7 @@ def main(argv: list[str]) -> int:
 def _train(config: TrainConfig, output_dir: Path) -> int:
 
     spec = load_net(config.arch)  # a bad arch fails before the data loads
-    configure_tensorflow(
-        config.run.seed, config.run.deterministic, FLAGS.cpu_devices, config.run.grappler
-    )
+    configure_run(config.run, FLAGS.cpu_devices)
     started = time.monotonic()
     pipeline = pipeline_for(config.data, config.run.seed)
     source = pipeline.source

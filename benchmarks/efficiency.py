@@ -5,6 +5,10 @@ Each case runs in its own process, so that peak memory is the case's own:
 - `derived`: a training step (forward, backward, SGD) of the largest single
   path of the space (the largest-MAC candidate in every choice block) built
   as a plain Keras model: the yardstick.
+- `weight_step_static`: the supernet with all its candidates' weights and
+  momentum slots, training that same path fixed when the step is traced
+  (no `tf.switch_case`, gradients for the path's weights only): what a
+  weight step would need if holding the candidates were its only cost.
 - `weight_step`: a supernet weight step running that same path.
 - `arch_two`, `arch_full_v2`, `arch_full`: supernet arch steps in each
   gradient mode, with the same path active.
@@ -22,7 +26,10 @@ traced graphs. For reference the results also hold the process's resident set
 (`rss_step_peak_mb`: highest RSS sampled during the timed steps,
 `rss_process_peak_mb`: lifetime peak, both minus the RSS after importing
 TensorFlow), which on the CPU is dominated by what tracing and graph
-optimization leave allocated.
+optimization leave allocated. `held_mb` is what the allocator holds between
+steps (weights, optimizer slots, the input batch, and whatever the runtime
+keeps from one step to the next); the peak minus it is what a step
+allocates and frees.
 
 Usage:
     python -m benchmarks.efficiency                       # all cases, writes results
@@ -34,6 +41,7 @@ Writes `benchmarks/results/efficiency.json` and `efficiency.md`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -47,7 +55,7 @@ from typing import Any
 
 from absl import app, flags
 
-CASES = ("derived", "weight_step", "arch_two", "arch_full_v2", "arch_full")
+CASES = ("derived", "weight_step_static", "weight_step", "arch_two", "arch_full_v2", "arch_full")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,6 +113,22 @@ def largest_path(space: Any) -> list[int]:
     return choices
 
 
+def _count(variables: list[Any]) -> int:
+    """The number of scalars in `variables`."""
+    return sum(int(math.prod(v.shape)) for v in variables)
+
+
+def _supernet_parameters(net: Any, path: list[int]) -> dict[str, int]:
+    """Trainable parameters of the supernet: all, and those of candidates off `path`."""
+    owners = net.candidate_weight_owners()
+    off_path = [
+        w
+        for w in net.trainable_variables
+        if w.path in owners and owners[w.path][1] != path[owners[w.path][0]]
+    ]
+    return {"trainable": _count(net.trainable_variables), "off_path": _count(off_path)}
+
+
 def run_case(case: str, resolution: int, width: float, batch_size: int, steps: int) -> dict:
     """Measures one case in this process; returns its figures."""
     import keras
@@ -114,6 +138,7 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
     from tfnas.builder import build_net
     from tfnas.losses import cross_entropy
     from tfnas.registry import SPACES
+    from tfnas.sampling import NO_PATH, PathSample
     from tfnas.search.path_optimizer import SampledPathSGD
     from tfnas.search.steps import SearchSteps
     from tfnas.search.supernet import ArchParameters, Supernet
@@ -132,6 +157,7 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
     keras.utils.set_random_seed(0)
 
     check_path = None
+    parameters: dict[str, int] = {}
     if case == "derived":
         model = build_net(space.select(path))
         optimizer = keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)
@@ -145,6 +171,28 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
             )
             return loss
 
+        parameters["trainable"] = _count(model.trainable_variables)
+    elif case == "weight_step_static":
+        net = Supernet(space)
+        weights = net.trainable_variables
+        optimizer = keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)
+        optimizer.build(weights)  # slots for every candidate, as the search's optimizer has
+        fixed = PathSample(active=list(path), inactive=[NO_PATH] * len(path))
+
+        @tf.function
+        def step() -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                logits = net(images, sample=fixed, mode="one", bn_mode="update")
+                loss = tf.reduce_mean(cross_entropy(labels, logits))
+            pairs = [
+                (g, w)
+                for g, w in zip(tape.gradient(loss, weights), weights, strict=True)
+                if g is not None  # the candidates off the path have none
+            ]
+            optimizer.apply([g for g, _ in pairs], [w for _, w in pairs])
+            return loss
+
+        parameters = _supernet_parameters(net, path)
     else:
         net = Supernet(space)
         arch = ArchParameters(net.num_candidates, seed=0)
@@ -175,6 +223,8 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
             if active != path:
                 raise RuntimeError(f"{case}: ran path {active}, expected {path}")
 
+        parameters = _supernet_parameters(net, path)
+
     built_mb = _rss_mb()
     start = time.perf_counter()
     float(step())  # traces, optimizes and runs once
@@ -187,6 +237,7 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
         tf.config.experimental.reset_memory_stats(device)
     except ValueError:  # CPU without TF_CPU_ALLOCATOR_USE_BFC=true: no statistics
         device = None
+    held_mb = tf.config.experimental.get_memory_info(device)["current"] / 2**20 if device else None
     times = []
     with _RssSampler() as sampler:
         for _ in range(steps):
@@ -202,6 +253,8 @@ def run_case(case: str, resolution: int, width: float, batch_size: int, steps: i
         "memory_mb": (
             tf.config.experimental.get_memory_info(device)["peak"] / 2**20 if device else None
         ),
+        "held_mb": held_mb,
+        "parameters": parameters,
         "rss_baseline_mb": baseline_mb,
         "rss_built_mb": built_mb - baseline_mb,
         "rss_step_peak_mb": sampler.peak_mb - baseline_mb,
@@ -252,6 +305,34 @@ def _run_child(case: str, argv_flags: list[str]) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def weight_step_memory(derived: dict, static: dict, switched: dict) -> dict[str, float]:
+    """Where the weight step's memory beyond the single path's goes, in MiB.
+
+    - `candidates_expected`: the off-path candidates' float32 weights and
+      momentum slots, from their parameter count: what holding a supernet
+      must cost.
+    - `candidates_measured`: the static-path step's peak minus the single
+      path's: what holding them does cost.
+    - `switch`: the weight step's peak minus the static-path step's (same
+      weights, slots and path): what running the path through
+      `tf.switch_case` costs, split into `switch_held` (kept between steps)
+      and `switch_in_step` (allocated and freed within a step).
+    - `off_path_gradients`: the size of one float32 gradient of every
+      off-path candidate, the zeros `tf.switch_case` gives them.
+    """
+    off_path_mb = 4 * static["parameters"]["off_path"] / 2**20
+    switch_held = switched["held_mb"] - static["held_mb"]
+    switch = switched["memory_mb"] - static["memory_mb"]
+    return {
+        "candidates_expected": 2 * off_path_mb,
+        "candidates_measured": static["memory_mb"] - derived["memory_mb"],
+        "switch": switch,
+        "switch_held": switch_held,
+        "switch_in_step": switch - switch_held,
+        "off_path_gradients": off_path_mb,
+    }
+
+
 def summarize(results: dict[str, dict], config: dict, machine_info: dict) -> dict:
     """The results file: absolute figures per case and ratios to `derived`."""
     base = results["derived"]
@@ -269,11 +350,16 @@ def summarize(results: dict[str, dict], config: dict, machine_info: dict) -> dic
         "machine": machine_info,
         "memory_measure": memory_key,
         "derived": base,
+        "weight_step_static": {**results["weight_step_static"], **ratios("weight_step_static")},
         "weight_step": {**results["weight_step"], **ratios("weight_step")},
         "arch_step": {},
     }
+    if memory_key == "memory_mb":
+        summary["weight_step_memory"] = weight_step_memory(
+            results["derived"], results["weight_step_static"], results["weight_step"]
+        )
     for case in CASES:
-        if case.startswith("arch_"):
+        if case.startswith("arch_") and case in results:
             summary["arch_step"][case.removeprefix("arch_")] = {**results[case], **ratios(case)}
     return summary
 
@@ -284,6 +370,11 @@ def markdown(summary: dict) -> str:
     key = summary["memory_measure"]
     rows = [
         ("train largest single path", summary["derived"], None),
+        (
+            "supernet, path fixed when traced",
+            summary["weight_step_static"],
+            summary["weight_step_static"],
+        ),
         ("supernet weight step", summary["weight_step"], summary["weight_step"]),
     ]
     rows += [(f"supernet arch step, `{mode}`", r, r) for mode, r in summary["arch_step"].items()]
@@ -293,15 +384,16 @@ def markdown(summary: dict) -> str:
         f"{m['cpu']}, {m['cores']} cores{', GPU ' + ', '.join(m['gpu']) if m['gpu'] else ''}; "
         f"TensorFlow {m['tensorflow']}.",
         "",
-        "| step | time (s) | memory (MiB) | time ratio | memory ratio | first step (s) |",
-        "|---|---|---|---|---|---|",
+        "| step | time (s) | memory (MiB) | time ratio | memory ratio | held between steps "
+        "(MiB) | first step (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r, ratio in rows:
         time_ratio = 1.0 if ratio is None else ratio["time_ratio"]
         memory_ratio = 1.0 if ratio is None else ratio["memory_ratio"]
         lines.append(
             f"| {name} | {r['step_s']:.2f} | {r[key]:.0f} | {time_ratio:.2f} | "
-            f"{memory_ratio:.2f} | {r['first_step_s']:.0f} |"
+            f"{memory_ratio:.2f} | {_mib(r.get('held_mb'))} | {r['first_step_s']:.0f} |"
         )
     lines += [
         "",
@@ -315,7 +407,23 @@ def markdown(summary: dict) -> str:
         ),
         "The first step includes tracing and graph optimization.",
     ]
+    if "weight_step_memory" in summary:
+        m = summary["weight_step_memory"]
+        lines += [
+            "",
+            "The weight step's memory beyond the single path's "
+            f"({summary['weight_step'][key] - summary['derived'][key]:.0f} MiB): "
+            f"holding the other candidates' weights and momentum, {m['candidates_measured']:.0f} "
+            f"MiB (their parameters predict {m['candidates_expected']:.0f}); running the path "
+            f"through `tf.switch_case`, {m['switch']:.0f} MiB, of which {m['switch_held']:.0f} "
+            "is held between steps and the rest allocated within each step (one gradient of "
+            f"every off-path candidate is {m['off_path_gradients']:.0f} MiB).",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 def _define_flags() -> None:

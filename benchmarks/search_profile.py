@@ -17,6 +17,11 @@ traced (`--steps` calls, the median of per-call times):
 
 - `data`: one training batch from the pipeline (decode, augment, batch);
 - `weight_step`: one supernet weight step (sampled path, SGD), batches in memory;
+- `weight_step_derived_path`: the same, with the architecture logits pinned
+  so that every step samples the derived network's path: the network of
+  `derived_step` run through the supernet, so that the difference is the
+  supernet's own overhead (dispatch, the sampled-path optimizer) and not
+  the cost of the paths sampled;
 - `arch_step`: one arch step on a held-out batch of `arch_batch_size`;
 - `derived_step`: one training step of the derived network (`tfnas.train`'s);
 - `fit_step`: one step of `model.fit` over `--steps` batches in memory of
@@ -43,6 +48,7 @@ Writes `search_profile.json` and `.md`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -110,6 +116,23 @@ def epoch_estimates(phases: dict[str, float], counts: dict[str, int]) -> dict[st
     }
 
 
+@contextlib.contextmanager
+def pinned_path(alphas: list[Any], choices: list[int]) -> Iterator[None]:
+    """Architecture logits that sample `choices` every time (softmax 1 - e^-100), then restored."""
+    import numpy as np
+
+    saved = [alpha.numpy() for alpha in alphas]
+    for alpha, choice in zip(alphas, choices, strict=True):
+        logits = np.zeros(alpha.shape, np.float32)
+        logits[choice] = 100.0
+        alpha.assign(logits)
+    try:
+        yield
+    finally:
+        for alpha, value in zip(alphas, saved, strict=True):
+            alpha.assign(value)
+
+
 def cycle(dataset: Any) -> Iterator[Any]:
     """The batches of `dataset` (a few, kept in memory), over and over."""
     batches = list(dataset)
@@ -171,6 +194,12 @@ def profile(
         "weight_step": per_call(
             lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
         ),
+    }
+    with pinned_path(search.arch.alphas, choices):
+        phases["weight_step_derived_path"] = per_call(
+            lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
+        )
+    phases |= {
         "arch_step": per_call(lambda: search.steps.arch_step(*next(valid), seed()), steps, clock),
         "derived_step": per_call(lambda: trainer.train_step(*next(train_batches)), steps, clock),
         "fit_step": per_call(fit_steps, 1, clock) / steps,

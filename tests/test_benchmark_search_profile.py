@@ -7,6 +7,7 @@ from benchmarks import search_profile as sp
 PHASES = {
     "data": 0.001,
     "weight_step": 0.010,
+    "weight_step_derived_path": 0.009,
     "arch_step": 0.030,
     "derived_step": 0.008,
     "fit_step": 0.010,
@@ -79,6 +80,22 @@ def test_the_report_gives_each_phase_and_both_epochs():
     assert "Estimated search epoch / training epoch: 1.15x." in text
     assert "search 9.0 s then 4.0 s, training 4.5 s then 3.0 s; second epochs 1.33x" in text
     assert "(first epochs 2.00x: they trace the steps)" in text
+
+
+def test_a_pinned_path_is_sampled_every_time_and_the_logits_come_back():
+    import numpy as np
+    import tensorflow as tf
+
+    from tfnas import sampling
+
+    alphas = [tf.Variable([0.3, -0.2, 0.1]), tf.Variable([1.0, 0.0])]
+    before = [alpha.numpy().copy() for alpha in alphas]
+    with sp.pinned_path(alphas, [2, 1]):
+        for step in range(20):
+            sample = sampling.sample_one(alphas, tf.constant([0, step]))
+            assert sample.active.numpy().tolist() == [2, 1]
+    for alpha, value in zip(alphas, before, strict=True):
+        np.testing.assert_array_equal(alpha.numpy(), value)
 
 
 @pytest.mark.slow

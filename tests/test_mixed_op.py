@@ -109,6 +109,37 @@ def test_only_the_active_path_executes_under_tf_function():
             assert changed == (j == active), (active, j)
 
 
+@pytest.mark.parametrize("active", [0, 2, 3])
+def test_a_path_fixed_when_traced_computes_what_the_switched_path_computes(active):
+    """A Python int runs that path with no switch: same output and weight gradients.
+
+    The switched path's gradient gives the other candidates zeros; the
+    fixed path gives them none, which is what it is for (benchmarks.efficiency).
+    """
+    op, x = _mixed_op(), _inputs()
+    weights = op.trainable_weights
+
+    @tf.function
+    def run(index):
+        with tf.GradientTape() as tape:
+            y = op(x, active=index, mode="one", bn_mode="batch")
+            loss = tf.reduce_sum(y * y)
+        return y, tape.gradient(loss, weights)
+
+    y_fixed, grads_fixed = run(active)
+    y_switched, grads_switched = run(tf.constant(active))
+    # The same kernels in two graphs, which Grappler may fuse differently:
+    # a few float32 ulps at most.
+    np.testing.assert_allclose(y_fixed.numpy(), y_switched.numpy(), rtol=1e-6, atol=1e-6)
+    own = {id(w) for w in op.candidate_weights(active)}
+    for weight, fixed, switched in zip(weights, grads_fixed, grads_switched, strict=True):
+        if id(weight) in own:
+            np.testing.assert_allclose(fixed.numpy(), switched.numpy(), rtol=1e-6, atol=1e-6)
+        else:
+            assert fixed is None
+            assert not np.any(switched.numpy())
+
+
 def test_arch_modes_leave_the_moving_averages_alone():
     op, x = _mixed_op(), _inputs()
     before = _bn_means(op)

@@ -183,8 +183,15 @@ class MixedOp(keras.layers.Layer):
             return tf.zeros_like(x)  # Zero; the block is residual, so shapes match
         return run_layers(layers, x, bn_mode)
 
-    def switch(self, index: tf.Tensor, x: tf.Tensor, bn_mode: str) -> tf.Tensor:
-        """Runs only candidate `index` (a tensor); the other branches do not execute."""
+    def switch(self, index: tf.Tensor | int, x: tf.Tensor, bn_mode: str) -> tf.Tensor:
+        """Runs only candidate `index`; the other branches do not execute.
+
+        A Python int fixes the path when the step is traced, with no
+        `tf.switch_case` (`benchmarks.efficiency` measures what the switch
+        costs in memory against it).
+        """
+        if isinstance(index, int):
+            return self.path_output(index, x, bn_mode)
         branches = [
             (lambda j=j: self.path_output(j, x, bn_mode)) for j in range(self.num_candidates)
         ]
@@ -203,7 +210,8 @@ class MixedOp(keras.layers.Layer):
 
         Args:
             inputs: The block input.
-            active: int32 scalar, the path whose output the block returns.
+            active: int32 scalar, the path whose output the block returns (or a
+                Python int, fixed when traced: `switch`).
             inactive: int32 scalar, the second path of `two` mode.
             gate: The block's gate vector (one-hot of `active`, differentiable
                 in the architecture logits); required except in `one` mode.

@@ -34,6 +34,8 @@ allocates and frees.
 Usage:
     python -m benchmarks.efficiency                       # all cases, writes results
     python -m benchmarks.efficiency --resolution=64 --batch_size=8 --steps=2
+    python -m benchmarks.efficiency --resolution=64 --nograppler \
+        --cases=derived,weight_step --output_dir=/tmp/efficiency
 
 Writes `benchmarks/results/efficiency.json` and `efficiency.md`.
 """
@@ -129,11 +131,16 @@ def _supernet_parameters(net: Any, path: list[int]) -> dict[str, int]:
     return {"trainable": _count(net.trainable_variables), "off_path": _count(off_path)}
 
 
-def run_case(case: str, resolution: int, width: float, batch_size: int, steps: int) -> dict:
+def run_case(
+    case: str, resolution: int, width: float, batch_size: int, steps: int, grappler: bool = True
+) -> dict:
     """Measures one case in this process; returns its figures."""
     import keras
     import numpy as np
     import tensorflow as tf
+
+    if not grappler:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
     from tfnas.builder import build_net
     from tfnas.losses import cross_entropy
@@ -381,6 +388,7 @@ def markdown(summary: dict) -> str:
     lines = [
         f"ProxylessNAS ImageNet space, width {config['width']}, {config['resolution']} px, "
         f"batch {config['batch_size']}; median of {config['steps']} steps; "
+        f"{'' if config.get('grappler', True) else 'Grappler off; '}"
         f"{m['cpu']}, {m['cores']} cores{', GPU ' + ', '.join(m['gpu']) if m['gpu'] else ''}; "
         f"TensorFlow {m['tensorflow']}.",
         "",
@@ -432,6 +440,10 @@ def _define_flags() -> None:
     flags.DEFINE_float("width", 1.0, "Width multiplier of the space.")
     flags.DEFINE_integer("batch_size", 32, "Batch size.")
     flags.DEFINE_integer("steps", 5, "Timed steps per case (after two warm steps).")
+    flags.DEFINE_bool("grappler", True, "Let Grappler optimize the steps' graphs.")
+    flags.DEFINE_list(
+        "cases", list(CASES), "The cases to run; derived and the two weight steps always run."
+    )
     flags.DEFINE_string("output_dir", str(RESULTS_DIR), "Where the results files go.")
 
 
@@ -442,7 +454,7 @@ def main(argv: list[str]) -> None:
 
     f = flags.FLAGS
     if f.case:
-        result = run_case(f.case, f.resolution, f.width, f.batch_size, f.steps)
+        result = run_case(f.case, f.resolution, f.width, f.batch_size, f.steps, f.grappler)
         print("RESULT " + json.dumps(result))
         return
     config = {
@@ -451,16 +463,22 @@ def main(argv: list[str]) -> None:
         "width": f.width,
         "batch_size": f.batch_size,
         "steps": f.steps,
+        "grappler": f.grappler,
     }
+    unknown = sorted(set(f.cases) - set(CASES))
+    if unknown:
+        raise app.UsageError(f"--cases: unknown {unknown}; expected some of {list(CASES)}")
+    cases = [c for c in CASES if c in {*f.cases, "derived", "weight_step_static", "weight_step"}]
     child_flags = [
         f"--resolution={f.resolution}",
         f"--width={f.width}",
         f"--batch_size={f.batch_size}",
         f"--steps={f.steps}",
+        f"--grappler={f.grappler}",
     ]
     results = {}
-    for i, case in enumerate(CASES, 1):
-        print(f"[{i}/{len(CASES)}] {case} ...", flush=True)
+    for i, case in enumerate(cases, 1):
+        print(f"[{i}/{len(cases)}] {case} ...", flush=True)
         results[case] = _run_child(case, child_flags)
         r = results[case]
         memory = r["memory_mb"] if r["memory_mb"] is not None else r["rss_step_peak_mb"]

@@ -1,6 +1,6 @@
 """Where a search epoch's time goes, against a training epoch of its derived network.
 
-    python -m benchmarks.search_profile [--experiment=fashion_mnist] [--steps=40]
+    python -m benchmarks.search_profile [--experiment=fashion_mnist] [--steps=40] [--rounds=6]
         [--output_dir=benchmarks/results] [--no_full_epochs]
 
 Needs the Fashion-MNIST files for `fashion_mnist` (`apt-get install
@@ -64,16 +64,44 @@ RESULTS_NAME = "search_profile"
 WARMUP_CALLS = 3  # calls before timing: tracing, first allocations
 
 
-def per_call(fn: Callable[[], Any], calls: int, clock: Callable[[], float]) -> float:
-    """The median seconds of one call of `fn`, over `calls` calls after `WARMUP_CALLS`."""
-    for _ in range(WARMUP_CALLS):
-        fn()
+def per_call(
+    fn: Callable[[], Any], calls: int, clock: Callable[[], float], warmup: int = WARMUP_CALLS
+) -> float:
+    """The median seconds of one call of `fn`, over `calls` calls after `warmup` untimed ones."""
+    warm_up(fn, warmup)
     times = []
     for _ in range(calls):
         began = clock()
         fn()
         times.append(clock() - began)
     return statistics.median(times)
+
+
+def warm_up(fn: Callable[[], Any], calls: int = WARMUP_CALLS) -> None:
+    """Calls `fn` `calls` times, untimed: tracing, first allocations, first branches."""
+    for _ in range(calls):
+        fn()
+
+
+def interleaved(phases: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Each phase's per-call seconds, measured in `rounds` rounds that take turns.
+
+    `phases` maps a name to a function that times a block of calls and returns
+    the seconds of one call. Every round times each phase once, in turn, so
+    that a slow spell of the machine falls on all of them alike: on a 2-core
+    cloud VM the same step took 40% longer in one run than in another, more
+    than the differences measured. A ratio is then taken within each round.
+    """
+    times: dict[str, list[float]] = {name: [] for name in phases}
+    for _ in range(rounds):
+        for name, timed in phases.items():
+            times[name].append(timed())
+    return times
+
+
+def round_ratios(times: dict[str, list[float]], numerator: str, denominator: str) -> list[float]:
+    """`numerator` / `denominator` per round of `interleaved` times."""
+    return [a / b for a, b in zip(times[numerator], times[denominator], strict=True)]
 
 
 def arch_steps_in_epoch(steps: int, follows: Callable[[int], bool]) -> int:
@@ -133,6 +161,21 @@ def pinned_path(alphas: list[Any], choices: list[int]) -> Iterator[None]:
             alpha.assign(value)
 
 
+def per_round(figures: dict[str, Any]) -> dict[str, list[float]]:
+    """Per interleaved round: the estimated search/training epoch ratio, and train vs fit.
+
+    `train_vs_fit` is `tfnas.train`'s throughput over `model.fit`'s (above 1:
+    faster). The end-of-epoch phases, timed once, are shared by all rounds.
+    """
+    times = figures["round_times"]
+    rounds = len(next(iter(times.values())))
+    ratios = []
+    for r in range(rounds):
+        phases = figures["phases"] | {name: seconds[r] for name, seconds in times.items()}
+        ratios.append(epoch_estimates(phases, figures["counts"])["ratio"])
+    return {"epoch_ratio": ratios, "train_vs_fit": round_ratios(times, "fit_step", "derived_step")}
+
+
 def cycle(dataset: Any) -> Iterator[Any]:
     """The batches of `dataset` (a few, kept in memory), over and over."""
     batches = list(dataset)
@@ -146,8 +189,13 @@ def profile(
     workdir: Path,
     full_epochs: bool = True,
     clock: Callable[[], float] = time.perf_counter,
+    rounds: int = 1,
 ) -> dict[str, Any]:
-    """Times each phase (and, with `full_epochs`, one whole epoch of each job); the figures."""
+    """Times each phase (and, with `full_epochs`, two whole epochs of each job); the figures.
+
+    The steps are timed in `rounds` interleaved rounds of `steps` calls each
+    (`interleaved`); a step phase's figure is the median over the rounds.
+    """
     import tensorflow as tf
 
     from benchmarks.regime import SEARCHED_3_EPOCHS
@@ -188,21 +236,38 @@ def profile(
     def fit_steps() -> None:  # Keras' own loop over `steps` batches
         model.fit(fit_data, epochs=1, verbose=0, shuffle=False)
 
+    def weight_step() -> None:
+        search.steps.weight_step(*next(train_batches), seed(), uniform)
+
+    def weight_step_derived_path() -> float:
+        with pinned_path(search.arch.alphas, choices):
+            return per_call(weight_step, steps, clock, warmup=0)
+
+    # Each step is traced, and each branch it takes run, before any is timed.
+    warm_up(weight_step)
+    with pinned_path(search.arch.alphas, choices):
+        warm_up(weight_step)
+    warm_up(lambda: search.steps.arch_step(*next(valid), seed()))
+    warm_up(lambda: trainer.train_step(*next(train_batches)))
+    warm_up(fit_steps, 1)
+    times = interleaved(
+        {
+            "weight_step": lambda: per_call(weight_step, steps, clock, warmup=0),
+            "weight_step_derived_path": weight_step_derived_path,
+            "arch_step": lambda: per_call(
+                lambda: search.steps.arch_step(*next(valid), seed()), steps, clock, warmup=0
+            ),
+            "derived_step": lambda: per_call(
+                lambda: trainer.train_step(*next(train_batches)), steps, clock, warmup=0
+            ),
+            "fit_step": lambda: per_call(fit_steps, 1, clock, warmup=0) / steps,
+        },
+        rounds,
+    )
     derived: list[Any] = []  # the derived network, from its BN re-estimation to its evaluation
     phases = {
         "data": per_call(lambda: next(data), steps, clock),
-        "weight_step": per_call(
-            lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
-        ),
-    }
-    with pinned_path(search.arch.alphas, choices):
-        phases["weight_step_derived_path"] = per_call(
-            lambda: search.steps.weight_step(*next(train_batches), seed(), uniform), steps, clock
-        )
-    phases |= {
-        "arch_step": per_call(lambda: search.steps.arch_step(*next(valid), seed()), steps, clock),
-        "derived_step": per_call(lambda: trainer.train_step(*next(train_batches)), steps, clock),
-        "fit_step": per_call(fit_steps, 1, clock) / steps,
+        **{name: statistics.median(seconds) for name, seconds in times.items()},
         "bn_reestimation": per_call(
             lambda: derived.append(search.derived_model(choices)), 1, clock
         ),
@@ -229,8 +294,10 @@ def profile(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "tensorflow": tf.__version__,
         "steps": steps,
+        "rounds": rounds,
         "choices": choices,
         "phases": phases,
+        "round_times": times,
         "counts": counts,
     }
     if full_epochs:
@@ -289,9 +356,12 @@ def full_epoch_seconds(
 def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
     """The phases, each epoch's estimate per phase, the ratio, and the whole epochs if timed."""
     phases, counts = figures["phases"], figures["counts"]
+    rounds = figures.get("rounds", 1)
+    rounds = f" (the steps: then the median of {rounds} interleaved rounds)" if rounds > 1 else ""
     lines = [
         f"`{figures['experiment']}`, {figures['machine']}, TensorFlow {figures['tensorflow']}; "
-        f"median of {figures['steps']} calls per phase after {WARMUP_CALLS} untimed ones. "
+        f"median of {figures['steps']} calls per phase after {WARMUP_CALLS} untimed ones"
+        f"{rounds}. "
         f"An epoch: {counts['steps']} weight steps of {counts['batch_size']} images, "
         f"{counts['arch_steps']} arch steps, {counts['search_checkpoints']} checkpoints "
         f"({counts['train_checkpoints']} in training).",
@@ -317,6 +387,18 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
         f"`model.fit` of the same network and batch: {estimates['fit_images_per_s']:.0f} "
         "images/s.",
     ]
+    if figures.get("rounds", 1) > 1:
+        spread = per_round(figures)
+
+        def summary(values: list[float]) -> str:
+            return f"{statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})"
+
+        lines.append(
+            f"Per interleaved round ({figures['rounds']} rounds of {figures['steps']} calls of "
+            f"each step, taking turns): search epoch / training epoch "
+            f"{summary(spread['epoch_ratio'])}; `tfnas.train` throughput / `model.fit`'s "
+            f"{summary(spread['train_vs_fit'])}."
+        )
     full = figures.get("full_epochs")
     if full:
         (search_first, search_second), (train_first, train_second) = full["search"], full["train"]
@@ -344,7 +426,13 @@ def main(argv: list[str]) -> None:
     if values.experiment == "fashion_mnist":
         require_fashion_mnist()
     with tempfile.TemporaryDirectory() as workdir:
-        figures = profile(values.experiment, values.steps, Path(workdir), values.full_epochs)
+        figures = profile(
+            values.experiment,
+            values.steps,
+            Path(workdir),
+            values.full_epochs,
+            rounds=values.rounds,
+        )
     estimates = epoch_estimates(figures["phases"], figures["counts"])
     text = markdown(figures, estimates)
     print(text, flush=True)
@@ -358,7 +446,10 @@ if __name__ == "__main__":
     from absl import app, flags
 
     flags.DEFINE_enum("experiment", "fashion_mnist", ["fashion_mnist", "demo"], "The experiment.")
-    flags.DEFINE_integer("steps", 40, "Timed calls of each step phase.", lower_bound=1)
+    flags.DEFINE_integer("steps", 40, "Timed calls of each step phase per round.", lower_bound=1)
+    flags.DEFINE_integer(
+        "rounds", 6, "Interleaved rounds of the step phases (their median).", lower_bound=1
+    )
     flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
     flags.DEFINE_bool("full_epochs", True, "Also run and time two whole epochs of each job.")
     app.run(main)

@@ -82,6 +82,33 @@ def test_the_report_gives_each_phase_and_both_epochs():
     assert "(first epochs 2.00x: they trace the steps)" in text
 
 
+def test_rounds_take_turns_and_keep_each_phases_times_in_order():
+    order = []
+
+    def timed(name: str, seconds: list[float]):
+        values = iter(seconds)
+        return lambda: order.append(name) or next(values)
+
+    times = sp.interleaved(
+        {"a": timed("a", [1.0, 2.0, 3.0]), "b": timed("b", [4.0, 4.0, 6.0])}, rounds=3
+    )
+    assert order == ["a", "b"] * 3
+    assert times == {"a": [1.0, 2.0, 3.0], "b": [4.0, 4.0, 6.0]}
+    assert sp.round_ratios(times, "b", "a") == [4.0, 2.0, 2.0]
+
+
+def test_each_round_gives_its_own_epoch_ratio_and_train_vs_fit():
+    # Round 2 is a slow spell: every step twice as long, so its ratios barely move.
+    steps = ("weight_step", "weight_step_derived_path", "arch_step", "derived_step", "fit_step")
+    times = {name: [PHASES[name], 2 * PHASES[name]] for name in steps}
+    figures = {"phases": PHASES, "counts": COUNTS, "round_times": times}
+    spread = sp.per_round(figures)
+    assert spread["train_vs_fit"] == pytest.approx([0.010 / 0.008] * 2)
+    assert spread["epoch_ratio"][0] == pytest.approx(sp.epoch_estimates(PHASES, COUNTS)["ratio"])
+    slow = PHASES | {name: 2 * PHASES[name] for name in steps}
+    assert spread["epoch_ratio"][1] == pytest.approx(sp.epoch_estimates(slow, COUNTS)["ratio"])
+
+
 def test_a_pinned_path_is_sampled_every_time_and_the_logits_come_back():
     import numpy as np
     import tensorflow as tf
@@ -100,8 +127,12 @@ def test_a_pinned_path_is_sampled_every_time_and_the_logits_come_back():
 
 @pytest.mark.slow
 def test_the_demo_profile_times_every_phase_and_both_whole_epochs(tmp_path):
-    figures = sp.profile("demo", 2, tmp_path)
+    figures = sp.profile("demo", 2, tmp_path, rounds=2)
     assert set(figures["phases"]) == set(PHASES)
+    assert all(len(seconds) == 2 for seconds in figures["round_times"].values())
+    assert "Per interleaved round (2 rounds" in sp.markdown(
+        figures, sp.epoch_estimates(figures["phases"], figures["counts"])
+    )
     assert all(seconds > 0 for seconds in figures["phases"].values())
     assert figures["counts"]["arch_steps"] > 0
     full = figures["full_epochs"]

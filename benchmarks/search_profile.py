@@ -321,33 +321,85 @@ def trainer_of(config: Any, pipeline: Any, out: Path, log: Callable[[str], None]
     return Trainer(config, spec, pipeline, out, verbose=0, log=log)
 
 
+class StepClock:
+    """Adds up the seconds spent inside a job's step calls, per epoch.
+
+    `wrap` returns the step function timed; `per_epoch` splits the calls
+    into epochs by how many each epoch makes. An epoch's seconds minus its
+    steps' are what the loop spends outside them: data, logging, the arch
+    steps' batches.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.calls: dict[str, list[float]] = {}
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn`, with each call's seconds kept under `name`."""
+        calls = self.calls.setdefault(name, [])
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = self.clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                calls.append(self.clock() - began)
+
+        return timed
+
+    def per_epoch(self, per_epoch_calls: dict[str, int], epochs: int) -> list[float]:
+        """Seconds inside the step calls in each epoch (`name` -> its calls per epoch)."""
+        return [
+            sum(
+                sum(self.calls.get(name, [])[epoch * count : (epoch + 1) * count])
+                for name, count in per_epoch_calls.items()
+            )
+            for epoch in range(epochs)
+        ]
+
+
 def full_epoch_seconds(
     experiment: str, arch: Path, workdir: Path, clock: Callable[[], float]
 ) -> dict[str, Any]:
-    """Two whole epochs of each job: each epoch's loop seconds, and each run's wall seconds.
+    """Two whole epochs of each job: loop seconds, seconds inside the steps, wall seconds.
 
     The search has its arch steps on from its first epoch. A job's first
     epoch traces its steps; its second is the steady state.
     """
     from tfnas.datasets.pipeline import pipeline_for
     from tfnas.search.config import resolve as resolve_search
-    from tfnas.search.runner import SearchRun
+    from tfnas.search.runner import SearchRun, arch_step_follows
     from tfnas.train.config import resolve as resolve_train
 
-    search_config = resolve_search(experiment, warmup_epochs=0, epochs=2, arch_start_epoch=0)
+    epochs = 2
+    search_config = resolve_search(experiment, warmup_epochs=0, epochs=epochs, arch_start_epoch=0)
     pipeline = pipeline_for(search_config.data, search_config.run.seed)
     search = SearchRun(search_config, pipeline, workdir / "full-search", verbose=0, log=print)
+    search_clock = StepClock(clock)
+    # The loop looks the steps up on each call, so the timed ones are what it runs.
+    search.steps.weight_step = search_clock.wrap("weight", search.steps.weight_step)
+    search.steps.arch_step = search_clock.wrap("arch", search.steps.arch_step)
     began = clock()
     search.run()
     search_wall = clock() - began
-    train_config = resolve_train(experiment, arch=str(arch), epochs=2, warmup_epochs=0)
+    train_config = resolve_train(experiment, arch=str(arch), epochs=epochs, warmup_epochs=0)
     pipeline = pipeline_for(train_config.data, train_config.run.seed)
     trainer = trainer_of(train_config, pipeline, workdir / "full-train", log=print)
+    train_clock = StepClock(clock)
+    trainer.train_step = train_clock.wrap("train", trainer.train_step)
     began = clock()
     trainer.run()
+    arch_steps = arch_steps_in_epoch(
+        search.steps_per_epoch,
+        lambda step: arch_step_follows(step, search.steps_per_epoch, search_config.arch_search),
+    )
     return {
         "search": [epoch.seconds for epoch in search.history],
         "train": [epoch.seconds for epoch in trainer.history],
+        "search_in_steps": search_clock.per_epoch(
+            {"weight": search.steps_per_epoch, "arch": arch_steps}, epochs
+        ),
+        "train_in_steps": train_clock.per_epoch({"train": trainer.steps_per_epoch}, epochs),
         "search_wall": search_wall,
         "train_wall": clock() - began,
     }
@@ -410,6 +462,19 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
             f"their end-of-epoch evaluations and outputs: {full['search_wall']:.0f} s and "
             f"{full['train_wall']:.0f} s."
         )
+        if "search_in_steps" in full:
+            inside = full["search_in_steps"] + full["train_in_steps"]
+            outside = [
+                total - steps
+                for total, steps in zip(full["search"] + full["train"], inside, strict=True)
+            ]
+            lines.append(
+                "Of those epochs, inside the step calls: search "
+                f"{inside[0]:.1f} s and {inside[1]:.1f} s, training {inside[2]:.1f} s and "
+                f"{inside[3]:.1f} s; outside them (the loop, the data, the arch steps' "
+                f"batches): {outside[0]:.1f}, {outside[1]:.1f}, {outside[2]:.1f} and "
+                f"{outside[3]:.1f} s."
+            )
     return "\n".join(lines) + "\n"
 
 

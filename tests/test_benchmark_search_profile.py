@@ -67,6 +67,8 @@ def test_the_report_gives_each_phase_and_both_epochs():
         "full_epochs": {
             "search": [9.0, 4.0],
             "train": [4.5, 3.0],
+            "search_in_steps": [5.0, 3.5],
+            "train_in_steps": [2.5, 2.75],
             "search_wall": 15.0,
             "train_wall": 9.0,
         },
@@ -80,6 +82,19 @@ def test_the_report_gives_each_phase_and_both_epochs():
     assert "Estimated search epoch / training epoch: 1.15x." in text
     assert "search 9.0 s then 4.0 s, training 4.5 s then 3.0 s; second epochs 1.33x" in text
     assert "(first epochs 2.00x: they trace the steps)" in text
+    assert "inside the step calls: search 5.0 s and 3.5 s, training 2.5 s and 2.8 s" in text
+    assert "batches): 4.0, 0.5, 2.0 and 0.2 s." in text
+
+
+def test_the_step_clock_adds_up_each_epochs_calls_of_each_step():
+    ticks = iter(range(0, 1000, 2))  # each call spans one 2 s tick of the stand-in clock
+    step_clock = sp.StepClock(lambda: float(next(ticks)))
+    weight = step_clock.wrap("weight", lambda x: x + 1)
+    arch = step_clock.wrap("arch", lambda: None)
+    assert [weight(k) for k in range(6)] == [1, 2, 3, 4, 5, 6]  # results pass through
+    arch(), arch()
+    assert step_clock.per_epoch({"weight": 3, "arch": 1}, 2) == [8.0, 8.0]
+    assert step_clock.per_epoch({"weight": 2}, 3) == [4.0, 4.0, 4.0]
 
 
 def test_rounds_take_turns_and_keep_each_phases_times_in_order():
@@ -138,5 +153,10 @@ def test_the_demo_profile_times_every_phase_and_both_whole_epochs(tmp_path):
     full = figures["full_epochs"]
     assert len(full["search"]) == len(full["train"]) == 2
     assert full["search_wall"] > sum(full["search"]) > 0 and full["train_wall"] > 0
+    for job in ("search", "train"):  # the steps run inside the epochs
+        assert all(
+            0 < inside < total
+            for inside, total in zip(full[f"{job}_in_steps"], full[job], strict=True)
+        )
     estimates = sp.epoch_estimates(figures["phases"], figures["counts"])
     assert estimates["search_total"] > 0 and estimates["train_total"] > 0

@@ -139,12 +139,10 @@ def run_case(
     import numpy as np
     import tensorflow as tf
 
-    if not grappler:
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-
     from tfnas.builder import build_net
     from tfnas.losses import cross_entropy
     from tfnas.registry import SPACES
+    from tfnas.runtime import configure_tensorflow
     from tfnas.sampling import NO_PATH, PathSample
     from tfnas.search.path_optimizer import SampledPathSGD
     from tfnas.search.steps import SearchSteps
@@ -161,7 +159,7 @@ def run_case(
         rng.normal(size=(batch_size, resolution, resolution, 3)).astype(np.float32)
     )
     labels = tf.constant(rng.integers(0, 1000, batch_size).astype(np.int32))
-    keras.utils.set_random_seed(0)
+    configure_tensorflow(seed=0, deterministic=False, grappler=grappler)
 
     check_path = None
     parameters: dict[str, int] = {}

@@ -109,6 +109,14 @@ def arch_steps_in_epoch(steps: int, follows: Callable[[int], bool]) -> int:
     return sum(follows(step) for step in range(steps))
 
 
+def search_arch_steps(search: Any) -> int:
+    """How many arch steps an epoch of `search` (a `SearchRun`) holds."""
+    from tfnas.search.runner import arch_step_follows
+
+    steps, arch_search = search.steps_per_epoch, search.config.arch_search
+    return arch_steps_in_epoch(steps, lambda step: arch_step_follows(step, steps, arch_search))
+
+
 def epoch_estimates(phases: dict[str, float], counts: dict[str, int]) -> dict[str, Any]:
     """Each epoch's seconds, per phase, from the phases' per-call seconds and the epoch's counts.
 
@@ -204,7 +212,7 @@ def profile(
     from tfnas.datasets.pipeline import pipeline_for
     from tfnas.runtime import configure_run
     from tfnas.search.config import resolve as resolve_search
-    from tfnas.search.runner import SearchRun, arch_step_follows
+    from tfnas.search.runner import SearchRun
     from tfnas.spec_json import save_spec
     from tfnas.train.config import resolve as resolve_train
 
@@ -282,10 +290,7 @@ def profile(
         "steps": search.steps_per_epoch,
         "train_steps": trainer.steps_per_epoch,
         "batch_size": search_config.data.batch_size,
-        "arch_steps": arch_steps_in_epoch(
-            search.steps_per_epoch,
-            lambda step: arch_step_follows(step, search.steps_per_epoch, search_config.arch_search),
-        ),
+        "arch_steps": search_arch_steps(search),
         "search_checkpoints": search.steps_per_epoch // search_config.run.checkpoint_every + 1,
         "train_checkpoints": trainer.steps_per_epoch // train_config.run.checkpoint_every + 1,
     }
@@ -368,7 +373,7 @@ def full_epoch_seconds(
     """
     from tfnas.datasets.pipeline import pipeline_for
     from tfnas.search.config import resolve as resolve_search
-    from tfnas.search.runner import SearchRun, arch_step_follows
+    from tfnas.search.runner import SearchRun
     from tfnas.train.config import resolve as resolve_train
 
     epochs = 2
@@ -389,15 +394,11 @@ def full_epoch_seconds(
     trainer.train_step = train_clock.wrap("train", trainer.train_step)
     began = clock()
     trainer.run()
-    arch_steps = arch_steps_in_epoch(
-        search.steps_per_epoch,
-        lambda step: arch_step_follows(step, search.steps_per_epoch, search_config.arch_search),
-    )
     return {
         "search": [epoch.seconds for epoch in search.history],
         "train": [epoch.seconds for epoch in trainer.history],
         "search_in_steps": search_clock.per_epoch(
-            {"weight": search.steps_per_epoch, "arch": arch_steps}, epochs
+            {"weight": search.steps_per_epoch, "arch": search_arch_steps(search)}, epochs
         ),
         "train_in_steps": train_clock.per_epoch({"train": trainer.steps_per_epoch}, epochs),
         "search_wall": search_wall,
@@ -409,11 +410,13 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
     """The phases, each epoch's estimate per phase, the ratio, and the whole epochs if timed."""
     phases, counts = figures["phases"], figures["counts"]
     rounds = figures.get("rounds", 1)
-    rounds = f" (the steps: then the median of {rounds} interleaved rounds)" if rounds > 1 else ""
+    rounds_note = (
+        f" (the steps: then the median of {rounds} interleaved rounds)" if rounds > 1 else ""
+    )
     lines = [
         f"`{figures['experiment']}`, {figures['machine']}, TensorFlow {figures['tensorflow']}; "
         f"median of {figures['steps']} calls per phase after {WARMUP_CALLS} untimed ones"
-        f"{rounds}. "
+        f"{rounds_note}. "
         f"An epoch: {counts['steps']} weight steps of {counts['batch_size']} images, "
         f"{counts['arch_steps']} arch steps, {counts['search_checkpoints']} checkpoints "
         f"({counts['train_checkpoints']} in training).",
@@ -439,7 +442,7 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
         f"`model.fit` of the same network and batch: {estimates['fit_images_per_s']:.0f} "
         "images/s.",
     ]
-    if figures.get("rounds", 1) > 1:
+    if rounds > 1:
         spread = per_round(figures)
 
         def summary(values: list[float]) -> str:

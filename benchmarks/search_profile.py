@@ -41,7 +41,10 @@ epochs are what the estimate must add up to; the first adds the one-time
 tracing of the steps and the first run of each candidate's branch. The
 derived network is the experiment's search's on the `mobile` model at 3
 epochs (`benchmarks.regime.SEARCHED_3_EPOCHS`) for `fashion_mnist`, every
-space's first candidates otherwise.
+space's first candidates otherwise. The whole runs are sampled by
+`benchmarks.stack_sampler`: where the main thread was every 0.25 s, with
+the process's CPU seconds and page faults and the machine's steal and
+iowait, so that a slow epoch says where its time went.
 
 Writes `search_profile.json` and `.md`.
 """
@@ -49,6 +52,7 @@ Writes `search_profile.json` and `.md`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import statistics
@@ -59,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import require_fashion_mnist
+from benchmarks.stack_sampler import StackSampler, markdown_lines, summarize
 
 RESULTS_NAME = "search_profile"
 WARMUP_CALLS = 3  # calls before timing: tracing, first allocations
@@ -338,6 +343,7 @@ class StepClock:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.calls: dict[str, list[float]] = {}
+        self.running: str | None = None  # the step in a call now (for `StackSampler`)
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """`fn`, with each call's seconds kept under `name`."""
@@ -345,12 +351,19 @@ class StepClock:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             began = self.clock()
+            self.running = name
             try:
                 return fn(*args, **kwargs)
             finally:
+                self.running = None
                 calls.append(self.clock() - began)
 
         return timed
+
+    def epoch_label(self, job: str, name: str, per_epoch: int) -> str:
+        """`job epoch N`, N the epoch of `name`'s latest call (its end of epoch included)."""
+        calls = len(self.calls.get(name, []))
+        return f"{job} epoch {max(calls - 1, 0) // per_epoch + 1}"
 
     def per_epoch(self, per_epoch_calls: dict[str, int], epochs: int) -> list[float]:
         """Seconds inside the step calls in each epoch (`name` -> its calls per epoch)."""
@@ -384,16 +397,24 @@ def full_epoch_seconds(
     # The loop looks the steps up on each call, so the timed ones are what it runs.
     search.steps.weight_step = search_clock.wrap("weight", search.steps.weight_step)
     search.steps.arch_step = search_clock.wrap("arch", search.steps.arch_step)
+    search_label = functools.partial(
+        search_clock.epoch_label, "search", "weight", search.steps_per_epoch
+    )
     began = clock()
-    search.run()
+    with StackSampler(search_label, lambda: search_clock.running) as search_sampler:
+        search.run()
     search_wall = clock() - began
     train_config = resolve_train(experiment, arch=str(arch), epochs=epochs, warmup_epochs=0)
     pipeline = pipeline_for(train_config.data, train_config.run.seed)
     trainer = trainer_of(train_config, pipeline, workdir / "full-train", log=print)
     train_clock = StepClock(clock)
     trainer.train_step = train_clock.wrap("train", trainer.train_step)
+    train_label = functools.partial(
+        train_clock.epoch_label, "training", "train", trainer.steps_per_epoch
+    )
     began = clock()
-    trainer.run()
+    with StackSampler(train_label, lambda: train_clock.running) as train_sampler:
+        trainer.run()
     return {
         "search": [epoch.seconds for epoch in search.history],
         "train": [epoch.seconds for epoch in trainer.history],
@@ -403,6 +424,7 @@ def full_epoch_seconds(
         "train_in_steps": train_clock.per_epoch({"train": trainer.steps_per_epoch}, epochs),
         "search_wall": search_wall,
         "train_wall": clock() - began,
+        "where": summarize(search_sampler.samples + train_sampler.samples),
     }
 
 
@@ -478,6 +500,15 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
                 f"batches): {outside[0]:.1f}, {outside[1]:.1f}, {outside[2]:.1f} and "
                 f"{outside[3]:.1f} s."
             )
+        if full.get("where"):
+            lines += [
+                "",
+                "Where those runs' time went, the main thread sampled every 0.25 s "
+                "(`benchmarks/stack_sampler.py`; an epoch's rows include its end of epoch; "
+                "steal and iowait are the whole machine's, summed over its cores):",
+                "",
+                *markdown_lines(full["where"]),
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -84,6 +84,13 @@ def test_the_report_gives_each_phase_and_both_epochs():
     assert "(first epochs 2.00x: they trace the steps)" in text
     assert "inside the step calls: search 5.0 s and 3.5 s, training 2.5 s and 2.8 s" in text
     assert "batches): 4.0, 0.5, 2.0 and 0.2 s." in text
+    assert "main thread sampled" not in text  # no sampled stacks, no table
+
+    counters = dict(wall_s=2.0, cpu_s=1.0, major_faults=3.0, steal_s=0.0, iowait_s=0.5)
+    where = {"search epoch 2": {"inside": counters, "outside": counters, "top_outside": {}}}
+    figures["full_epochs"]["where"] = where
+    text = sp.markdown(figures, sp.epoch_estimates(PHASES, COUNTS))
+    assert "| search epoch 2 | outside the steps | 2.0 | 1.0 | 3 | 0.0 | 0.5 |" in text
 
 
 def test_the_step_clock_adds_up_each_epochs_calls_of_each_step():
@@ -95,6 +102,23 @@ def test_the_step_clock_adds_up_each_epochs_calls_of_each_step():
     arch(), arch()
     assert step_clock.per_epoch({"weight": 3, "arch": 1}, 2) == [8.0, 8.0]
     assert step_clock.per_epoch({"weight": 2}, 3) == [4.0, 4.0, 4.0]
+    # A call's epoch, its end of epoch included: 6 weight calls are 2 epochs of 3.
+    assert step_clock.epoch_label("search", "weight", 3) == "search epoch 2"
+    assert step_clock.epoch_label("search", "weight", 6) == "search epoch 1"
+    assert step_clock.epoch_label("training", "train", 4) == "training epoch 1"  # none yet
+    assert step_clock.running is None
+
+
+def test_the_step_clock_says_which_step_is_running():
+    step_clock = sp.StepClock(lambda: 0.0)
+    seen = []
+    weight = step_clock.wrap("weight", lambda: seen.append(step_clock.running))
+    weight()
+    assert seen == ["weight"] and step_clock.running is None
+    failing = step_clock.wrap("arch", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing()
+    assert step_clock.running is None  # cleared when a step raises
 
 
 def test_rounds_take_turns_and_keep_each_phases_times_in_order():
@@ -158,5 +182,10 @@ def test_the_demo_profile_times_every_phase_and_both_whole_epochs(tmp_path):
             0 < inside < total
             for inside, total in zip(full[f"{job}_in_steps"], full[job], strict=True)
         )
+    where = full["where"]  # the sampled stacks, by epoch, inside and outside the steps
+    assert {"search epoch 1", "search epoch 2", "training epoch 1", "training epoch 2"} <= set(
+        where
+    )
+    assert all(entry["inside"]["wall_s"] > 0 for entry in where.values())
     estimates = sp.epoch_estimates(figures["phases"], figures["counts"])
     assert estimates["search_total"] > 0 and estimates["train_total"] > 0

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import require_fashion_mnist
-from benchmarks.stack_sampler import StackSampler, markdown_lines, summarize
+from benchmarks.stack_sampler import Heartbeat, StackSampler, markdown_lines, summarize
 
 RESULTS_NAME = "search_profile"
 WARMUP_CALLS = 3  # calls before timing: tracing, first allocations
@@ -400,21 +400,23 @@ def full_epoch_seconds(
     search_label = functools.partial(
         search_clock.epoch_label, "search", "weight", search.steps_per_epoch
     )
-    began = clock()
-    with StackSampler(search_label, lambda: search_clock.running) as search_sampler:
-        search.run()
-    search_wall = clock() - began
     train_config = resolve_train(experiment, arch=str(arch), epochs=epochs, warmup_epochs=0)
-    pipeline = pipeline_for(train_config.data, train_config.run.seed)
-    trainer = trainer_of(train_config, pipeline, workdir / "full-train", log=print)
-    train_clock = StepClock(clock)
-    trainer.train_step = train_clock.wrap("train", trainer.train_step)
-    train_label = functools.partial(
-        train_clock.epoch_label, "training", "train", trainer.steps_per_epoch
-    )
-    began = clock()
-    with StackSampler(train_label, lambda: train_clock.running) as train_sampler:
-        trainer.run()
+    train_pipeline = pipeline_for(train_config.data, train_config.run.seed)
+    with Heartbeat() as heartbeat:  # says whether the whole machine stalled with a run
+        began = clock()
+        with StackSampler(search_label, lambda: search_clock.running) as search_sampler:
+            search.run()
+        search_wall = clock() - began
+        trainer = trainer_of(train_config, train_pipeline, workdir / "full-train", log=print)
+        train_clock = StepClock(clock)
+        trainer.train_step = train_clock.wrap("train", trainer.train_step)
+        train_label = functools.partial(
+            train_clock.epoch_label, "training", "train", trainer.steps_per_epoch
+        )
+        began = clock()
+        with StackSampler(train_label, lambda: train_clock.running) as train_sampler:
+            trainer.run()
+        train_wall = clock() - began
     return {
         "search": [epoch.seconds for epoch in search.history],
         "train": [epoch.seconds for epoch in trainer.history],
@@ -423,8 +425,11 @@ def full_epoch_seconds(
         ),
         "train_in_steps": train_clock.per_epoch({"train": trainer.steps_per_epoch}, epochs),
         "search_wall": search_wall,
-        "train_wall": clock() - began,
-        "where": summarize(search_sampler.samples + train_sampler.samples),
+        "train_wall": train_wall,
+        "where": summarize(
+            search_sampler.samples + train_sampler.samples, machine_gaps=heartbeat.gaps
+        ),
+        "machine_gaps": heartbeat.gaps,
     }
 
 
@@ -505,7 +510,10 @@ def markdown(figures: dict[str, Any], estimates: dict[str, Any]) -> str:
                 "",
                 "Where those runs' time went, the main thread sampled every 0.25 s "
                 "(`benchmarks/stack_sampler.py`; an epoch's rows include its end of epoch; "
-                "steal and iowait are the whole machine's, summed over its cores):",
+                "steal and iowait are the whole machine's, summed over its cores; `longest s` "
+                "is the longest interval between two samples, over 0.25 s when the sampler "
+                "itself could not run; `machine stalled s` the seconds in which a separate "
+                "process's 50 ms naps overran too, the whole machine stopped):",
                 "",
                 *markdown_lines(full["where"]),
             ]

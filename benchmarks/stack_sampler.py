@@ -17,12 +17,19 @@ sample:
 The interval before a sample is charged to that sample's place. With a
 0.25 s interval, a stall of a few seconds is caught in many samples while
 the sampling costs a fraction of a percent of a core.
+
+A stall that no thread of the process lives through shows as one long
+interval: the sampler itself did not run. `Heartbeat`, a separate process
+that only sleeps in 50 ms naps, says whether the whole machine stopped too
+(its naps stretch as well) or only this process (the main thread held the
+interpreter lock, or the process was stopped).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -100,6 +107,7 @@ def describe(frame: FrameType, root: Path) -> str:
 class Sample:
     """One look at the main thread, with the counters' growth since the look before."""
 
+    at: float  # time.monotonic() of the sample; the interval charged ends here
     label: str  # what the caller said the job was doing (`label()`), e.g. "search epoch 2"
     step: str | None  # the timed step running, None outside the steps
     own_place: str
@@ -153,43 +161,121 @@ class StackSampler:
         now = self.counters()
         own, innermost = place_of(frame)
         deltas = {name: now[name] - last[name] for name in COUNTERS}
-        self.samples.append(Sample(self.label(), self.running(), own, innermost, deltas))
+        self.samples.append(
+            Sample(now["wall_s"], self.label(), self.running(), own, innermost, deltas)
+        )
         return now
 
 
-def summarize(samples: list[Sample], top: int = 5) -> dict[str, dict]:
+# A 50 ms nap that took longer than this is a gap the heartbeat reports.
+HEARTBEAT_GAP_S = 0.5
+_HEARTBEAT = """
+import sys, time
+gap = float(sys.argv[1])
+while True:
+    began = time.monotonic()
+    time.sleep(0.05)
+    ended = time.monotonic()
+    if ended - began > gap:
+        print(began, ended, flush=True)
+"""
+
+
+class Heartbeat:
+    """A separate process that naps 50 ms at a time and records each nap that overran.
+
+    Its gaps are `(began, ended)` in `time.monotonic()` seconds, a clock
+    this machine's processes share. A gap here while the job also stalled
+    means the whole machine stopped (the hypervisor paused it); no gap
+    means only the job's process did.
+    """
+
+    def __init__(self, gap_s: float = HEARTBEAT_GAP_S) -> None:
+        self.gap_s = gap_s
+        self.gaps: list[tuple[float, float]] = []
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Heartbeat:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _HEARTBEAT, str(self.gap_s)], stdout=subprocess.PIPE, text=True
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        output, _ = self._process.communicate()
+        self.gaps = parse_gaps(output)
+
+
+def parse_gaps(output: str) -> list[tuple[float, float]]:
+    """The heartbeat's `began ended` lines as pairs of seconds."""
+    gaps = []
+    for line in output.splitlines():
+        if line.strip():
+            began, ended = line.split()
+            gaps.append((float(began), float(ended)))
+    return gaps
+
+
+def overlap(gaps: list[tuple[float, float]], start: float, end: float) -> float:
+    """Seconds of `gaps` that fall within `[start, end]`."""
+    return sum(max(0.0, min(end, b) - max(start, a)) for a, b in gaps)
+
+
+def summarize(
+    samples: list[Sample], top: int = 5, machine_gaps: list[tuple[float, float]] = ()
+) -> dict[str, dict]:
     """Per label: the counters inside and outside the steps, and the top places outside them.
 
     Each place lists its counters summed over its samples, places ordered
-    by wall seconds.
+    by wall seconds, with its number of samples, its longest interval
+    between samples (long: the sampler itself could not run), and the
+    seconds of `machine_gaps` (a `Heartbeat`'s) within its intervals.
     """
     summary: dict[str, dict] = {}
     for sample in samples:
         entry = summary.setdefault(
             sample.label,
-            {"inside": dict.fromkeys(COUNTERS, 0.0), "outside": dict.fromkeys(COUNTERS, 0.0)},
+            {"inside": empty_counts(), "outside": empty_counts()},
         )
         side = entry["inside" if sample.step else "outside"]
-        for name in COUNTERS:
-            side[name] += sample.deltas[name]
+        add(side, sample, machine_gaps)
         if not sample.step:
             places = entry.setdefault("places", {})
             place = places.setdefault(
-                f"{sample.own_place} <- {sample.innermost_place}", dict.fromkeys(COUNTERS, 0.0)
+                f"{sample.own_place} <- {sample.innermost_place}", empty_counts()
             )
-            for name in COUNTERS:
-                place[name] += sample.deltas[name]
+            add(place, sample, machine_gaps)
     for entry in summary.values():
         ranked = sorted(entry.pop("places", {}).items(), key=lambda kv: -kv[1]["wall_s"])
         entry["top_outside"] = dict(ranked[:top])
     return summary
 
 
+def empty_counts() -> dict[str, float]:
+    """The counters at zero, with the sample count, the longest interval and machine stalls."""
+    return {**dict.fromkeys(COUNTERS, 0.0), "samples": 0, "longest_s": 0.0, "machine_stall_s": 0.0}
+
+
+def add(counts: dict[str, float], sample: Sample, machine_gaps: list[tuple[float, float]]) -> None:
+    """Adds `sample`'s interval to `counts` (see `empty_counts`)."""
+    for name in COUNTERS:
+        counts[name] += sample.deltas[name]
+    counts["samples"] += 1
+    counts["longest_s"] = max(counts["longest_s"], sample.deltas["wall_s"])
+    counts["machine_stall_s"] += overlap(
+        machine_gaps, sample.at - sample.deltas["wall_s"], sample.at
+    )
+
+
 def markdown_lines(summary: dict[str, dict]) -> list[str]:
     """A table per label of where the time went, inside and outside the steps."""
     lines = [
-        "| label | where | wall s | CPU s | major faults | steal s | iowait s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| label | where | wall s | CPU s | major faults | steal s | iowait s | samples | "
+        "longest s | machine stalled s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, entry in summary.items():
         rows = [("inside the steps", entry["inside"]), ("outside the steps", entry["outside"])]
@@ -197,17 +283,22 @@ def markdown_lines(summary: dict[str, dict]) -> list[str]:
         for where, c in rows:
             lines.append(
                 f"| {label} | {where} | {c['wall_s']:.1f} | {c['cpu_s']:.1f} | "
-                f"{c['major_faults']:.0f} | {c['steal_s']:.1f} | {c['iowait_s']:.1f} |"
+                f"{c['major_faults']:.0f} | {c['steal_s']:.1f} | {c['iowait_s']:.1f} | "
+                f"{c.get('samples', 0)} | {c.get('longest_s', 0.0):.1f} | "
+                f"{c.get('machine_stall_s', 0.0):.1f} |"
             )
     return lines
 
 
 __all__ = [
     "COUNTERS",
+    "Heartbeat",
     "Sample",
     "StackSampler",
     "machine_counters",
     "markdown_lines",
+    "overlap",
+    "parse_gaps",
     "place_of",
     "proc_stat_seconds",
     "summarize",

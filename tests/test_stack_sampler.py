@@ -92,6 +92,9 @@ def test_samples_are_charged_to_their_step_or_place_and_summarized_per_label():
         "major_faults": 2.0,
         "steal_s": 0.25,
         "iowait_s": 0.0,
+        "samples": 1,
+        "longest_s": 1.0,
+        "machine_stall_s": 0.0,
     }
     assert first["outside"]["wall_s"] == 3.0
     [(place, counters)] = first["top_outside"].items()  # top=1: the place with most wall time
@@ -99,7 +102,10 @@ def test_samples_are_charged_to_their_step_or_place_and_summarized_per_label():
     assert counters["wall_s"] == 2.0 and counters["major_faults"] == 4.0
     assert summary["search epoch 2"]["outside"]["wall_s"] == 1.0
     table = "\n".join(ss.markdown_lines(summary))
-    assert "| search epoch 1 | outside the steps | 3.0 | 1.5 | 6 | 0.8 | 0.0 |" in table
+    assert (
+        "| search epoch 1 | outside the steps | 3.0 | 1.5 | 6 | 0.8 | 0.0 | 3 | 1.0 | 0.0 |"
+        in table
+    )
 
 
 def sleep_until_sampled(sampler: ss.StackSampler, samples: int) -> None:
@@ -121,3 +127,26 @@ def test_the_thread_samples_the_main_thread_where_it_is():
 def test_a_non_positive_interval_is_refused():
     with pytest.raises(ValueError, match=r"interval=0.*expected seconds > 0"):
         ss.StackSampler(lambda: "", lambda: None, interval=0)
+
+
+def test_machine_gaps_are_charged_to_the_samples_they_overlap():
+    assert ss.overlap([(1.0, 3.0), (10.0, 11.0)], 2.0, 10.5) == 1.5
+    assert ss.overlap([], 0.0, 5.0) == 0.0
+    deltas = dict.fromkeys(ss.COUNTERS, 0.0)
+    stalled = ss.Sample(20.0, "run", None, "a", "a", {**deltas, "wall_s": 12.0})
+    quick = ss.Sample(20.25, "run", None, "a", "a", {**deltas, "wall_s": 0.25})
+    summary = ss.summarize([stalled, quick], machine_gaps=[(9.0, 18.0)])
+    outside = summary["run"]["outside"]
+    assert outside["samples"] == 2
+    assert outside["longest_s"] == 12.0  # the sampler itself did not run for 12 s
+    assert outside["machine_stall_s"] == 9.0  # the stalled interval 8..20 holds the gap 9..18
+    table = "\n".join(ss.markdown_lines(summary))
+    assert "| run | outside the steps | 12.2 | 0.0 | 0 | 0.0 | 0.0 | 2 | 12.0 | 9.0 |" in table
+
+
+def test_the_heartbeats_lines_are_gaps_and_its_process_stops_cleanly():
+    assert ss.parse_gaps("1.5 2.5\n\n3.0 7.0\n") == [(1.5, 2.5), (3.0, 7.0)]
+    with ss.Heartbeat() as heartbeat:
+        pass
+    assert heartbeat._process.returncode is not None  # terminated and reaped
+    assert all(ended > began for began, ended in heartbeat.gaps)

@@ -65,6 +65,26 @@ def test_an_epoch_is_reproducible_and_skipping_resumes_it_exactly():
     assert not np.array_equal(first[0][1], other[0][1])  # each epoch its own order
 
 
+def test_every_dataset_a_job_iterates_runs_without_autotuning():
+    # With autotuning on, destroying an epoch's iterator waited up to 60 s for
+    # the autotune thread's sleep (pipeline.without_autotune): each epoch's end.
+    pipeline = _pipeline()
+    datasets = {
+        "train_epoch": pipeline.train_epoch(0),
+        "valid_stream": pipeline.valid_stream(),
+        "calibration_batches": pipeline.calibration_batches(16),
+        "valid_batches": pipeline.valid_batches(),
+    }
+    tuned = [name for name, ds in datasets.items() if ds.options().autotune.enabled is not False]
+    assert tuned == []
+    # The batches are those the pipeline made with autotuning on.
+    on = tf.data.Options()
+    on.autotune.enabled = True
+    with_autotune = _arrays(pipeline.train_epoch(0).with_options(on))
+    for (x, y), (x2, y2) in zip(_arrays(pipeline.train_epoch(0)), with_autotune, strict=True):
+        assert np.array_equal(x, x2) and np.array_equal(y, y2)
+
+
 def test_a_recipe_gets_the_steps_it_asks_for_up_to_one_pass():
     pipeline = _pipeline()  # 100 training examples in batches of 10
     assert [pipeline.steps_for(n) for n in (0, 3, 10, 25)] == [10, 3, 10, 10]

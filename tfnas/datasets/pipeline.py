@@ -31,6 +31,24 @@ PAD_PIXELS = 4
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with tf.data's autotuning off; its AUTOTUNE values keep their start values.
+
+    Why: with autotuning on, each iterator runs a model thread that sleeps
+    between optimizations for a period that doubles up to 60 s, and
+    destroying the iterator waits for that sleep to end (TensorFlow 2.21:
+    `RootDataset::Iterator::~Iterator` joins the thread). Every epoch makes a
+    new iterator, so every epoch ended with a wait of up to a minute on an
+    idle CPU: 8 to 27 s measured (`benchmarks.search_profile`'s stack
+    samples; a native stack showed the main thread in that destructor).
+    Off, a parallel map runs min(16, cores) calls, which autotuning started
+    from anyway, and the batches are the same (every map is deterministic).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def balanced_split(labels: np.ndarray, valid_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Holds out `valid_size` examples, the same number from every class.
 
@@ -276,6 +294,7 @@ class Pipeline:
             .map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
             .batch(self.batch_size, drop_remainder=True)
             .prefetch(AUTOTUNE)
+            .apply(without_autotune)
         )
 
     def _valid_examples(self) -> tf.data.Dataset:
@@ -314,6 +333,7 @@ class Pipeline:
             .repeat()
             .skip(skip_batches)
             .prefetch(AUTOTUNE)
+            .apply(without_autotune)
         )
 
     def calibration_batches(self, images: int) -> tf.data.Dataset:
@@ -340,13 +360,19 @@ class Pipeline:
             )
             .batch(min(self.valid_batch_size, count), drop_remainder=True)
             .prefetch(AUTOTUNE)
+            .apply(without_autotune)
         )
 
     def valid_batches(self) -> tf.data.Dataset | None:
         """One pass over the held-out examples, for reporting; None when none are held out."""
         if self.valid_size == 0:
             return None
-        return self._valid_examples().batch(self.valid_batch_size).prefetch(AUTOTUNE)
+        return (
+            self._valid_examples()
+            .batch(self.valid_batch_size)
+            .prefetch(AUTOTUNE)
+            .apply(without_autotune)
+        )
 
     def test_batches(self) -> tf.data.Dataset | None:
         """One pass over the test split, for reporting only; None when the data has none."""
@@ -361,6 +387,7 @@ class Pipeline:
             )
             .batch(self.valid_batch_size)
             .prefetch(AUTOTUNE)
+            .apply(without_autotune)
         )
 
 

@@ -35,11 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from tfnas.errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECORD_SUFFIX = ".part.json"
 
 
-class PartError(RuntimeError):
+class PartError(UserError, RuntimeError):
     """A part that failed, cannot be reused as it is, or is neither finished nor resumable."""
 
 

@@ -15,13 +15,14 @@ import numpy as np
 from tfnas.builder import build_net
 from tfnas.datasets.pipeline import center_crop
 from tfnas.datasets.sources import load_source
+from tfnas.errors import UserError
 from tfnas.spec_json import load_spec
 from tfnas.train.config import load_config
 
 REPRESENTATIVE_IMAGES = 200  # int8 calibration images (from the training split)
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """A model folder or an option that cannot be exported; the message says what to do."""
 
 

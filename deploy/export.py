@@ -196,7 +196,7 @@ def main(argv: list[str]) -> int:
         print(f"\nwrote {flag_values.output_dir}/ ({REPORT_FILE})")
         return 0
 
-    return run_command(argv, body, errors=(ExportError,))
+    return run_command(argv, body)
 
 
 if __name__ == "__main__":

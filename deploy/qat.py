@@ -38,7 +38,6 @@ import numpy as np
 
 from deploy.common import (
     REPRESENTATIVE_IMAGES,
-    ExportError,
     batches_of,
     client_images,
     load_trained,
@@ -48,6 +47,7 @@ from tfnas.atomic import write_bytes_atomic, write_text_atomic
 from tfnas.builder import build_net
 from tfnas.datasets.pipeline import channel_statistics, pipeline_for
 from tfnas.divergence import LossGuard, keras_callback
+from tfnas.errors import UserError
 from tfnas.progress import is_terminal
 from tfnas.recipe import JIT_COMPILE, Recipe
 from tfnas.runtime import configure_run, run_command
@@ -60,7 +60,7 @@ REPORT_FILE = "qat_report.json"
 LEARNING_RATE_FRACTION = 0.05
 
 
-class QatError(ValueError):
+class QatError(UserError, ValueError):
     """An option or a model that QAT cannot work with; the message says what to do."""
 
 
@@ -294,7 +294,7 @@ def main(argv: Sequence[str]) -> int:
         )
         return 0
 
-    return run_command(list(argv), body, errors=(QatError, ExportError))
+    return run_command(list(argv), body)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 from tflite_bench.benchmark_output import BenchmarkOutputError, parse_benchmark_output
 from tflite_bench.timing import DELEGATES, DeviceError, Timing
 from tfnas.latency.table import TableMetadata, today
+from tfnas.run_config import ConfigError
 
 REMOTE_DIR = "/data/local/tmp/tfnas_bench"
 DELEGATE_FLAGS = {
@@ -166,10 +167,10 @@ class AdbRunner:
 
     def __post_init__(self) -> None:
         if self.delegate not in DELEGATES:
-            raise ValueError(f"--delegate={self.delegate}: expected one of {', '.join(DELEGATES)}")
+            raise ConfigError(f"--delegate={self.delegate}: expected one of {', '.join(DELEGATES)}")
         for name, least in (("threads", 1), ("warmup_runs", 0), ("num_runs", 1)):
             if getattr(self, name) < least:
-                raise ValueError(f"--{name}={getattr(self, name)}: expected an integer >= {least}")
+                raise ConfigError(f"--{name}={getattr(self, name)}: expected an integer >= {least}")
         binary = Path(self.benchmark_binary) if self.benchmark_binary else None
         if binary is None or not binary.is_file():
             raise DeviceError(

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from tfnas.errors import UserError
+
 _NUMBER = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 _PAIR = re.compile(rf"(\w+)=({_NUMBER})")
 _SUMMARY = re.compile(r"Inference timings in us: (.*)")
@@ -32,7 +34,7 @@ _LEGACY_SUMMARY = re.compile(
 )
 
 
-class BenchmarkOutputError(ValueError):
+class BenchmarkOutputError(UserError, ValueError):
     """Output that holds no timing result (the run failed or printed another format)."""
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, key_flatbuffer, space_keys
-from tflite_bench.runners import DeviceError, Runner
+from tflite_bench.runners import Runner
+from tfnas.errors import UserError
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.table import LatencyTable, Measurement, load_table, save_table
 from tfnas.load import load_net_or_space
@@ -38,7 +39,7 @@ from tfnas.spec import SearchSpace
 PARTIAL_SUFFIX = ".partial"
 
 
-class TableBuildError(ValueError):
+class TableBuildError(UserError, ValueError):
     """Options or files that cannot make a table; the message says what to do."""
 
 
@@ -185,7 +186,7 @@ def main(argv: list[str]) -> int:
         print(f"wrote {len(table)} entries to {flag_values.out}")
         return 0
 
-    return run_command(argv, body, errors=(TableBuildError, DeviceError, ValueError))
+    return run_command(argv, body)
 
 
 if __name__ == "__main__":

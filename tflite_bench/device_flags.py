@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tflite_bench.runners import DELEGATES, Runner, open_runner
+from tfnas.run_config import ConfigError
 
 
 def define_device_flags() -> None:
@@ -47,7 +48,7 @@ def runner_from_flags(flag_values: Any) -> Runner:
         try:
             options["cores"] = [int(core) for core in cores] if cores else None
         except ValueError:
-            raise ValueError(f"--cores={','.join(cores)}: expected core numbers") from None
+            raise ConfigError(f"--cores={','.join(cores)}: expected core numbers") from None
         options.update(
             adb=flag_values.adb,
             benchmark_binary=flag_values.benchmark_binary,

@@ -18,8 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.builder import apply, block_layers, build_net, conv_bn_act
+from tfnas.errors import SpecError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, spec_parts
 from tfnas.ops import MBConvOp
+from tfnas.run_config import ConfigError
 from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace
 
 KINDS = ("float32", "int8")
@@ -38,7 +40,7 @@ def key_model(key: LayerKey) -> keras.Model:
     inputs = keras.Input(shape=key.input_shape, batch_size=1, name="input")
     if key.kind == EXPANDED_CONV:
         if key.is_once_for_all:
-            raise ValueError(f"{key}: Once-for-All blocks (se/hs) are not built here")
+            raise SpecError(f"{key}: Once-for-All blocks (se/hs) are not built here")
         block = BlockSpec(
             MBConvOp(key.kernel, key.expand),
             key.input_shape[2],
@@ -59,7 +61,7 @@ def key_model(key: LayerKey) -> keras.Model:
         x = keras.layers.GlobalAveragePooling2D()(inputs)
         outputs = keras.layers.Dense(key.output_shape[0])(x)
     else:
-        raise ValueError(f"{key}: no model builder for {key.kind!r} keys")
+        raise SpecError(f"{key}: no model builder for {key.kind!r} keys")
     return keras.Model(inputs, outputs, name="layer")
 
 
@@ -78,10 +80,10 @@ def flatbuffer_for_timing(model: keras.Model, kind: str = "float32") -> bytes:
     converts for deployment, calibrated on training images).
 
     Raises:
-        ValueError: An unknown kind.
+        ConfigError: An unknown kind.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise ConfigError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if kind == "int8":
         shape = (1, *model.input_shape[1:])

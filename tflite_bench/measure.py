@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from tflite_bench.device_flags import runner_from_flags
-from tflite_bench.runners import DeviceError, Runner, Timing
+from tflite_bench.runners import Runner, Timing
+from tfnas.errors import UserError
 from tfnas.runtime import run_command
 
 
-class MeasureError(ValueError):
+class MeasureError(UserError, ValueError):
     """A model file that cannot be measured; the message says why."""
 
 
@@ -104,7 +105,7 @@ def main(argv: list[str]) -> int:
                 )
         return 0
 
-    return run_command(argv[:1], body, errors=(MeasureError, DeviceError, ValueError))
+    return run_command(argv[:1], body)
 
 
 if __name__ == "__main__":

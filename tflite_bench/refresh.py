@@ -30,11 +30,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tflite_bench.build_table import TableBuildError
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, key_flatbuffer, net_model
-from tflite_bench.runners import DeviceError, Runner
-from tfnas.errors import SpecError
+from tflite_bench.runners import Runner
+from tfnas.errors import UserError
 from tfnas.latency.adapt import fit_calibration, network_sum, uncalibrated
 from tfnas.latency.keys import LayerKey, spec_parts
 from tfnas.latency.model import net_latency
@@ -52,7 +51,7 @@ DEFAULT_PASSES = 5
 SAME_SETUP = ("device", "precision", "threads", "delegate")
 
 
-class RefreshError(ValueError):
+class RefreshError(UserError, ValueError):
     """A table that this device's measurements cannot go into; the message says what to do."""
 
 
@@ -343,9 +342,7 @@ def main(argv: list[str]) -> int:
         )
         return 0
 
-    return run_command(
-        argv, body, errors=(RefreshError, TableBuildError, DeviceError, SpecError, ValueError)
-    )
+    return run_command(argv, body)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numpy as np
 from tflite_bench.adb import AdbRunner
 from tflite_bench.timing import DELEGATES, DeviceError, Runner, Timing
 from tfnas.latency.table import TableMetadata, today
+from tfnas.run_config import ConfigError
 
 # The shared types, importable from here as before.
 __all__ = [
@@ -98,7 +99,7 @@ class HostRunner:
         for name, least in (("threads", 1), ("warmup_runs", 0), ("num_runs", 1)):
             value = getattr(self, name)
             if value < least:
-                raise ValueError(f"--{name}={value}: expected an integer >= {least}")
+                raise ConfigError(f"--{name}={value}: expected an integer >= {least}")
         self.device = f"{cpu_name()} ({os.cpu_count()} cores)"
 
     def time(self, flatbuffer: bytes, name: str) -> Timing:
@@ -184,4 +185,4 @@ def open_runner(device: str, **options: Any) -> Runner:
         serial = device.partition(":")[2] or None
         adb_options = {k: v for k, v in options.items() if k != "min_seconds"}
         return AdbRunner(serial=serial, **adb_options)
-    raise ValueError(f"--device={device}: expected host, adb or adb:SERIAL")
+    raise ConfigError(f"--device={device}: expected host, adb or adb:SERIAL")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
+from tfnas.errors import UserError
 from tfnas.latency.table import Measurement, TableMetadata
 
 DELEGATES = ("none", "xnnpack", "gpu", "nnapi")
 
 
-class DeviceError(RuntimeError):
+class DeviceError(UserError, RuntimeError):
     """A device that cannot measure (absent, unauthorized, a binary missing or crashing)."""
 
 

@@ -40,8 +40,9 @@ from tflite_bench.build_table import load_space
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
 from tflite_bench.refresh import foreign_device_warning
-from tflite_bench.runners import DeviceError, Runner
+from tflite_bench.runners import Runner
 from tfnas.atomic import write_text_atomic
+from tfnas.errors import UserError
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, load_table, save_table, today
 from tfnas.plots import plot_predicted_vs_measured
@@ -49,7 +50,7 @@ from tfnas.runtime import run_command
 from tfnas.spec import SearchSpace
 
 
-class ValidationError(ValueError):
+class ValidationError(UserError, ValueError):
     """A table that cannot be validated against a space; the message says what to do."""
 
 
@@ -286,7 +287,7 @@ def main(argv: list[str]) -> int:
                 )
         return 0
 
-    return run_command(argv, body, errors=(ValidationError, DeviceError, ValueError))
+    return run_command(argv, body)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tfnas.errors import UserError
+
 # Steps whose mean loss is compared with the threshold: long enough that one
 # hard batch (or one badly sampled supernet path) does not trip it.
 WINDOW = 20
@@ -39,7 +41,7 @@ WINDOW = 20
 FACTOR = 1.5
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(UserError, RuntimeError):
     """A run diverged; the message says at which step, how, and which flag to change."""
 
 

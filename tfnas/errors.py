@@ -1,7 +1,20 @@
 """Errors that tfnas raises for bad input, each naming what it received."""
 
 
-class SpecError(ValueError):
+class UserError(Exception):
+    """An error the user can fix: bad input, a missing file, a run to set up differently.
+
+    Every such error in tfnas, deploy and tflite_bench derives from this
+    class, and its message alone says what was received, what was expected
+    and how to fix it. Commands (`runtime.run_command`) print it as one
+    `error:` line; any other exception is a bug and keeps its traceback.
+    Subclasses also derive from the builtin a caller would expect
+    (`ValueError`, `LookupError`, ...), so that `except ValueError` still
+    catches a bad value.
+    """
+
+
+class SpecError(UserError, ValueError):
     """A network or search-space spec that is malformed or inconsistent.
 
     Its text starts with the path of the offending field (`blocks[3].stride:
@@ -25,11 +38,11 @@ class SpecError(ValueError):
         return SpecError(self.message, f"{parent}.{self.field}" if self.field else parent)
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A dataset that cannot be loaded; the message says how to provide it."""
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """A registry lookup for a name that is not registered; the message lists the names."""
 
     def __str__(self) -> str:

@@ -50,14 +50,13 @@ from tflite_bench.refresh import (
     DEFAULT_BASE,
     DEFAULT_PASSES,
     Refresh,
-    RefreshError,
     measure_parts,
     network_keys,
     open_table,
     refresh,
     time_whole,
 )
-from tflite_bench.runners import DeviceError, Runner
+from tflite_bench.runners import Runner
 from tfnas.atomic import write_text_atomic
 from tfnas.builder import build_net
 from tfnas.config_flags import flag_overrides
@@ -513,7 +512,7 @@ def main(argv: list[str]) -> int:
         )
         return 0 if report["on_target"] else 1
 
-    return run_command(argv, body, errors=(RefreshError, DeviceError))
+    return run_command(argv, body)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tfnas.atomic import write_text_atomic
+from tfnas.errors import UserError
 
 # 2: nested groups. Version 1 files (one flat object) are still read: their
 # leaf names are those of version 2 (see `from_dict`).
@@ -36,7 +37,7 @@ CONFIG_FILE = "config.json"
 ConfigT = TypeVar("ConfigT")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config value that cannot be used; the message names the field and the fix."""
 
 

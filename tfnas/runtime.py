@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tfnas.divergence import DivergenceError
-from tfnas.errors import DataError, SpecError
-from tfnas.run_config import ConfigError
+from tfnas.errors import UserError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -100,14 +98,15 @@ class ScalarLog:
             self._writer.flush()
 
 
-def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ...] = ()) -> int:
+def run_command(argv: list[str], body: Callable[[], int]) -> int:
     """The frame of every command's `main`: one `error:` line and exit 2 for a user's mistake.
+
+    A `UserError` is printed without its traceback; any other exception is a
+    bug and propagates with its traceback.
 
     Args:
         argv: absl's remaining arguments; a command takes none.
         body: Runs the command; returns its exit status.
-        errors: Exceptions, besides the config, data, spec and divergence
-            errors, that are the user's to fix (printed without a traceback).
     """
     import sys
 
@@ -119,7 +118,7 @@ def run_command(argv: list[str], body: Callable[[], int], errors: tuple[type, ..
     logging.set_verbosity(logging.WARNING)  # TensorFlow logs each checkpoint write at INFO
     try:
         return body()
-    except (ConfigError, DataError, SpecError, DivergenceError, *errors) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

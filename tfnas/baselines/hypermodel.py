@@ -48,6 +48,7 @@ import tensorflow as tf
 from tfnas.builder import build_net
 from tfnas.configs import RecipeConfig
 from tfnas.divergence import DivergenceError, LossGuard, keras_callback
+from tfnas.errors import UserError
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.objectives import REWARDS, latency_reward
 from tfnas.recipe import Recipe
@@ -59,7 +60,7 @@ TUNERS = ("random", "bayesian", "hyperband")
 OBJECTIVE = "score"
 
 
-class TrialFailedError(RuntimeError):
+class TrialFailedError(UserError, RuntimeError):
     """A keras-tuner trial failed; the message carries the trial's own error."""
 
 

@@ -22,9 +22,7 @@ from typing import Any
 
 from absl import app, flags
 
-from tflite_bench.runners import DeviceError
 from tfnas import run_config
-from tfnas.baselines.hypermodel import TrialFailedError
 from tfnas.compare import evaluate, methods, report
 from tfnas.compare.config import (
     METHOD_SEARCH,
@@ -76,7 +74,7 @@ def main(argv: list[str]) -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
         return _compare(config, output_dir, FLAGS.resume)
 
-    return run_command(argv, body, errors=(TrialFailedError, DeviceError))
+    return run_command(argv, body)
 
 
 def _compare(config: CompareConfig, out: Path, resume: bool) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, Protocol
 
+from tfnas.errors import UserError
 from tfnas.latency.cost_model import CostModel
 from tfnas.latency.features import key_macs
 from tfnas.latency.keys import LayerKey, spec_parts
@@ -24,7 +25,7 @@ STEM = "Conv"  # the stem's key kind: once in every network
 Source = Literal["measured", "predicted", "exact"]
 
 
-class MissingLatencyError(LookupError):
+class MissingLatencyError(UserError, LookupError):
     """A key that the target's table lacks and that no cost model can predict."""
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.divergence import LossGuard
 from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
+from tfnas.errors import UserError
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
@@ -86,7 +87,7 @@ def arch_step_follows(step: int, steps_per_epoch: int, arch: ArchSearchConfig) -
     return (i + 1) * updates // steps_per_epoch > i * updates // steps_per_epoch
 
 
-class ObjectiveError(ValueError):
+class ObjectiveError(UserError, ValueError):
     """A latency target or loss that the arch objective cannot use."""
 
 

@@ -29,7 +29,6 @@ from typing import Any
 from absl import app, flags
 
 from tfnas import run_config
-from tfnas.baselines.hypermodel import TrialFailedError
 from tfnas.config_flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.load import load_net
@@ -87,10 +86,7 @@ def main(argv: list[str]) -> int:
         config, output_dir = resolve_run(FLAGS.resume, FLAGS.output_dir)
         return _train(config, output_dir)
 
-    errors: tuple[type, ...] = ()
-    if FLAGS.tune:  # keras-tuner is imported only when tuning
-        errors = (TrialFailedError,)
-    return run_command(argv, body, errors)
+    return run_command(argv, body)
 
 
 def _train(config: TrainConfig, output_dir: Path) -> int:

@@ -83,8 +83,8 @@ RESULTS_NAME = "augmentation"
 
 def wide_network(runs: Path) -> dict[str, Any]:
     """The searched network's choices in the `fashion_mnist` space at `WIDE_MULT` (an arch file)."""
-    from tfnas import spec_json
-    from tfnas.costs import net_cost
+    from tfnas.nets import spec_json
+    from tfnas.nets.costs import net_cost
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
 

@@ -102,7 +102,7 @@ def config_now(module: str, args: Sequence[str]) -> Any | None:
 
     from absl import flags
 
-    from tfnas.config_flags import define_config_flags, flag_overrides
+    from tfnas.config.flags import define_config_flags, flag_overrides
 
     if module not in RUN_CONFIGS:
         return None
@@ -130,7 +130,7 @@ def check_config(module: str, args: Sequence[str], out: Path) -> None:
     """
     import importlib
 
-    from tfnas.run_config import ConfigError, differences, flatten
+    from tfnas.config.tree import ConfigError, differences, flatten
 
     saved_path = out / "config.json"
     if module not in RUN_CONFIGS or not saved_path.exists():
@@ -274,7 +274,7 @@ def _now() -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -450,7 +450,7 @@ def write_results(
     print(text, flush=True)
     results = {**figures, "summary": summary}
     _write_json(output_dir / f"{name}.json", results)
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     write_text_atomic(output_dir / f"{name}.md", text)
     plot(figures, output_dir / f"{name}.png")

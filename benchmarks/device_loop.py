@@ -108,7 +108,7 @@ def retime(arch: Path, repeats: int) -> list[float]:
     """`repeats` more host timings (ms) of the network in `arch`, as the loop converts it."""
     from tflite_bench.refresh import deployed_flatbuffer
     from tflite_bench.runners import HostRunner
-    from tfnas.load import load_net
+    from tfnas.nets.load import load_net
 
     flatbuffer = deployed_flatbuffer(load_net(str(arch)))
     runner = HostRunner()
@@ -272,7 +272,7 @@ def main(argv: list[str]) -> None:
 
     from absl import flags
 
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     del argv
     values = flags.FLAGS

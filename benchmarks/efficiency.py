@@ -99,8 +99,8 @@ class _RssSampler:
 
 def largest_path(space: Any) -> list[int]:
     """The largest-MAC candidate of every choice block."""
-    from tfnas.costs import block_cost
-    from tfnas.spec import ChoiceBlock, conv_output_size
+    from tfnas.nets.costs import block_cost
+    from tfnas.nets.spec import ChoiceBlock, conv_output_size
 
     size = conv_output_size(space.resolution, space.stem.stride)
     choices = []
@@ -139,11 +139,11 @@ def run_case(
     import numpy as np
     import tensorflow as tf
 
-    from tfnas.builder import build_net
-    from tfnas.losses import cross_entropy
-    from tfnas.registry import SPACES
-    from tfnas.runtime import configure_tensorflow
-    from tfnas.sampling import NO_PATH, PathSample
+    from tfnas.engine.losses import cross_entropy
+    from tfnas.engine.runtime import configure_tensorflow
+    from tfnas.nets.builder import build_net
+    from tfnas.nets.registry import SPACES
+    from tfnas.nets.sampling import NO_PATH, PathSample
     from tfnas.search.path_optimizer import SampledPathSGD
     from tfnas.search.steps import SearchSteps
     from tfnas.search.supernet import ArchParameters, Supernet
@@ -448,7 +448,7 @@ def _define_flags() -> None:
 def main(argv: list[str]) -> None:
     """Runs one case (`--case`) or all of them, each in a child process."""
     del argv
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     f = flags.FLAGS
     if f.case:

@@ -72,7 +72,7 @@ def run_all(study: HostStudy) -> dict[str, Any]:
     """Runs (or reuses) every part of `study`; returns the figures the report is made of."""
     from tfnas.latency.model import net_latency, space_latency
     from tfnas.latency.targets import load_target
-    from tfnas.load import load_net
+    from tfnas.nets.load import load_net
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
 
@@ -135,7 +135,7 @@ def run_all(study: HostStudy) -> dict[str, Any]:
 
 def architecture(ops: list[str]) -> dict[str, Any]:
     """What a network's choices amount to: blocks kept, kernel sizes and expansions counted."""
-    from tfnas.ops import MBConvOp, parse_op
+    from tfnas.nets.ops import MBConvOp, parse_op
 
     kept = [op for op in map(parse_op, ops) if isinstance(op, MBConvOp)]
     return {

@@ -142,9 +142,9 @@ def measure_files(files: dict[str, Path], passes: int = PASSES) -> dict[str, flo
 def deployed_file(arch: str | Path, out: Path) -> Path:
     """The file `deploy.export` would write for `arch`, without trained weights (same graph)."""
     from deploy.convert import serving_model, to_tflite
-    from tfnas.atomic import write_bytes_atomic
-    from tfnas.builder import build_net
-    from tfnas.load import load_net
+    from tfnas.io.atomic import write_bytes_atomic
+    from tfnas.nets.builder import build_net
+    from tfnas.nets.load import load_net
 
     if out.exists():
         return out
@@ -163,7 +163,7 @@ def cached_measurements(
         if kept["declared"] == declared:
             return kept["ms"]
     ms = measure(files)
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     write_text_atomic(cache, json.dumps({"declared": declared, "ms": ms}, indent=2) + "\n")
     return ms
@@ -171,8 +171,8 @@ def cached_measurements(
 
 def hand_designed_arch(family: Family, width: float, runs: Path) -> Path:
     """A family's network at `width`, 28 px, one input channel, 10 classes, as an arch file."""
-    from tfnas import spec_json
-    from tfnas.registry import NETS
+    from tfnas.nets import spec_json
+    from tfnas.nets.registry import NETS
     from tfnas.train.trainer import prepare_spec
 
     arch = runs / "archs" / f"{family.slug}-{width:g}.json"

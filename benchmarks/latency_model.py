@@ -21,14 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tfnas.atomic import write_text_atomic
+from tfnas.io.atomic import write_text_atomic
 from tfnas.latency import cost_model
 from tfnas.latency.features import SMALL_GEMM_FEATURES, SPILL_FEATURES
 from tfnas.latency.model import TableModel, net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
-from tfnas.spaces import proxyless_imagenet
+from tfnas.nets.load import load_net
+from tfnas.nets.spaces import proxyless_imagenet
 
 PIXEL1 = "pixel1_proxylessnas_mobile_trim.yaml"
 NOTE10 = (160, 176, 192, 208)

@@ -48,7 +48,7 @@ def models(resolution: int) -> dict[str, bytes]:
         space_keys,
     )
     from tfnas.latency.features import key_macs
-    from tfnas.load import load_net, load_net_or_space
+    from tfnas.nets.load import load_net, load_net_or_space
 
     keys = [k for k in space_keys(load_net_or_space("proxyless_imagenet", resolution)) if k.expand]
     by_macs = sorted(keys, key=key_macs)
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> None:
     from absl import flags
 
     from tflite_bench.runners import cpu_name
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     del argv
     flag_values = flags.FLAGS

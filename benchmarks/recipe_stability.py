@@ -48,12 +48,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfnas import spec_json
-from tfnas.atomic import write_text_atomic
-from tfnas.costs import net_cost
-from tfnas.load import load_net
-from tfnas.registry import SPACES
-from tfnas.spec import NetSpec, SearchSpace
+from tfnas.io.atomic import write_text_atomic
+from tfnas.nets import spec_json
+from tfnas.nets.costs import net_cost
+from tfnas.nets.load import load_net
+from tfnas.nets.registry import SPACES
+from tfnas.nets.spec import NetSpec, SearchSpace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("edge", "ablation", "train", "search", "reference")
@@ -71,7 +71,7 @@ REFERENCE_NETS = ("proxyless_mobile", "proxyless_cpu", "proxyless_gpu", "proxyle
 EDGE_MAX_LR = 0.4
 EDGE_EPOCHS = 3
 EDGE_SMOOTHING = 5  # steps averaged before comparing with the threshold
-EDGE_FACTOR = 1.5  # the divergence guard's factor (tfnas.divergence.FACTOR)
+EDGE_FACTOR = 1.5  # the divergence guard's factor (tfnas.engine.divergence.FACTOR)
 
 
 def extreme_networks(space: SearchSpace) -> dict[str, NetSpec]:
@@ -149,7 +149,7 @@ def onset_learning_rate(losses: list[float], rates: list[float], chance: float) 
 def range_test(arch: str, seed: int) -> dict[str, Any]:
     """The learning-rate range test of the demo training recipe for `arch` (this process)."""
     from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.runtime import configure_tensorflow
+    from tfnas.engine.runtime import configure_tensorflow
     from tfnas.train.config import resolve
     from tfnas.train.trainer import Trainer, prepare_spec
 

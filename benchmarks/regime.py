@@ -84,12 +84,12 @@ def study_networks(runs: Path) -> list[dict[str, Any]]:
     latency on the `mobile` and `cpu` models, and whether it is `at_one_latency`
     (within `BAND` of `SEARCHED_MS` on `mobile`).
     """
-    from tfnas import spec_json
     from tfnas.compare.evaluate import predicted_latencies
-    from tfnas.costs import net_cost
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
-    from tfnas.reference_nets import mobilenet_v2
+    from tfnas.nets import spec_json
+    from tfnas.nets.costs import net_cost
+    from tfnas.nets.reference_nets import mobilenet_v2
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
     from tfnas.train.trainer import prepare_spec

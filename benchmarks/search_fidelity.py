@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.search_targets import run_search
-from tfnas.atomic import write_text_atomic
+from tfnas.io.atomic import write_text_atomic
 from tfnas.search.config import resolve
 
 VARIANTS: dict[str, list[str]] = {

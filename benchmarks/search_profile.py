@@ -212,13 +212,13 @@ def profile(
     import tensorflow as tf
 
     from benchmarks.regime import SEARCHED_3_EPOCHS
-    from tfnas.bn_calibration import accuracy_of
-    from tfnas.builder import build_net
     from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.runtime import configure_run
+    from tfnas.engine.bn_calibration import accuracy_of
+    from tfnas.engine.runtime import configure_run
+    from tfnas.nets.builder import build_net
+    from tfnas.nets.spec_json import save_spec
     from tfnas.search.config import resolve as resolve_search
     from tfnas.search.runner import SearchRun
-    from tfnas.spec_json import save_spec
     from tfnas.train.config import resolve as resolve_train
 
     search_config = resolve_search(experiment)
@@ -317,7 +317,7 @@ def profile(
 
 def trainer_of(config: Any, pipeline: Any, out: Path, log: Callable[[str], None]) -> Any:
     """`tfnas.train`'s trainer of `config.arch` on `pipeline`'s data, writing into `out`."""
-    from tfnas.load import load_net
+    from tfnas.nets.load import load_net
     from tfnas.train.trainer import Trainer, prepare_spec
 
     source = pipeline.source
@@ -526,7 +526,7 @@ def main(argv: list[str]) -> None:
 
     from absl import flags
 
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
 
     del argv
     values = flags.FLAGS

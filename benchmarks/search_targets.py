@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfnas import run_config
-from tfnas.atomic import write_text_atomic
+from tfnas.config import tree as config_tree
+from tfnas.io.atomic import write_text_atomic
 from tfnas.search.config import resolve
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> None:
     results = {
         "target": flag_values.target,
         "config": {
-            k: run_config.flatten(config)[k]
+            k: config_tree.flatten(config)[k]
             for k in (
                 "loss",
                 "latency_estimate",

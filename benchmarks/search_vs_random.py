@@ -149,9 +149,9 @@ def independent_accuracy(
     `weights` loaded, called in inference mode on `images` scaled here with
     the channel statistics (`tfnas.datasets.pipeline.channel_statistics`).
     """
-    from tfnas.builder import build_net
     from tfnas.datasets.pipeline import channel_statistics
-    from tfnas.load import load_net
+    from tfnas.nets.builder import build_net
+    from tfnas.nets.load import load_net
 
     model = build_net(load_net(arch))
     model.load_weights(weights)
@@ -229,10 +229,10 @@ def random_archs(
     Each has its `choices`, predicted `latency` on the `mobile` model and the
     `arch` file it is trained from.
     """
-    from tfnas import spec_json
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
+    from tfnas.nets import spec_json
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
 
@@ -269,8 +269,8 @@ def random_archs(
 
 def measure(archs: dict[str, str], runs: Path) -> tuple[dict[str, float], str]:
     """Host TFLite medians of every network, measured once and kept in `measured.json`."""
-    from tfnas.atomic import write_text_atomic
     from tfnas.compare.evaluate import measure_latencies
+    from tfnas.io.atomic import write_text_atomic
 
     cache = runs / "tflite" / "measured.json"
     if cache.exists():

@@ -84,8 +84,8 @@ def trainings(count: int) -> list[tuple[int, int]]:
 
 def draw_networks(runs: Path, count: int = NETWORKS) -> list[dict[str, Any]]:
     """`count` uniform draws of the whole space: drawn once, then kept in `networks.json`."""
-    from tfnas import spec_json
-    from tfnas.atomic import write_text_atomic
+    from tfnas.io.atomic import write_text_atomic
+    from tfnas.nets import spec_json
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
 

@@ -163,9 +163,9 @@ def run_all(study: HostStudy, report: Callable[[dict[str, Any]], None] | None = 
     """
     from tfnas.latency.model import space_latency
     from tfnas.latency.targets import load_target
+    from tfnas.nets.spec_json import save_spec
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
-    from tfnas.spec_json import save_spec
 
     runs = study.runs
     progress = Progress(total=9)

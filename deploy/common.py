@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from tfnas.builder import build_net
 from tfnas.datasets.pipeline import center_crop
 from tfnas.datasets.sources import load_source
 from tfnas.errors import UserError
-from tfnas.spec_json import load_spec
+from tfnas.nets.builder import build_net
+from tfnas.nets.spec_json import load_spec
 from tfnas.train.config import load_config
 
 REPRESENTATIVE_IMAGES = 200  # int8 calibration images (from the training split)

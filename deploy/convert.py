@@ -98,7 +98,7 @@ def to_tflite(
         # Other routes (a tf.saved_model.save folder, concrete functions) lose the weights.
         raise TypeError(
             f"to_tflite converts Keras models only, got {type(serving).__name__}; build the "
-            "network with tfnas.builder and wrap it with serving_model"
+            "network with tfnas.nets.builder and wrap it with serving_model"
         )
     converter = tf.lite.TFLiteConverter.from_keras_model(serving)
     if kind != "float32":

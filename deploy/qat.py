@@ -43,14 +43,14 @@ from deploy.common import (
     load_trained,
 )
 from deploy.convert import INPUT_NAME, run_tflite, serving_model, to_tflite
-from tfnas.atomic import write_bytes_atomic, write_text_atomic
-from tfnas.builder import build_net
 from tfnas.datasets.pipeline import channel_statistics, pipeline_for
-from tfnas.divergence import LossGuard, keras_callback
+from tfnas.engine.divergence import LossGuard, keras_callback
+from tfnas.engine.progress import is_terminal
+from tfnas.engine.recipe import JIT_COMPILE, Recipe
+from tfnas.engine.runtime import configure_run, run_command
 from tfnas.errors import UserError
-from tfnas.progress import is_terminal
-from tfnas.recipe import JIT_COMPILE, Recipe
-from tfnas.runtime import configure_run, run_command
+from tfnas.io.atomic import write_bytes_atomic, write_text_atomic
+from tfnas.nets.builder import build_net
 
 OUTPUT_FILE = "model_qat_int8.tflite"
 REPORT_FILE = "qat_report.json"
@@ -69,7 +69,7 @@ def copy_weights_by_name(source: Any, target: Any) -> int:
 
     `source` and `target` may come from different Keras versions (a Keras 3
     model into its tf_keras twin): layers are matched by name and weights by
-    order, which `tfnas.builder` keeps the same in both.
+    order, which `tfnas.nets.builder` keeps the same in both.
 
     Returns:
         The number of layers copied.
@@ -152,7 +152,7 @@ def fine_tune(model: Any, pipeline: Any, recipe: Any, verbose: int = 1) -> dict[
     function of the seed and the epoch).
 
     Raises:
-        DivergenceError: The fine-tuning loss diverged (`tfnas.divergence`).
+        DivergenceError: The fine-tuning loss diverged (`tfnas.engine.divergence`).
     """
     import tf_keras
 

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 from tflite_bench.build_table import keys_of, load_space
-from tfnas import spec_json
 from tfnas.latency.features import key_macs
 from tfnas.latency.table import LatencyTable, Measurement, TableMetadata, save_table
+from tfnas.nets import spec_json
 
 
 def flag(args, name):

@@ -61,7 +61,7 @@ def _run_and_crash_after_checkpoint() -> None:
     """`python interrupted_runs.py MODULE STEPS_PER_EPOCH AFTER_STEP ARGS...`."""
     module, steps_per_epoch, after_step, *args = sys.argv[1:]
     sys.path.insert(0, str(REPO_ROOT))
-    from tfnas.checkpoints import CheckpointKeeper
+    from tfnas.engine.checkpoints import CheckpointKeeper
 
     save = CheckpointKeeper.save
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tfnas.atomic import write_text_atomic
+from tfnas.io.atomic import write_text_atomic
 
 
 def test_writes_and_replaces(tmp_path):

@@ -12,13 +12,14 @@ from tfnas.baselines.hypermodel import (
     make_tuner,
     run_tuner,
 )
-from tfnas.configs import RecipeConfig
+from tfnas.config.groups import RecipeConfig
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
 from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.objectives import latency_reward
 from tfnas.latency.targets import load_target
-from tfnas.spaces import demo
+from tfnas.nets.spaces import demo
+from tfnas.nets.spec import choice_name
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def random_hp(model, rng):
     hp = kt.HyperParameters()
     model.choices(hp)  # declares the hyperparameters
     for index, block in enumerate(model.space.choice_blocks):
-        hp.values[f"block{index:02d}"] = int(rng.integers(len(block.candidates)))
+        hp.values[choice_name(index)] = int(rng.integers(len(block.candidates)))
     return hp
 
 
@@ -189,4 +190,4 @@ def test_trials_train_with_the_searchs_recipe_at_a_constant_rate(pipeline):
     )
     assert model.recipe.learning_rate(10**6) == 0.03  # no schedule: trial lengths vary
     assert network.loss == model.recipe.loss  # label smoothing as the search's weight steps
-    assert network.jit_compile is False  # tfnas.recipe.JIT_COMPILE, on a GPU too
+    assert network.jit_compile is False  # tfnas.engine.recipe.JIT_COMPILE, on a GPU too

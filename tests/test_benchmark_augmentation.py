@@ -54,7 +54,7 @@ def test_the_probe_trains_each_network_and_recipe_in_order(tmp_path, trainings):
 
 
 def test_the_wide_network_is_the_searched_one_at_twice_the_width(tmp_path, trainings):
-    from tfnas.load import load_net
+    from tfnas.nets.load import load_net
 
     figures = augmentation.run_all(tmp_path, False)
     by_name = {t["network"]: t for t in figures["trainings"]}

@@ -111,7 +111,7 @@ def test_files_a_part_writes_do_not_define_it(tmp_path, commands):
 def test_a_part_whose_command_would_resolve_another_config_now_is_refused(
     tmp_path, commands, monkeypatch
 ):
-    from tfnas.run_config import save_config
+    from tfnas.config.tree import save_config
     from tfnas.train import config as train_config
 
     out = tmp_path / "net"

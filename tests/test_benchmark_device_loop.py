@@ -98,9 +98,9 @@ def test_repeated_timings_are_reported_against_the_target():
 
 
 def test_a_loops_last_network_is_timed_again_on_this_host(tmp_path):
+    from tfnas.nets.spec_json import save_spec
     from tfnas.search.config import resolve
     from tfnas.search.runner import build_space
-    from tfnas.spec_json import save_spec
 
     space = build_space(resolve("demo"), num_classes=10)
     arch = tmp_path / "p50" / "arch.json"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from benchmarks import recipe_stability as rs
-from tfnas.costs import net_cost
-from tfnas.spaces import demo
+from tfnas.nets.costs import net_cost
+from tfnas.nets.spaces import demo
 
 
 def test_the_extreme_networks_are_the_cheapest_and_dearest_of_the_space():

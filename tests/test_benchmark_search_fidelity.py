@@ -5,7 +5,7 @@ import statistics
 import pytest
 
 from benchmarks import search_fidelity as sf
-from tfnas.config_flags import parse_params_override
+from tfnas.config.flags import parse_params_override
 from tfnas.search.config import SearchConfig, resolve
 
 

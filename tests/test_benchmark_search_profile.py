@@ -152,7 +152,7 @@ def test_a_pinned_path_is_sampled_every_time_and_the_logits_come_back():
     import numpy as np
     import tensorflow as tf
 
-    from tfnas import sampling
+    from tfnas.nets import sampling
 
     alphas = [tf.Variable([0.3, -0.2, 0.1]), tf.Variable([1.0, 0.0])]
     before = [alpha.numpy().copy() for alpha in alphas]

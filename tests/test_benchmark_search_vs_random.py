@@ -153,8 +153,8 @@ def test_the_plot_is_written(tmp_path):
 def test_every_network_is_trained_with_the_same_recipe_and_the_random_ones_at_its_latency(
     tmp_path, monkeypatch
 ):
-    from tfnas import spec_json
-    from tfnas.registry import SPACES
+    from tfnas.nets import spec_json
+    from tfnas.nets.registry import SPACES
 
     space = SPACES.get("fashion_mnist")
     searched_choices = [5, 6, 3, 5, 6, 4, 2, 1, 0]

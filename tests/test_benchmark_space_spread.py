@@ -33,7 +33,7 @@ def test_every_network_gets_seed_0_before_any_network_gets_another_seed():
 
 
 def test_networks_are_drawn_once_from_the_whole_space_and_trained_alike(tmp_path, monkeypatch):
-    from tfnas.registry import SPACES
+    from tfnas.nets.registry import SPACES
 
     calls = []
 

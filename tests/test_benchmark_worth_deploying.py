@@ -281,7 +281,7 @@ def test_the_spaces_width_reaches_every_table_search_and_draw(stand_ins):
         ("tflite_bench.build_table", "tflite_bench.validate", "tfnas.compare", "tfnas.search"),
         "1.5",
     )
-    from tfnas.load import load_net
+    from tfnas.nets.load import load_net
 
     # The random networks are drawn from the space at that width.
     random = next(net for net in figures["networks"].values() if net["method"] == "random")

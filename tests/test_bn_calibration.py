@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas.bn_calibration import accuracy_of, batch_norm_layers, recalibrate_batch_norm
-from tfnas.builder import build_net
 from tfnas.datasets.pipeline import Pipeline, eval_transform
 from tfnas.datasets.sources import DataSource
-from tfnas.load import load_net
+from tfnas.engine.bn_calibration import accuracy_of, batch_norm_layers, recalibrate_batch_norm
+from tfnas.nets.builder import build_net
+from tfnas.nets.load import load_net
+from tfnas.nets.spaces import demo
 from tfnas.records import SearchSummary, load
 from tfnas.search import outputs
 from tfnas.search.config import resolve
 from tfnas.search.runner import SearchRun
-from tfnas.spaces import demo
 
 
 def test_moving_statistics_become_the_mean_of_the_batch_statistics():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from tolerances import assert_same_network_outputs
 
-from tfnas.builder import INPUT_NAME, build_net
-from tfnas.costs import net_cost
-from tfnas.registry import NETS, SPACES
+from tfnas.nets.builder import INPUT_NAME, build_net
+from tfnas.nets.costs import net_cost
+from tfnas.nets.registry import NETS, SPACES
 
 STANDARD_LAYERS = {
     "InputLayer",
@@ -173,7 +173,7 @@ def test_mobilenet_v3_has_the_weights_of_keras_applications(size, alpha, minimal
 
 
 def test_h_swish_and_the_squeeze_excite_gate_are_keras_3s():
-    from tfnas.builder import hard_sigmoid_layers, hard_swish
+    from tfnas.nets.builder import hard_sigmoid_layers, hard_swish
 
     x = np.linspace(-5, 5, 101, dtype="float32").reshape(1, 101)
     # Exact up to float32 rounding of x / 6 + 1/2 against (x + 3) / 6: a few ulps of 1.

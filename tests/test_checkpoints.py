@@ -5,7 +5,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from tfnas.checkpoints import CheckpointKeeper, random_states
+from tfnas.engine.checkpoints import CheckpointKeeper, random_states
 
 
 def _keeper(directory, shape=(3,), fmt="test.state"):

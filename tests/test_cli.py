@@ -26,14 +26,14 @@ def test_every_subcommand_names_an_entry_point(name):
 
 def test_a_subcommand_prints_what_python_dash_m_prints():
     via_cli = run_module("tfnas", "net", "table", "mobilenet_v2", "proxyless_mobile")
-    direct = run_module("tfnas.net", "table", "mobilenet_v2", "proxyless_mobile")
+    direct = run_module("tfnas.nets", "table", "mobilenet_v2", "proxyless_mobile")
     assert via_cli.returncode == direct.returncode == 0, via_cli.stderr[-2000:]
     assert via_cli.stdout == direct.stdout and "| proxyless_mobile |" in via_cli.stdout
 
 
 def test_a_failing_subcommand_keeps_its_error_and_exit_status():
     via_cli = run_module("tfnas", "net", "summary", "no_such_net")
-    direct = run_module("tfnas.net", "summary", "no_such_net")
+    direct = run_module("tfnas.nets", "summary", "no_such_net")
     assert via_cli.returncode == direct.returncode != 0
     assert error_lines(via_cli) == error_lines(direct) and error_lines(via_cli)
 

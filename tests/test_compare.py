@@ -13,7 +13,7 @@ from tfnas.datasets.sources import demo_source
 from tfnas.errors import SpecError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
+from tfnas.nets.load import load_net
 from tfnas.records import MethodResult, RetrainResult
 
 TINY = {"steps_per_epoch": 3, "warmup_epochs": 1, "search_epochs": 2, "train_epochs": 2}

@@ -2,11 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from tfnas.builder import build_net
-from tfnas.costs import block_cost, net_cost, space_cost_bounds
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.registry import NETS, SPACES
-from tfnas.spec import BlockSpec
+from tfnas.nets.builder import build_net
+from tfnas.nets.costs import block_cost, net_cost, space_cost_bounds
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.registry import NETS, SPACES
+from tfnas.nets.spec import BlockSpec
 
 
 def weight_counts(model) -> tuple[int, int]:

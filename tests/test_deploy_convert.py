@@ -9,11 +9,11 @@ import tensorflow as tf
 from tolerances import assert_same_network_outputs
 
 from deploy.convert import export_saved_model, run_tflite, serving_model, to_tflite
-from tfnas.builder import build_net
 from tfnas.datasets import demo
 from tfnas.datasets.pipeline import normalize
+from tfnas.nets.builder import build_net
+from tfnas.nets.spaces import demo as demo_space
 from tfnas.search.supernet import derive_choices
-from tfnas.spaces import demo as demo_space
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_a_grayscale_network_serves_and_converts_with_one_input_channel():
 @pytest.mark.parametrize("minimalistic", [False, True])
 def test_mobilenet_v3_converts_with_its_h_swish_and_squeeze_excite(minimalistic):
     """The baseline a user would deploy instead: one gray channel at 28 px, as Fashion-MNIST."""
-    from tfnas.registry import NETS
+    from tfnas.nets.registry import NETS
 
     keras.utils.set_random_seed(0)
     spec = NETS.get("mobilenet_v3_small", minimalistic=minimalistic, resolution=28, num_classes=10)

@@ -17,8 +17,8 @@ from tolerances import assert_same_network_outputs
 from deploy.export import ExportError, _qat_in_child_process, export
 from deploy.qat import QatError, copy_weights_by_name, tf_keras_twin
 from tflite_bench.key_models import kernel_input_types
-from tfnas.builder import build_net
-from tfnas.reference_nets import mobilenet_v2
+from tfnas.nets.builder import build_net
+from tfnas.nets.reference_nets import mobilenet_v2
 
 TFMOT = "tensorflow_model_optimization"
 
@@ -65,8 +65,8 @@ def test_mobilenet_v3_is_refused_by_qat_with_the_conversion_that_works():
     # In a child: importing tfmot switches the whole process to tf_keras.
     code = (
         "from deploy.qat import QatError, quantize, tf_keras_twin\n"
-        "from tfnas.builder import build_net\n"
-        "from tfnas.registry import NETS\n"
+        "from tfnas.nets.builder import build_net\n"
+        "from tfnas.nets.registry import NETS\n"
         "spec = NETS.get('mobilenet_v3_small', resolution=32, num_classes=10)\n"
         "try:\n"
         "    quantize(tf_keras_twin(spec, build_net(spec)))\n"

@@ -1,4 +1,4 @@
-"""`tfnas.divergence`: when a loss counts as diverged, what the error says, and the Keras hook."""
+"""`tfnas.engine.divergence`: when a loss diverged, what the error says, the Keras hook."""
 
 import math
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfnas.divergence import FACTOR, WINDOW, DivergenceError, LossGuard, keras_callback
+from tfnas.engine.divergence import FACTOR, WINDOW, DivergenceError, LossGuard, keras_callback
 
 CHANCE_10 = math.log(10)
 

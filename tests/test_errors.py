@@ -55,8 +55,8 @@ def test_every_project_error_is_a_user_error():
 
 
 def test_a_command_prints_a_users_mistake_as_one_line_and_a_bug_with_its_traceback(capsys):
-    from tfnas.run_config import ConfigError
-    from tfnas.runtime import run_command
+    from tfnas.config.tree import ConfigError
+    from tfnas.engine.runtime import run_command
 
     def mistake() -> int:
         raise ConfigError("--epochs=0: expected an integer >= 1")
@@ -75,8 +75,8 @@ def test_a_command_prints_a_users_mistake_as_one_line_and_a_bug_with_its_traceba
 
 
 def test_user_errors_stay_the_builtins_callers_catch():
+    from tfnas.config.tree import ConfigError
     from tfnas.errors import DataError, UserError
-    from tfnas.run_config import ConfigError
 
     for error in (SpecError("x"), DataError("x"), ConfigError("x")):
         assert isinstance(error, UserError) and isinstance(error, ValueError)

@@ -1,7 +1,7 @@
 import pytest
 
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, within
+from tfnas.io.fields import Fields, within
 
 
 def test_get_checks_types_and_defaults():

@@ -9,10 +9,10 @@ import pytest
 from commands import run_module
 from toy_search import synthetic_table
 
-from tfnas.costs import net_cost
 from tfnas.latency.features import FEATURES
 from tfnas.latency.table import load_table, save_table
-from tfnas.load import load_net
+from tfnas.nets.costs import net_cost
+from tfnas.nets.load import load_net
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

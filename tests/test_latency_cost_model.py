@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from toy_search import synthetic_table
 
-from tfnas.costs import net_cost
 from tfnas.errors import SpecError
 from tfnas.latency import cost_model
 from tfnas.latency.features import FEATURES, SPILL_FEATURES, key_macs
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, Measurement, load_table
 from tfnas.latency.targets import DATA_DIR
-from tfnas.load import load_net
-from tfnas.registry import NETS
+from tfnas.nets.costs import net_cost
+from tfnas.nets.load import load_net
+from tfnas.nets.registry import NETS
 
 PIXEL1 = "pixel1_proxylessnas_mobile_trim.yaml"
 
@@ -51,7 +51,7 @@ def test_an_ablation_holds_the_dropped_features_at_zero():
 
 
 def test_macs_features_equal_the_spec_cost_counter():
-    """The flops target and the features count MACs exactly as tfnas.costs does."""
+    """The flops target and the features count MACs exactly as tfnas.nets.costs does."""
     for name in NETS.names():
         spec = load_net(name)
         total = sum(key_macs(p.keys[0]) for p in spec_parts(spec) if p.keys[0] is not None)

@@ -5,9 +5,9 @@ import pytest
 from tfnas.errors import SpecError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, block_key, parse_key, spec_parts
 from tfnas.latency.table import load_table
-from tfnas.load import load_net, load_net_or_space
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.spec import BlockSpec
+from tfnas.nets.load import load_net, load_net_or_space
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.spec import BlockSpec
 
 PROXYLESS_KEY = "expanded_conv-input:112x112x16-output:56x56x24-expand:3-kernel:5-stride:2-idskip:0"
 OFA_KEY = (

@@ -5,7 +5,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tfnas.costs import net_cost
 from tfnas.errors import SpecError
 from tfnas.latency.cost_model import CostModel
 from tfnas.latency.features import FEATURES
@@ -18,8 +17,9 @@ from tfnas.latency.model import (
 )
 from tfnas.latency.table import LatencyTable, Measurement, TableMetadata
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
-from tfnas.spaces import demo, proxyless_imagenet
+from tfnas.nets.costs import net_cost
+from tfnas.nets.load import load_net
+from tfnas.nets.spaces import demo, proxyless_imagenet
 
 CONV = parse_key("Conv-input:224x224x3-output:112x112x32")
 PIXEL1 = "pixel1_proxylessnas_mobile_trim.yaml"

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas import sampling
 from tfnas.latency import objectives
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.targets import load_target
-from tfnas.spaces import demo
+from tfnas.nets import sampling
+from tfnas.nets.spaces import demo
 
 SPACE = SpaceLatency(
     target="toy",

@@ -1,10 +1,10 @@
 import pytest
 
-from tfnas import netconfig, spec_json
 from tfnas.errors import SpecError
-from tfnas.load import load_net, load_net_or_space
-from tfnas.registry import NETS, SPACES
-from tfnas.spec import NetSpec, SearchSpace
+from tfnas.nets import netconfig, spec_json
+from tfnas.nets.load import load_net, load_net_or_space
+from tfnas.nets.registry import NETS, SPACES
+from tfnas.nets.spec import NetSpec, SearchSpace
 
 
 def test_registered_names():

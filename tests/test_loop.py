@@ -9,12 +9,12 @@ import pytest
 from simulated_device import JitteryDevice, SimulatedDevice, network_flatbuffer
 
 from tflite_bench.refresh import measure_parts, network_keys, refresh
+from tfnas.config.tree import ConfigError
 from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
-from tfnas.loop import LoopSettings, SearchOutcome, accuracy_line, on_target, run_loop
-from tfnas.run_config import ConfigError
+from tfnas.loop.run import LoopSettings, SearchOutcome, accuracy_line, on_target, run_loop
+from tfnas.nets.load import load_net
 from tfnas.search.config import resolve
 from tfnas.search.runner import build_space
 
@@ -256,7 +256,7 @@ def test_the_loop_lands_on_target_over_adb_on_a_device_with_slow_7x7_convolution
     from deploy.convert import serving_model, to_tflite
     from tflite_bench.key_models import key_flatbuffer
     from tflite_bench.refresh import deployed_flatbuffer
-    from tfnas.builder import build_net
+    from tfnas.nets.builder import build_net
 
     stand_in_device(tmp_path, monkeypatch)  # its clock is simulated: this machine's speed is moot
     monkeypatch.setenv("FAKE_SLOW_KERNEL7_US", str(SLOW_KERNEL7_US))

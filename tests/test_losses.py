@@ -1,11 +1,11 @@
-"""`tfnas.losses`: the cross-entropy (with label smoothing) and accuracy all training uses."""
+"""`tfnas.engine.losses`: the cross-entropy (with label smoothing) and accuracy training uses."""
 
 import math
 
 import numpy as np
 import pytest
 
-from tfnas.losses import accuracy, cross_entropy
+from tfnas.engine.losses import accuracy, cross_entropy
 
 
 def test_cross_entropy_smooths_the_targets_toward_uniform():

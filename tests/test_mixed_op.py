@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas import sampling
-from tfnas.ops import MBConvOp, ZeroOp
+from tfnas.nets import sampling
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.spec import BatchNormSpec, ChoiceBlock
 from tfnas.search.mixed_op import MixedOp, batch_norm, run_layers
-from tfnas.spec import BatchNormSpec, ChoiceBlock
 
 CANDIDATES = (MBConvOp(3, 3), MBConvOp(5, 6), MBConvOp(7, 3), ZeroOp())
 ALPHA = [0.6, -0.5, 0.2, -0.1]

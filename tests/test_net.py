@@ -1,4 +1,4 @@
-"""The `python -m tfnas.net` command, run as a user runs it."""
+"""The `python -m tfnas.nets` command, run as a user runs it."""
 
 import json
 import subprocess
@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from commands import run_module
 
-from tfnas import net as net_cli
-from tfnas.costs import net_cost
-from tfnas.registry import NETS
-from tfnas.spec_json import load_spec
+import tfnas.nets.__main__ as net_cli
+from tfnas.nets.costs import net_cost
+from tfnas.nets.registry import NETS
+from tfnas.nets.spec_json import load_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return run_module("tfnas.net", *args)
+    return run_module("tfnas.nets", *args)
 
 
 def test_summary_json_of_a_registered_net():
@@ -85,7 +85,7 @@ def test_malformed_spec_gives_one_line(tmp_path):
 
 def test_bad_usage_prints_usage():
     result = run("frobnicate")
-    assert result.returncode == 2 and "python -m tfnas.net summary" in result.stderr
+    assert result.returncode == 2 and "python -m tfnas.nets summary" in result.stderr
 
 
 def test_table_builds_every_reference_net():

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from tfnas import netconfig
 from tfnas.errors import SpecError
-from tfnas.registry import NETS
+from tfnas.nets import netconfig
+from tfnas.nets.registry import NETS
 
 REGISTERED = ["proxyless_mobile", "proxyless_cpu", "proxyless_gpu", "proxyless_mobile_14"]
 

@@ -1,9 +1,9 @@
 """Every registered op type works everywhere an op is used, and is defined in one place.
 
-A new op type (MBConv with squeeze-excite, say) is a class in `tfnas.ops`
+A new op type (MBConv with squeeze-excite, say) is a class in `tfnas.nets.ops`
 with every member the rest of the code calls (its convolutions, for the
 Keras builder and the cost counter; its latency key; its `net.config`
-form; its drawing), registered in `tfnas.ops.OP_TYPES`; it fails here until
+form; its drawing), registered in `tfnas.nets.ops.OP_TYPES`; it fails here until
 it builds, costs, keys, serializes and draws in a network. No other module
 branches on an op's class.
 """
@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfnas import netconfig, spec_json
-from tfnas.builder import build_net
-from tfnas.costs import net_cost
 from tfnas.latency.keys import block_key
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.ops import OP_TYPES, MBConvV3Op, ZeroOp
+from tfnas.nets import netconfig, spec_json
+from tfnas.nets.builder import build_net
+from tfnas.nets.costs import net_cost
+from tfnas.nets.ops import OP_TYPES, MBConvV3Op, ZeroOp
+from tfnas.nets.spaces import demo
 from tfnas.plots import draw_net
-from tfnas.spaces import demo
 
 # Op types that no search space offers, each with an example to put in a network.
 NOT_IN_SPACES = {"mbconv_v3": MBConvV3Op(5, 96, se=True, hswish=True)}
@@ -108,7 +108,7 @@ def test_no_module_branches_on_an_ops_class():
 
 def test_a_search_space_refuses_an_op_its_supernet_cannot_hold():
     from tfnas.errors import SpecError
-    from tfnas.spec import ChoiceBlock
+    from tfnas.nets.spec import ChoiceBlock
 
     with pytest.raises(
         SpecError, match=r"^candidates\[1\]: 5x5_MBConvE96_SE_HS is not a candidate"

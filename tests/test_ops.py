@@ -1,7 +1,15 @@
 import pytest
 
 from tfnas.errors import SpecError
-from tfnas.ops import OP_TYPES, ConvPart, MBConvOp, MBConvV3Op, SqueezeExcitePart, ZeroOp, parse_op
+from tfnas.nets.ops import (
+    OP_TYPES,
+    ConvPart,
+    MBConvOp,
+    MBConvV3Op,
+    SqueezeExcitePart,
+    ZeroOp,
+    parse_op,
+)
 
 
 @pytest.mark.parametrize(

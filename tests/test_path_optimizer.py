@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from toy_search import tiny_space
 
-from tfnas import sampling
+from tfnas.nets import sampling
 from tfnas.search.path_optimizer import SampledPathAdam, SampledPathSGD
 from tfnas.search.supernet import Supernet
 

@@ -1,12 +1,12 @@
-"""Drawings of networks and of alpha over a search, and `python -m tfnas.net draw`."""
+"""Drawings of networks and of alpha over a search, and `python -m tfnas.nets draw`."""
 
 import numpy as np
 from commands import run_module
 from PIL import Image
 
+from tfnas.nets.spaces import demo
 from tfnas.plots import draw_net, plot_alpha_history
 from tfnas.search.supernet import derive_choices
-from tfnas.spaces import demo
 
 
 def _size(path):
@@ -42,6 +42,6 @@ def test_alpha_history_plot_has_a_panel_per_choice_block(tmp_path):
 
 def test_net_draw_command(tmp_path):
     out = tmp_path / "net.png"
-    result = run_module("tfnas.net", "draw", "mobilenet_v2", f"--out={out}")
+    result = run_module("tfnas.nets", "draw", "mobilenet_v2", f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert out.exists() and _size(out)[0] > 500

@@ -1,8 +1,8 @@
-"""`tfnas.progress`: a bar on a terminal, a plain line every `log_every` steps elsewhere."""
+"""`tfnas.engine.progress`: a bar on a terminal, a plain line every `log_every` steps elsewhere."""
 
 import io
 
-from tfnas.progress import EpochProgress, is_terminal
+from tfnas.engine.progress import EpochProgress, is_terminal
 
 
 def run_epoch(progress: EpochProgress, steps: int, first_run_step: int = 0) -> None:

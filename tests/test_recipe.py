@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas.configs import RecipeConfig
-from tfnas.losses import cross_entropy
-from tfnas.recipe import Recipe
-from tfnas.run_config import ConfigError
+from tfnas.config.groups import RecipeConfig
+from tfnas.config.tree import ConfigError
+from tfnas.engine.losses import cross_entropy
+from tfnas.engine.recipe import Recipe
 from tfnas.search.config import resolve as resolve_search
 from tfnas.train.config import resolve as resolve_train
 
@@ -127,6 +127,6 @@ def test_fit_compiles_with_xla_as_the_recipe_says_not_as_keras_guesses(keras_mod
     assert seen["jit_compile"] is False
     assert isinstance(seen["optimizer"], module.optimizers.SGD)
     assert seen["loss"] == recipe.loss and seen["metrics"] == ["accuracy"]
-    monkeypatch.setattr("tfnas.recipe.JIT_COMPILE", True)
+    monkeypatch.setattr("tfnas.engine.recipe.JIT_COMPILE", True)
     recipe.compile(Model(), module)
     assert seen["jit_compile"] is True

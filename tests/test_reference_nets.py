@@ -11,10 +11,10 @@ Sources of the golden numbers:
 
 import pytest
 
-from tfnas.costs import net_cost
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.registry import NETS
-from tfnas.spec import NetSpec
+from tfnas.nets.costs import net_cost
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.registry import NETS
+from tfnas.nets.spec import NetSpec
 
 
 def test_all_seven_are_registered():

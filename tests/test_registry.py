@@ -1,7 +1,7 @@
 import pytest
 
 from tfnas.errors import UnknownNameError
-from tfnas.registry import NETS, SPACES, Registry
+from tfnas.nets.registry import NETS, SPACES, Registry
 
 
 def test_builtins_are_there_without_importing_their_modules():

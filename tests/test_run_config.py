@@ -7,11 +7,11 @@ import json
 import pytest
 from absl import flags
 
-from tfnas import run_config
 from tfnas.compare.config import CompareConfig
-from tfnas.config_flags import define_config_flags, flag_overrides, parse_params_override
-from tfnas.configs import DataConfig, RecipeConfig, RunConfig, value
-from tfnas.run_config import ConfigError, flatten, leaves, with_values
+from tfnas.config import tree as config_tree
+from tfnas.config.flags import define_config_flags, flag_overrides, parse_params_override
+from tfnas.config.groups import DataConfig, RecipeConfig, RunConfig, value
+from tfnas.config.tree import ConfigError, flatten, leaves, with_values
 from tfnas.search import config as search_config
 from tfnas.search.config import SearchConfig
 from tfnas.train import config as train_config
@@ -65,7 +65,7 @@ def test_config_json_is_nested_and_reads_back(tmp_path):
     config = search_config.resolve("demo", loss_params={"lam": 0.3}, target_latency=None)
     path = search_config.save_config(config, tmp_path / "config.json")
     data = json.loads(path.read_text())
-    assert data["schema_version"] == run_config.SCHEMA_VERSION
+    assert data["schema_version"] == config_tree.SCHEMA_VERSION
     assert data["recipe"]["learning_rate"] == 0.05 and data["latency"]["loss_params"] == {
         "lam": 0.3
     }
@@ -90,7 +90,7 @@ def test_unknown_fields_in_a_nested_file_are_named(tmp_path):
 
 def test_differences_and_resume_compare_leaves():
     saved = search_config.resolve("demo")
-    assert run_config.differences(saved, {"epochs": 10, "seed": 3}) == ["seed: 0 -> 3"]
+    assert config_tree.differences(saved, {"epochs": 10, "seed": 3}) == ["seed: 0 -> 3"]
 
 
 # -- flags ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas import sampling
+from tfnas.nets import sampling
 
 ALPHAS = [tf.constant([0.8, -0.4, 0.1, 0.3]), tf.constant([0.0, 1.0, -1.0])]
 

@@ -16,7 +16,7 @@ from PIL import Image
 from tfnas import records
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
+from tfnas.nets.load import load_net
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_EPOCH = 20
@@ -92,7 +92,7 @@ def test_demo_search_writes_every_output(finished_run):
     config = json.loads((out / "config.json").read_text())
     assert config["experiment"] == "demo" and config["recipe"]["epochs"] == 2
     log = (out / "arch_log.txt").read_text()
-    assert log.count("epoch ") == 3 and "block 5:" in log
+    assert log.count("epoch ") == 3 and "choice05:" in log
     for picture in ("alpha_history.png", "arch.png"):
         with Image.open(out / picture) as image:
             assert image.size[0] > 300

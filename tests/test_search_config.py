@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from tfnas import run_config
+from tfnas.config import tree as config_tree
 from tfnas.search import config as search_config
 from tfnas.search.config import ConfigError, SearchConfig, resolve
 
@@ -56,7 +56,7 @@ def test_a_config_saved_before_the_arch_batch_and_grappler_keeps_what_it_ran(nes
     if nested:
         del data["arch_search"]["arch_batch_size"], data["run"]["grappler"]
     else:
-        data = {k: v for k, v in run_config.flatten(config).items() if k not in new}
+        data = {k: v for k, v in config_tree.flatten(config).items() if k not in new}
         data |= {"format": search_config.CONFIG_FORMAT, "schema_version": 1}
     old = search_config.config_from_dict(data)
     assert (old.arch_search.arch_batch_size, old.run.grappler) == (250, False)

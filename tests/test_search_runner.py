@@ -4,10 +4,10 @@ import pytest
 
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
+from tfnas.nets.spaces import demo
 from tfnas.search.config import resolve
 from tfnas.search.runner import ObjectiveError, arch_step_follows, make_objectives
 from tfnas.search.steps import accuracy_reward, cross_entropy_only
-from tfnas.spaces import demo
 
 
 def test_objectives_follow_the_mode_and_the_target():
@@ -55,7 +55,7 @@ def test_reinforce_spreads_its_updates_evenly_over_each_epoch_as_the_reference()
 
 
 def test_epochs_from_resumes_inside_the_epoch_a_step_falls_in():
-    from tfnas.runtime import epochs_from
+    from tfnas.engine.runtime import epochs_from
 
     assert list(epochs_from(0, 10, 3)) == [(0, 0), (1, 0), (2, 0)]
     assert list(epochs_from(14, 10, 3)) == [(1, 4), (2, 0)]
@@ -63,8 +63,8 @@ def test_epochs_from_resumes_inside_the_epoch_a_step_falls_in():
 
 
 def test_a_grayscale_dataset_gets_a_space_with_one_input_channel():
-    from tfnas.builder import build_net
     from tfnas.latency.keys import spec_parts
+    from tfnas.nets.builder import build_net
     from tfnas.search.runner import build_space
 
     space = build_space(resolve("demo"), num_classes=10, in_channels=1)

@@ -19,7 +19,7 @@ from toy_search import (
     tiny_space,
 )
 
-from tfnas import sampling
+from tfnas.nets import sampling
 from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.path_optimizer import SampledPathSGD
 from tfnas.search.steps import ARCH_MODES, SearchSteps

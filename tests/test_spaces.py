@@ -1,9 +1,9 @@
 import pytest
 
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.registry import SPACES
-from tfnas.spaces import PROXYLESS_CANDIDATES, proxyless_imagenet
-from tfnas.spec import ChoiceBlock, conv_output_size
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.registry import SPACES
+from tfnas.nets.spaces import PROXYLESS_CANDIDATES, proxyless_imagenet
+from tfnas.nets.spec import ChoiceBlock, conv_output_size
 
 
 def test_proxyless_imagenet_matches_the_paper():

@@ -2,11 +2,11 @@ import dataclasses
 
 import pytest
 
-from tfnas.channels import make_divisible
 from tfnas.errors import SpecError
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.spaces import demo
-from tfnas.spec import (
+from tfnas.nets.channels import make_divisible
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.spaces import demo
+from tfnas.nets.spec import (
     BatchNormSpec,
     BlockSpec,
     ChoiceBlock,
@@ -161,3 +161,30 @@ def test_select_rejects_wrong_length_and_out_of_range():
         space.select([0])
     with pytest.raises(SpecError, match="out of range"):
         space.select([99] * 6)
+
+
+def test_a_choice_block_has_its_own_name_apart_from_the_networks_blocks():
+    from tfnas.nets.spec import choice_name
+
+    assert choice_name(2) == "choice02"
+    assert choice_name(2) != block_name(2)  # the spaces' choice02 is their block03
+
+
+def test_a_stage_is_one_type_for_spaces_and_fixed_networks():
+    from tfnas.nets.spec import Stage
+
+    fixed = Stage.of_ops(24, 2, ["3x3_MBConv6", "Zero"])
+    assert fixed == Stage(out_channels=24, stride=2, depth=2, ops=("3x3_MBConv6", "Zero"))
+    searched = Stage(24, stride=2, depth=2)  # a space's: each block a choice
+    assert searched.ops == () and searched.positions(16) == fixed.positions(16)
+    assert fixed.positions(16) == stage_positions(16, 24, 2, 2)
+
+
+def test_a_fixed_stage_needs_one_op_per_block():
+    from tfnas.errors import SpecError
+    from tfnas.nets.reference_nets import mobile_network
+    from tfnas.nets.spec import Stage
+
+    wrong = Stage(24, stride=2, depth=3, ops=("3x3_MBConv6",))
+    with pytest.raises(SpecError, match=r"^tiny\.stages: 1 op strings for 3 blocks"):
+        mobile_network("tiny", 16, 8, [wrong], None, resolution=32, num_classes=10)

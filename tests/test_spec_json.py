@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from tfnas import spec_json
 from tfnas.errors import SpecError
-from tfnas.registry import NETS, SPACES
-from tfnas.spec import NetSpec, SearchSpace
+from tfnas.nets import spec_json
+from tfnas.nets.registry import NETS, SPACES
+from tfnas.nets.spec import NetSpec, SearchSpace
 
 ALL_SPECS = [NETS.get(n) for n in NETS.names()] + [SPACES.get(n) for n in SPACES.names()]
 
@@ -22,7 +22,7 @@ def test_round_trip_is_exact(spec, tmp_path):
 def test_kinds_and_version_are_recorded():
     net = json.loads(spec_json.dumps(NETS.get("proxyless_mobile")))
     space = json.loads(spec_json.dumps(SPACES.get("demo")))
-    assert (net["format"], space["format"]) == ("tfnas.net", "tfnas.space")
+    assert (net["format"], space["format"]) == ("tfnas.nets.__main__", "tfnas.space")
     assert net["schema_version"] == space["schema_version"] == spec_json.SCHEMA_VERSION
     assert isinstance(spec_json.spec_from_dict(net), NetSpec)
     assert isinstance(spec_json.spec_from_dict(space), SearchSpace)

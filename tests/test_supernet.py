@@ -9,12 +9,12 @@ import tensorflow as tf
 from tolerances import assert_same_network_outputs
 from toy_search import tiny_space
 
-from tfnas import sampling
-from tfnas.builder import build_net
-from tfnas.costs import block_cost, net_cost
-from tfnas.registry import NETS, SPACES
+from tfnas.nets import sampling
+from tfnas.nets.builder import build_net
+from tfnas.nets.costs import block_cost, net_cost
+from tfnas.nets.registry import NETS, SPACES
+from tfnas.nets.spec import ChoiceBlock, conv_output_size
 from tfnas.search.supernet import ArchParameters, Supernet, derive, inherit_weights
-from tfnas.spec import ChoiceBlock, conv_output_size
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +138,10 @@ def test_every_mode_computes_the_derived_network(tiny):
 
 
 def test_a_fixed_zero_block_is_an_identity_in_the_supernet_as_in_the_built_network():
-    """Both walk one skeleton (`tfnas.builder.skeleton`): a Zero block with a residual
+    """Both walk one skeleton (`tfnas.nets.builder.skeleton`): a Zero block with a residual
     passes its input through (the supernet's own walk used to add it to itself)."""
-    from tfnas.ops import ZeroOp
-    from tfnas.spec import BlockSpec
+    from tfnas.nets.ops import ZeroOp
+    from tfnas.nets.spec import BlockSpec
 
     base = tiny_space()
     zero = BlockSpec(ZeroOp(), 12, 12, 1, residual=True)

@@ -14,7 +14,7 @@ from tflite_bench.build_table import (
 )
 from tflite_bench.runners import Timing
 from tfnas.latency.table import TableMetadata, load_table
-from tfnas.spaces import demo
+from tfnas.nets.spaces import demo
 
 
 class CountingRunner:

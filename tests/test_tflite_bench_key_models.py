@@ -5,9 +5,9 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from tflite_bench import key_models
-from tfnas.builder import build_net
 from tfnas.latency.keys import parse_key
-from tfnas.spaces import demo
+from tfnas.nets.builder import build_net
+from tfnas.nets.spaces import demo
 
 
 def run(flatbuffer: bytes, x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from tflite_bench.runners import DeviceError
 from tfnas.latency.model import net_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
-from tfnas.registry import SPACES
+from tfnas.nets.registry import SPACES
 
 SPACE = SPACES.get("fashion_mnist")
 # Every kernel size and both expand ratios, and a skipped block (the last, Zero).
@@ -150,7 +150,7 @@ def test_the_whole_network_counts_with_the_median_of_its_timings(tmp_path):
 
 def test_the_command_refreshes_a_table_on_the_host(tmp_path):
     arch = tmp_path / "net.json"
-    from tfnas import spec_json
+    from tfnas.nets import spec_json
 
     spec_json.save_spec(SPACE.select(FIRST), arch)
     table = tmp_path / "host.json"

@@ -20,7 +20,7 @@ from tflite_bench.validate import (
 )
 from tfnas.latency.model import TableModel, net_latency
 from tfnas.latency.table import LatencyTable, TableMetadata, load_table
-from tfnas.spaces import demo
+from tfnas.nets.spaces import demo
 
 SPACE_FLAGS = ("--space=demo", "--resolution=16", "--width_mult=0.5")
 FAST = ("--num_runs=3", "--warmup_runs=1", "--min_seconds=0")

@@ -12,7 +12,7 @@ from commands import error_lines, run_module
 from interrupted_runs import kill_after_mid_epoch_checkpoint, resumed_from_step
 
 from tfnas import records
-from tfnas.load import load_net
+from tfnas.nets.load import load_net
 from tfnas.train.config import ConfigError, resolve
 from tfnas.train.trainer import prepare_spec
 
@@ -71,7 +71,7 @@ def trained(tmp_path_factory) -> Path:
 
 
 def test_training_writes_weights_that_rebuild_the_model(trained):
-    from tfnas.builder import build_net
+    from tfnas.nets.builder import build_net
 
     summary = json.loads((trained / "train_summary.json").read_text())
     typed = records.load(records.TrainSummary, trained / "train_summary.json")
@@ -176,7 +176,7 @@ def test_a_diverging_training_stops_with_one_error_line_and_keeps_the_last_good_
 
 
 def _weights(run: Path) -> list[np.ndarray]:
-    from tfnas.builder import build_net
+    from tfnas.nets.builder import build_net
 
     model = build_net(load_net(str(run / "arch.json")))
     model.load_weights(str(run / "model.weights.h5"))
@@ -202,7 +202,7 @@ def test_bad_flags_give_one_error_line(args, message, tmp_path):
 def test_mobilenet_v3_trains_and_exports_as_the_baseline_a_user_would_deploy(tmp_path):
     from tolerances import RTOL_FLOAT32_NETWORK
 
-    from tfnas.registry import NETS
+    from tfnas.nets.registry import NETS
 
     out = tmp_path / "v3"
     args = [a for a in TINY if not a.startswith("--arch=")]

@@ -7,11 +7,11 @@ from commands import error_lines, run_module
 
 from tfnas import records
 from tfnas.baselines.hypermodel import TrialFailedError
+from tfnas.config.tree import flatten
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
-from tfnas.divergence import DivergenceError
-from tfnas.load import load_net
-from tfnas.run_config import flatten
+from tfnas.engine.divergence import DivergenceError
+from tfnas.nets.load import load_net
 from tfnas.train import tune
 from tfnas.train.config import load_config, resolve
 

@@ -5,9 +5,9 @@ import numpy as np
 from tfnas.latency.features import features
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, Measurement, TableMetadata
-from tfnas.ops import MBConvOp, ZeroOp
-from tfnas.spaces import proxyless_imagenet
-from tfnas.spec import BlockSpec, ChoiceBlock, ClassifierSpec, ConvSpec, SearchSpace
+from tfnas.nets.ops import MBConvOp, ZeroOp
+from tfnas.nets.spaces import proxyless_imagenet
+from tfnas.nets.spec import BlockSpec, ChoiceBlock, ClassifierSpec, ConvSpec, SearchSpace
 
 KERNEL_TASK_CANDIDATES = (MBConvOp(3, 3), MBConvOp(5, 3), ZeroOp())
 KERNEL_TASK_BEST = 1  # the 5x5 op

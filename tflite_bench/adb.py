@@ -29,8 +29,8 @@ from pathlib import Path
 
 from tflite_bench.benchmark_output import BenchmarkOutputError, parse_benchmark_output
 from tflite_bench.timing import DELEGATES, DeviceError, Timing
+from tfnas.config.tree import ConfigError
 from tfnas.latency.table import TableMetadata, today
-from tfnas.run_config import ConfigError
 
 REMOTE_DIR = "/data/local/tmp/tfnas_bench"
 DELEGATE_FLAGS = {

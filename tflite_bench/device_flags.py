@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tflite_bench.runners import DELEGATES, Runner, open_runner
-from tfnas.run_config import ConfigError
+from tfnas.config.tree import ConfigError
 
 
 def define_device_flags() -> None:

@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.builder import apply, block_layers, build_net, conv_bn_act
+from tfnas.config.tree import ConfigError
 from tfnas.errors import SpecError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, spec_parts
-from tfnas.ops import MBConvOp
-from tfnas.run_config import ConfigError
-from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace
+from tfnas.nets.builder import apply, block_layers, build_net, conv_bn_act
+from tfnas.nets.ops import MBConvOp
+from tfnas.nets.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace
 
 KINDS = ("float32", "int8")
 # Random images are enough to calibrate int8 ranges for timing.
@@ -66,7 +66,7 @@ def key_model(key: LayerKey) -> keras.Model:
 
 
 def net_model(spec: NetSpec) -> keras.Model:
-    """The whole network at batch 1, as deployment builds it (`tfnas.builder`)."""
+    """The whole network at batch 1, as deployment builds it (`tfnas.nets.builder`)."""
     model = build_net(spec)
     inputs = keras.Input(model.input_shape[1:], batch_size=1, name="input")
     return keras.Model(inputs, model(inputs), name=spec.name)

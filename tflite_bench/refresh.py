@@ -33,15 +33,15 @@ from pathlib import Path
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, key_flatbuffer, net_model
 from tflite_bench.runners import Runner
+from tfnas.engine.runtime import run_command
 from tfnas.errors import UserError
 from tfnas.latency.adapt import fit_calibration, network_sum, uncalibrated
 from tfnas.latency.keys import LayerKey, spec_parts
 from tfnas.latency.model import net_latency
 from tfnas.latency.table import LatencyTable, TableMetadata, load_table, save_table, today
 from tfnas.latency.targets import load_target, table_model, target_device
-from tfnas.load import load_net
-from tfnas.runtime import run_command
-from tfnas.spec import NetSpec
+from tfnas.nets.load import load_net
+from tfnas.nets.spec import NetSpec
 
 DEFAULT_BASE = "cpu"
 # The whole network is timed this many times (a fresh interpreter each) and the

@@ -32,8 +32,8 @@ import numpy as np
 
 from tflite_bench.adb import AdbRunner
 from tflite_bench.timing import DELEGATES, DeviceError, Runner, Timing
+from tfnas.config.tree import ConfigError
 from tfnas.latency.table import TableMetadata, today
-from tfnas.run_config import ConfigError
 
 # The shared types, importable from here as before.
 __all__ = [

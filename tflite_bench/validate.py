@@ -41,13 +41,13 @@ from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
 from tflite_bench.refresh import foreign_device_warning
 from tflite_bench.runners import Runner
-from tfnas.atomic import write_text_atomic
+from tfnas.engine.runtime import run_command
 from tfnas.errors import UserError
+from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.keys import spec_parts
 from tfnas.latency.table import LatencyTable, load_table, save_table, today
+from tfnas.nets.spec import SearchSpace
 from tfnas.plots import plot_predicted_vs_measured
-from tfnas.runtime import run_command
-from tfnas.spec import SearchSpace
 
 
 class ValidationError(UserError, ValueError):

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("tfnas.train", "train a network from scratch (optionally tune the recipe)"),
     "compare": ("tfnas.compare", "ProxylessNAS against keras-tuner at an equal budget"),
     "loop": ("tfnas.loop", "search, measure on the device, refresh its table, until on target"),
-    "net": ("tfnas.net", "summarize, tabulate, convert and draw network specs"),
+    "net": ("tfnas.nets", "summarize, tabulate, convert and draw network specs"),
     "latency": ("tfnas.latency", "fit cost models, predict latency, import tables"),
     "export": ("deploy.export", "SavedModel and TFLite files of a trained network"),
     "qat": ("deploy.qat", "quantization-aware fine-tuning to an int8 TFLite model"),

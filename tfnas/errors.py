@@ -38,6 +38,14 @@ class SpecError(UserError, ValueError):
         return SpecError(self.message, f"{parent}.{self.field}" if self.field else parent)
 
 
+class ConfigError(UserError, ValueError):
+    """A config value that cannot be used; the message names the field and the fix.
+
+    Defined here, below the config package, so that the data pipeline and the
+    device flags can raise it without importing the config machinery.
+    """
+
+
 class DataError(UserError, ValueError):
     """A dataset that cannot be loaded; the message says how to provide it."""
 

@@ -21,9 +21,9 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from tfnas.atomic import write_bytes_atomic
-from tfnas.costs import net_cost
-from tfnas.spec import ChoiceBlock, NetSpec, SearchSpace, conv_output_size
+from tfnas.io.atomic import write_bytes_atomic
+from tfnas.nets.costs import net_cost
+from tfnas.nets.spec import ChoiceBlock, NetSpec, SearchSpace, conv_output_size
 
 KERNEL_COLORS = {3: "#9ecae1", 5: "#fdae6b", 7: "#e6550d"}
 OTHER_COLOR = "#d9d9d9"

@@ -5,7 +5,7 @@ search, training, the comparison and the user's own code; `result.json` and
 `retrain.json` between the comparison's stages (and its `--resume`). As dataclasses, a
 misspelled field fails where it is written (or flagged by a type checker), not
 25 minutes later where it is read; `load` reads a file strictly
-(`tfnas.fields`): a missing, mistyped or unknown field fails with one line
+(`tfnas.io.fields`): a missing, mistyped or unknown field fails with one line
 that names it.
 """
 
@@ -19,10 +19,10 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from tfnas.atomic import write_text_atomic
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, check_header
-from tfnas.spec_json import parse_json, read_text
+from tfnas.io.atomic import write_text_atomic
+from tfnas.io.fields import Fields, check_header
+from tfnas.nets.spec_json import parse_json, read_text
 
 
 @dataclasses.dataclass(frozen=True)

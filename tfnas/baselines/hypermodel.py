@@ -2,7 +2,7 @@
 
 Each hyperparameter is one choice block's op (`block05` = the index of the
 candidate, as in `SearchSpace.select`). A trial builds the network the choices
-select (`tfnas.builder`), looks its latency up in the target's latency model,
+select (`tfnas.nets.builder`), looks its latency up in the target's latency model,
 and then
 
 - `constraint="reject"`: a candidate over the latency limit scores 0 without
@@ -23,7 +23,7 @@ be compared with ProxylessNAS at equal compute: a trial trains at most what
 is left of the budget, and the tuners of `make_tuner` start no trial once it
 is spent. Rejected candidates cost nothing.
 
-A trial whose loss diverges (`tfnas.divergence`) stops at that step and
+A trial whose loss diverges (`tfnas.engine.divergence`) stops at that step and
 scores 0, with a line that says so: the tuner goes on with other candidates
 (a network that does not train with the recipe is a result of the search,
 like one over the latency limit).
@@ -45,15 +45,15 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
-from tfnas.builder import build_net
-from tfnas.configs import RecipeConfig
-from tfnas.divergence import DivergenceError, LossGuard, keras_callback
+from tfnas.config.groups import RecipeConfig
+from tfnas.engine.divergence import DivergenceError, LossGuard, keras_callback
+from tfnas.engine.recipe import Recipe
 from tfnas.errors import UserError
 from tfnas.latency.model import SpaceLatency
 from tfnas.latency.objectives import REWARDS, latency_reward
-from tfnas.recipe import Recipe
+from tfnas.nets.builder import build_net
+from tfnas.nets.spec import NetSpec, SearchSpace, choice_name
 from tfnas.records import SpaceTrial
-from tfnas.spec import NetSpec, SearchSpace
 
 CONSTRAINTS = ("reject", *REWARDS)
 TUNERS = ("random", "bayesian", "hyperband")
@@ -112,7 +112,7 @@ class SpaceHyperModel(kt.HyperModel):
         constraint: `reject`, or a reward of `tfnas.latency.objectives.REWARDS`.
         recipe: The trials' recipe values: SGD, weight decay and label
             smoothing as the search's weight steps, at a constant learning
-            rate (`tfnas.recipe`: a trial's length is the tuner's choice).
+            rate (`tfnas.engine.recipe`: a trial's length is the tuner's choice).
         budget: Caps the training images of all trials together (None: no cap).
         log: Called with one line per finished trial (None: quiet).
     """
@@ -155,7 +155,7 @@ class SpaceHyperModel(kt.HyperModel):
     def choices(self, hp: kt.HyperParameters) -> tuple[int, ...]:
         """The candidate index of each choice block (declaring the hyperparameters)."""
         return tuple(
-            hp.Choice(f"block{index:02d}", list(range(len(block.candidates))), ordered=False)
+            hp.Choice(choice_name(index), list(range(len(block.candidates))), ordered=False)
             for index, block in enumerate(self.space.choice_blocks)
         )
 
@@ -347,8 +347,8 @@ def space_trial(trial: str, values: dict[str, Any], metrics: dict[str, float]) -
     """The record of a finished `SpaceHyperModel` trial (its `fit`'s figures)."""
     return SpaceTrial(
         trial=trial,
-        # The ops of the trial, in block order.
-        choices=[int(values[name]) for name in sorted(values) if name.startswith("block")],
+        # The ops of the trial, in choice-block order (`choice00`, `choice01`, ...).
+        choices=[int(values[name]) for name in sorted(values) if name.startswith("choice")],
         values=values,
         score=float(metrics[OBJECTIVE]),
         val_accuracy=float(metrics["val_accuracy"]),

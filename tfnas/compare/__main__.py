@@ -22,7 +22,6 @@ from typing import Any
 
 from absl import app, flags
 
-from tfnas import run_config
 from tfnas.compare import evaluate, methods, report
 from tfnas.compare.config import (
     METHOD_SEARCH,
@@ -31,14 +30,15 @@ from tfnas.compare.config import (
     resolve,
     save_config,
 )
-from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.config import tree as config_tree
+from tfnas.config.flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
+from tfnas.engine.runtime import configure_run, print_line, run_command
 from tfnas.latency.targets import load_target
 from tfnas.records import MethodResult
-from tfnas.runtime import configure_run, print_line, run_command
 from tfnas.search.config import EXPERIMENTS
 
-CONFIG_FILE = run_config.CONFIG_FILE
+CONFIG_FILE = config_tree.CONFIG_FILE
 LATENCY_PASSES = 3
 
 flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Search and training experiment.")
@@ -53,7 +53,7 @@ FLAGS = flags.FLAGS
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[CompareConfig, Path]:
     """The config and folder of this invocation: a new comparison or the one resumed."""
-    return run_config.resolve_run(
+    return config_tree.resolve_run(
         "compare",
         resume,
         output_dir,

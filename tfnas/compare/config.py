@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfnas import run_config
 from tfnas.baselines.hypermodel import CONSTRAINTS, TUNERS
-from tfnas.configs import value
-from tfnas.run_config import ConfigError, require
+from tfnas.config import tree as config_tree
+from tfnas.config.groups import value
+from tfnas.config.tree import ConfigError, require
 from tfnas.search import config as search_config
 from tfnas.train import config as train_config
 
@@ -70,7 +70,7 @@ class CompareConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a format header."""
-        return run_config.to_dict(self, CONFIG_FORMAT)
+        return config_tree.to_dict(self, CONFIG_FORMAT)
 
     @property
     def tuner_list(self) -> list[str]:
@@ -111,7 +111,7 @@ class CompareConfig:
         return train_config.resolve(self.experiment, **overrides)
 
 
-FIELDS = run_config.field_names(CompareConfig)
+FIELDS = config_tree.field_names(CompareConfig)
 
 
 def check(config: CompareConfig) -> None:
@@ -150,18 +150,18 @@ def check(config: CompareConfig) -> None:
 def resolve(experiment: str, **overrides: Any) -> CompareConfig:
     """The comparison of `experiment` with `overrides`, checked."""
     presets = {name: CompareConfig(experiment=name) for name in search_config.EXPERIMENTS}
-    return run_config.resolve_preset(presets, experiment, overrides, check)
+    return config_tree.resolve_preset(presets, experiment, overrides, check)
 
 
 def save_config(config: CompareConfig, path: str | os.PathLike[str]) -> Path:
     """Writes the comparison's `config.json` atomically."""
-    return run_config.save_config(config, CONFIG_FORMAT, path)
+    return config_tree.save_config(config, CONFIG_FORMAT, path)
 
 
 def load_config(path: str | os.PathLike[str]) -> CompareConfig:
     """Reads a comparison's `config.json`."""
-    data = run_config.read_config_json(path)
-    return run_config.from_dict(CompareConfig, data, CONFIG_FORMAT, check, str(path))
+    data = config_tree.read_config_json(path)
+    return config_tree.from_dict(CompareConfig, data, CONFIG_FORMAT, check, str(path))
 
 
 __all__ = ["CONFIG_FORMAT", "METHOD_SEARCH", "CompareConfig", "ConfigError", "check", "resolve"]

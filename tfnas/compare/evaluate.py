@@ -23,15 +23,15 @@ import keras
 from tflite_bench.key_models import flatbuffer_for_timing, net_model
 from tflite_bench.runners import DeviceError
 from tfnas import records
-from tfnas.atomic import write_bytes_atomic
 from tfnas.compare.config import CompareConfig
+from tfnas.config.tree import save_config
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.errors import DataError
+from tfnas.io.atomic import write_bytes_atomic
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
+from tfnas.nets.load import load_net
 from tfnas.records import RetrainResult, TrainSummary
-from tfnas.run_config import save_config
 from tfnas.train.config import CONFIG_FORMAT as TRAIN_CONFIG_FORMAT
 from tfnas.train.trainer import Trainer, prepare_spec
 

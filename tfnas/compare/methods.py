@@ -23,12 +23,13 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfnas import records, spec_json
+from tfnas import records
 from tfnas.baselines.hypermodel import ImageBudget, SpaceHyperModel, make_tuner, run_tuner
 from tfnas.compare.config import METHOD_SEARCH, CompareConfig
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
+from tfnas.nets import spec_json
 from tfnas.records import MethodResult
 from tfnas.search.config import SearchConfig
 from tfnas.search.runner import SearchRun, build_space

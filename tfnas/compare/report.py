@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tfnas.atomic import write_text_atomic
 from tfnas.compare.evaluate import pareto_optimal
+from tfnas.io.atomic import write_text_atomic
 from tfnas.plots import plot_pareto
 from tfnas.records import MethodResult, RetrainResult
 

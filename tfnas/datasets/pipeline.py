@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.datasets.sources import DataSource, load_source
-from tfnas.run_config import ConfigError
+from tfnas.errors import ConfigError
 
 AUGMENTATIONS = ("inception", "pad_crop_flip", "pad_crop", "flip", "none")
 # ImageNet channel statistics, in 0..255 units; a grayscale image gets their means.
@@ -337,7 +337,7 @@ class Pipeline:
         )
 
     def calibration_batches(self, images: int) -> tf.data.Dataset:
-        """Training images for re-estimating batch-norm statistics (`tfnas.bn_calibration`).
+        """Training images for re-estimating batch-norm statistics (`tfnas.engine.bn_calibration`).
 
         A fixed random subset of the training split (a function of the seed),
         shuffled so that every batch mixes the classes whatever the source's
@@ -395,7 +395,7 @@ def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipelin
     """The pipeline of a run's data config: its source, sizes and batches.
 
     Args:
-        data: The run's `tfnas.configs.DataConfig`.
+        data: The run's `tfnas.config.groups.DataConfig`.
         seed: The run's seed (split, order and augmentation).
         valid_size: Examples held out of train; default the config's.
 

@@ -27,7 +27,7 @@ from tfnas.latency import cost_model
 from tfnas.latency.model import MissingLatencyError, NetLatency, net_latency
 from tfnas.latency.table import LatencyTable, TableMetadata, load_table, save_table
 from tfnas.latency.targets import load_target
-from tfnas.load import load_net
+from tfnas.nets.load import load_net
 
 USAGE = __doc__
 

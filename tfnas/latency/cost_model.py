@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from tfnas.atomic import write_text_atomic
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, check_header
+from tfnas.io.atomic import write_text_atomic
+from tfnas.io.fields import Fields, check_header
 from tfnas.latency.features import FEATURES, features
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.table import LatencyTable
-from tfnas.spec_json import parse_json, read_text
+from tfnas.nets.spec_json import parse_json, read_text
 
 MODEL_FORMAT = "tfnas.latency_cost_model"
 SCHEMA_VERSION = 1

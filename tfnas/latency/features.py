@@ -30,8 +30,8 @@ import dataclasses
 import itertools
 import math
 
-from tfnas.channels import make_divisible
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey
+from tfnas.nets.channels import make_divisible
 
 # Squeeze-excite of Once-for-All's MobileNetV3 blocks: middle channels / 4,
 # rounded to a multiple of 8.
@@ -184,7 +184,7 @@ def _block(tally: _Tally, key: LayerKey) -> None:
 
 
 def key_macs(key: LayerKey) -> int:
-    """Multiply-accumulates of `key` (convolutions and the dense layer), as `tfnas.costs` counts."""
+    """Multiply-accumulates of `key` (convolutions, dense layer), as `tfnas.nets.costs` counts."""
     raw = raw_features(key)
     return int(raw["gemm_macs"] + sum(raw[f"depthwise_macs_k{k}"] for k in DEPTHWISE_KERNELS))
 

@@ -21,7 +21,14 @@ import re
 from collections.abc import Iterator
 
 from tfnas.errors import SpecError
-from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name, conv_output_size
+from tfnas.nets.spec import (
+    BlockSpec,
+    ChoiceBlock,
+    NetSpec,
+    SearchSpace,
+    block_name,
+    conv_output_size,
+)
 
 EXPANDED_CONV = "expanded_conv"
 # Layers whose key holds only shapes, in the order a network runs them:

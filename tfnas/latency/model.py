@@ -18,7 +18,7 @@ from tfnas.latency.cost_model import CostModel
 from tfnas.latency.features import key_macs
 from tfnas.latency.keys import LayerKey, spec_parts
 from tfnas.latency.table import LatencyTable
-from tfnas.spec import NetSpec, SearchSpace
+from tfnas.nets.spec import NetSpec, SearchSpace
 
 STEM = "Conv"  # the stem's key kind: once in every network
 

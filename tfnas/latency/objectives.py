@@ -35,9 +35,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfnas import sampling
+from tfnas.engine.losses import ArchObjective, RewardFn, accuracy
 from tfnas.latency.model import SpaceLatency
-from tfnas.losses import ArchObjective, RewardFn, accuracy
+from tfnas.nets import sampling
 
 LOSS_DEFAULTS: dict[str, dict[str, float]] = {
     "mul_log": {"alpha": 0.2, "beta": 0.3},

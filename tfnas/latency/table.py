@@ -26,11 +26,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tfnas.atomic import write_text_atomic
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, check_header
+from tfnas.io.atomic import write_text_atomic
+from tfnas.io.fields import Fields, check_header
 from tfnas.latency.keys import LayerKey, parse_key
-from tfnas.spec_json import parse_json, read_text
+from tfnas.nets.spec_json import parse_json, read_text
 
 TABLE_FORMAT = "tfnas.latency_table"
 SCHEMA_VERSION = 1

@@ -27,7 +27,7 @@ from tfnas.latency.adapt import AdaptedModel
 from tfnas.latency.features import FEATURES
 from tfnas.latency.model import LatencyModel, MacsModel, TableModel
 from tfnas.latency.table import YAML_SUFFIXES, LatencyTable, load_table
-from tfnas.spec_json import parse_json, read_text
+from tfnas.nets.spec_json import parse_json, read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN_TARGETS = ("mobile", "cpu", "flops")

@@ -21,11 +21,11 @@ from typing import Any
 
 from absl import app, flags
 
-from tfnas import run_config
-from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.config import tree as config_tree
+from tfnas.config.flags import define_config_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
+from tfnas.engine.runtime import configure_run, make_strategy, run_command
 from tfnas.latency.targets import load_target
-from tfnas.runtime import configure_run, make_strategy, run_command
 from tfnas.search.config import (
     ALIASES,
     EXPERIMENTS,
@@ -38,7 +38,7 @@ from tfnas.search.config import (
 )
 from tfnas.search.runner import ObjectiveError, SearchRun
 
-CONFIG_FILE = run_config.CONFIG_FILE
+CONFIG_FILE = config_tree.CONFIG_FILE
 
 flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of every value.")
 flags.DEFINE_string("output_dir", None, "Output folder (default: runs/search-TIMESTAMP).")
@@ -56,7 +56,7 @@ flags.DEFINE_integer(
 define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
 
 FLAGS = flags.FLAGS
-# What a diverged search says to change before `--resume` (tfnas.divergence).
+# What a diverged search says to change before `--resume` (tfnas.engine.divergence).
 RESUME_ADJUSTABLE = ("learning_rate", "arch_learning_rate")
 
 
@@ -67,7 +67,7 @@ def given_overrides() -> dict[str, Any]:
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
     """The config and output folder of this invocation (new run or resume)."""
-    return run_config.resolve_run(
+    return config_tree.resolve_run(
         "search",
         resume,
         output_dir,
@@ -111,7 +111,7 @@ def _search(config: SearchConfig, output_dir: Path) -> int:
             search.restore()
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        run_config.report_adjusted(load_config(output_dir / CONFIG_FILE), config)
+        config_tree.report_adjusted(load_config(output_dir / CONFIG_FILE), config)
     save_config(config, output_dir / CONFIG_FILE)
     print(
         f"searching {search.space.name} ({len(search.space.choice_blocks)} choice blocks) on "

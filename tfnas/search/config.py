@@ -12,18 +12,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfnas import run_config
-from tfnas.configs import (
+from tfnas.config import tree as config_tree
+from tfnas.config.groups import (
     EXPERIMENT_DATA,
     EXPERIMENT_INIT,
+    STRATEGIES,
     DataConfig,
     RecipeConfig,
     RunConfig,
     value,
 )
+from tfnas.config.tree import ConfigError, differences, require, with_values
 from tfnas.latency.objectives import ESTIMATES, LOSS_DEFAULTS, LOSSES, REWARD_DEFAULTS, REWARDS
-from tfnas.run_config import ConfigError, differences, require, with_values
-from tfnas.runtime import STRATEGIES
 from tfnas.search.steps import ARCH_MODES, BASELINE_RULES, ZERO_RULES
 
 CONFIG_FORMAT = "tfnas.search_config"
@@ -128,7 +128,7 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a format header."""
-        return run_config.to_dict(self, CONFIG_FORMAT)
+        return config_tree.to_dict(self, CONFIG_FORMAT)
 
     @property
     def total_epochs(self) -> int:
@@ -136,7 +136,7 @@ class SearchConfig:
         return self.recipe.warmup_epochs + self.recipe.epochs
 
 
-FIELDS = run_config.field_names(SearchConfig)
+FIELDS = config_tree.field_names(SearchConfig)
 # How the search's flags read where they mean more than the shared groups say.
 FLAG_HELP = {
     "valid_size": "Training examples held out for the arch steps.",
@@ -252,7 +252,7 @@ def resolve(experiment: str, **overrides: Any) -> SearchConfig:
     Raises:
         ConfigError: Unknown experiment or field, or a value out of range.
     """
-    return run_config.resolve_preset(EXPERIMENTS, experiment, overrides, check, ALIASES)
+    return config_tree.resolve_preset(EXPERIMENTS, experiment, overrides, check, ALIASES)
 
 
 def check(config: SearchConfig) -> None:
@@ -342,7 +342,7 @@ def check(config: SearchConfig) -> None:
 
 def config_from_dict(data: Any, source: str = "config") -> SearchConfig:
     """Reads a config written by `to_dict`; raises `ConfigError` naming a bad field."""
-    return run_config.from_dict(
+    return config_tree.from_dict(
         SearchConfig, with_old_settings(data), CONFIG_FORMAT, check, source, ALIASES
     )
 
@@ -371,12 +371,12 @@ def with_old_settings(data: Any) -> Any:
 
 def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:
     """Writes `config.json` atomically."""
-    return run_config.save_config(config, CONFIG_FORMAT, path)
+    return config_tree.save_config(config, CONFIG_FORMAT, path)
 
 
 def load_config(path: str | os.PathLike[str]) -> SearchConfig:
     """Reads a `config.json` written by `save_config`."""
-    return config_from_dict(run_config.read_config_json(path), str(path))
+    return config_from_dict(config_tree.read_config_json(path), str(path))
 
 
 __all__ = [

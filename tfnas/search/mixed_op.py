@@ -29,9 +29,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfnas.builder import block_layers
-from tfnas.ops import parse_op
-from tfnas.spec import BatchNormSpec, ChoiceBlock
+from tfnas.nets.builder import block_layers
+from tfnas.nets.ops import parse_op
+from tfnas.nets.spec import BatchNormSpec, ChoiceBlock
 
 BN_MODES = ("update", "batch", "moving")
 RUN_MODES = ("one", "two", "full_v2", "full")
@@ -100,7 +100,7 @@ class MixedOp(keras.layers.Layer):
             layers are named `{block_prefix}_{op name}_{layer}`.
         bn_momentum: Batch-norm momentum (Keras convention).
         bn_epsilon: Batch-norm epsilon.
-        init: The candidates' initialization (`tfnas.initializers.INITS`).
+        init: The candidates' initialization (`tfnas.nets.initializers.INITS`).
         **kwargs: Keras layer arguments (name, dtype, ...).
     """
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tfnas import netconfig, records, spec_json
-from tfnas.atomic import write_text_atomic
-from tfnas.costs import net_cost
+from tfnas import records
+from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.model import LatencyModel, net_latency
+from tfnas.nets import netconfig, spec_json
+from tfnas.nets.costs import net_cost
+from tfnas.nets.spec import NetSpec, SearchSpace, choice_name
 from tfnas.plots import draw_net, plot_alpha_history
 from tfnas.records import SearchEpoch, SearchSummary
 from tfnas.search.config import SearchConfig
-from tfnas.spec import NetSpec, SearchSpace
 
 ARCH_FILE = "arch.json"
 NET_CONFIG_FILE = "net.config"
@@ -60,7 +61,7 @@ def summary(
     """The contents of `search_summary.json`.
 
     `loss_peak_ratio` is how near the weights' loss came to divergence
-    (`tfnas.divergence.LossGuard.peak_ratio`: 1 is its start, 1.5 stops the run).
+    (`tfnas.engine.divergence.LossGuard.peak_ratio`: 1 is its start, 1.5 stops the run).
     """
     latency = net_latency(target, net)
     cost = net_cost(net)
@@ -103,7 +104,9 @@ def arch_log_text(space: SearchSpace, history: Sequence[SearchEpoch]) -> str:
             zip(space.choice_blocks, record.probabilities, strict=True)
         ):
             ranked = sorted(zip(probs, block.candidates, strict=True), key=lambda pc: -pc[0])
-            lines.append(f"  block {b}: " + "  ".join(f"{op.name} {p:.3f}" for p, op in ranked))
+            lines.append(
+                f"  {choice_name(b)}: " + "  ".join(f"{op.name} {p:.3f}" for p, op in ranked)
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -25,22 +25,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas import sampling
-from tfnas.atomic import save_weights_atomic
-from tfnas.bn_calibration import accuracy_of, recalibrate_batch_norm
-from tfnas.builder import build_net
-from tfnas.checkpoints import CheckpointKeeper, random_states
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.divergence import LossGuard
-from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
+from tfnas.engine.bn_calibration import accuracy_of, recalibrate_batch_norm
+from tfnas.engine.checkpoints import CheckpointKeeper, random_states
+from tfnas.engine.divergence import LossGuard
+from tfnas.engine.epoch_loop import EpochLoop, StepFn, StepResult
+from tfnas.engine.recipe import Recipe
+from tfnas.engine.runtime import ScalarLog, print_line
 from tfnas.errors import UserError
+from tfnas.io.atomic import save_weights_atomic
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.objectives import expected_latency, make_arch_objective, make_reward
 from tfnas.latency.targets import load_target
-from tfnas.recipe import Recipe
+from tfnas.nets import sampling
+from tfnas.nets.builder import build_net
+from tfnas.nets.registry import SPACES
+from tfnas.nets.spec import SearchSpace, choice_name
 from tfnas.records import SearchEpoch, SearchSummary
-from tfnas.registry import SPACES
-from tfnas.runtime import ScalarLog, print_line
 from tfnas.search import outputs
 from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.config import ArchSearchConfig, SearchConfig
@@ -53,7 +54,6 @@ from tfnas.search.supernet import (
     derive,
     derive_choices,
 )
-from tfnas.spec import SearchSpace
 
 STATE_FORMAT = "tfnas.search_state"
 CHECKPOINT_DIR = "checkpoints"
@@ -127,7 +127,7 @@ class SearchRun:
 
     Raises:
         DivergenceError: From `run`, when the weights' loss diverges or an arch
-            step's loss is not finite (`tfnas.divergence`); no outputs are
+            step's loss is not finite (`tfnas.engine.divergence`); no outputs are
             written, and the last checkpoint is one from before.
     """
 
@@ -347,7 +347,7 @@ class SearchRun:
         """The plain Keras network `choices` with the supernet's weights, batch norm re-estimated.
 
         The statistics come from `bn_calibration_images` training images
-        (`tfnas.bn_calibration`).
+        (`tfnas.engine.bn_calibration`).
         """
         # The most likely network changes seldom between epochs: keep its model
         # (its initial weights do not matter: every one is copied over next).
@@ -402,7 +402,7 @@ class SearchRun:
             {
                 "valid/accuracy": record.valid_accuracy,
                 "latency/derived": record.derived_latency,
-                **{f"entropy/block{b:02d}": e for b, e in enumerate(record.entropy)},
+                **{f"entropy/{choice_name(b)}": e for b, e in enumerate(record.entropy)},
             },
             record.step,
         )

@@ -9,7 +9,7 @@ network, and their gradients can be summed.
   warmup); cross-entropy on a training batch; only the sampled candidates'
   weights change (`SampledPathsMixin`).
 - arch step, gradient modes `two`, `full_v2`, `full`: the binary-gate
-  estimator of the paper (see `tfnas.sampling`); batch statistics in batch
+  estimator of the paper (see `tfnas.nets.sampling`); batch statistics in batch
   norm, moving averages untouched; the objective is cross-entropy on a
   validation batch, optionally combined with a term in alpha (latency).
 - arch step, `reinforce` (the reference's RL search): K networks sampled
@@ -25,8 +25,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfnas import sampling
-from tfnas.losses import ArchObjective, RewardFn, accuracy, cross_entropy
+from tfnas.engine.losses import ArchObjective, RewardFn, accuracy, cross_entropy
+from tfnas.nets import sampling
 from tfnas.search.arch_adam import ReferenceAdam
 from tfnas.search.path_optimizer import SampledPathsMixin
 from tfnas.search.supernet import ArchParameters, Supernet

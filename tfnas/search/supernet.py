@@ -1,7 +1,7 @@
 """The supernet of a search space, its architecture parameters, and `derive`.
 
 The supernet is the space's skeleton (stem, fixed blocks, feature mix, head;
-`tfnas.builder.skeleton`, the one `build_net` walks) with a `MixedOp` in
+`tfnas.nets.builder.skeleton`, the one `build_net` walks) with a `MixedOp` in
 every choice block. The architecture logits alpha live in
 a separate `ArchParameters` object: the supernet's variables are the network
 weights only, so the weight optimizer never sees alpha and the arch optimizer
@@ -18,11 +18,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.builder import INPUT_NAME, block_layers, build_net, skeleton
-from tfnas.sampling import PathSample, most_likely
+from tfnas.nets.builder import INPUT_NAME, block_layers, build_net, skeleton
+from tfnas.nets.sampling import PathSample, most_likely
+from tfnas.nets.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name
+from tfnas.nets.spec_json import spec_from_dict, spec_to_dict
 from tfnas.search.mixed_op import MixedOp, build_layers, check_bn_mode, run_layers
-from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name
-from tfnas.spec_json import spec_from_dict, spec_to_dict
 
 
 class Supernet(keras.Model):
@@ -34,7 +34,7 @@ class Supernet(keras.Model):
 
     Args:
         space: The search space.
-        init: The weights' initialization (`tfnas.initializers.INITS`).
+        init: The weights' initialization (`tfnas.nets.initializers.INITS`).
         **kwargs: Keras model arguments (name, ...).
     """
 

@@ -28,17 +28,17 @@ from typing import Any
 
 from absl import app, flags
 
-from tfnas import run_config
-from tfnas.config_flags import define_config_flags, flag_overrides
+from tfnas.config import tree as config_tree
+from tfnas.config.flags import define_config_flags, flag_overrides
+from tfnas.config.tree import ConfigError, save_config
 from tfnas.datasets.pipeline import pipeline_for
-from tfnas.load import load_net
-from tfnas.run_config import ConfigError, save_config
-from tfnas.runtime import configure_run, make_strategy, run_command
+from tfnas.engine.runtime import configure_run, make_strategy, run_command
+from tfnas.nets.load import load_net
 from tfnas.train.config import CONFIG_FORMAT, EXPERIMENTS, TrainConfig, load_config, resolve
 from tfnas.train.trainer import Trainer, prepare_spec
 from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
 
-CONFIG_FILE = run_config.CONFIG_FILE
+CONFIG_FILE = config_tree.CONFIG_FILE
 
 flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Named preset of every value.")
 flags.DEFINE_string("output_dir", None, "Output folder (default: runs/train-TIMESTAMP).")
@@ -58,13 +58,13 @@ flags.DEFINE_integer("tune_trials", 8, "Trials of --tune.")
 flags.DEFINE_integer("tune_epochs", 0, "Epochs of a --tune trial (0: --epochs).")
 
 FLAGS = flags.FLAGS
-# What a diverged training says to change before `--resume` (tfnas.divergence).
+# What a diverged training says to change before `--resume` (tfnas.engine.divergence).
 RESUME_ADJUSTABLE = ("learning_rate", "warmup_epochs")
 
 
 def resolve_run(resume: bool, output_dir: str | None) -> tuple[Any, Path]:
     """The config and output folder of this invocation (new run or resume)."""
-    return run_config.resolve_run(
+    return config_tree.resolve_run(
         "train",
         resume,
         output_dir,
@@ -108,7 +108,7 @@ def _train(config: TrainConfig, output_dir: Path) -> int:
             trainer.restore()
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        run_config.report_adjusted(load_config(str(output_dir / CONFIG_FILE)), config)
+        config_tree.report_adjusted(load_config(str(output_dir / CONFIG_FILE)), config)
     save_config(config, CONFIG_FORMAT, output_dir / CONFIG_FILE)
     print(
         f"training {spec.name} ({len(spec.blocks)} blocks, {config.data.resolution} px) on "

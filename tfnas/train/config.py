@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfnas import run_config
-from tfnas.configs import (
+from tfnas.config import tree as config_tree
+from tfnas.config.groups import (
     EXPERIMENT_DATA,
     EXPERIMENT_INIT,
     DataConfig,
@@ -20,7 +20,7 @@ from tfnas.configs import (
     RunConfig,
     value,
 )
-from tfnas.run_config import ConfigError, require, with_values
+from tfnas.config.tree import ConfigError, require, with_values
 
 CONFIG_FORMAT = "tfnas.train_config"
 
@@ -42,7 +42,7 @@ class TrainConfig:
         return self.recipe.epochs
 
 
-FIELDS = run_config.field_names(TrainConfig)
+FIELDS = config_tree.field_names(TrainConfig)
 IMAGENET = TrainConfig()
 
 # The learning rates of the 10-class experiments stay at or under 0.04. With 10
@@ -133,13 +133,13 @@ def check(config: TrainConfig) -> None:
 
 def resolve(experiment: str, **overrides: Any) -> TrainConfig:
     """The experiment's config with `overrides` applied, checked."""
-    return run_config.resolve_preset(EXPERIMENTS, experiment, overrides, check)
+    return config_tree.resolve_preset(EXPERIMENTS, experiment, overrides, check)
 
 
 def load_config(path: str) -> TrainConfig:
     """Reads a training run's `config.json`."""
-    data = run_config.read_config_json(path)
-    return run_config.from_dict(TrainConfig, data, CONFIG_FORMAT, check, str(path))
+    data = config_tree.read_config_json(path)
+    return config_tree.from_dict(TrainConfig, data, CONFIG_FORMAT, check, str(path))
 
 
 __all__ = ["CONFIG_FORMAT", "EXPERIMENTS", "ConfigError", "TrainConfig", "check", "resolve"]

@@ -25,19 +25,20 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfnas import records, spec_json
-from tfnas.atomic import save_weights_atomic
-from tfnas.builder import build_net
-from tfnas.checkpoints import CheckpointKeeper, random_states
-from tfnas.costs import net_cost
+from tfnas import records
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.divergence import LossGuard
-from tfnas.epoch_loop import EpochLoop, StepFn, StepResult
-from tfnas.losses import accuracy, cross_entropy
-from tfnas.recipe import Recipe
+from tfnas.engine.checkpoints import CheckpointKeeper, random_states
+from tfnas.engine.divergence import LossGuard
+from tfnas.engine.epoch_loop import EpochLoop, StepFn, StepResult
+from tfnas.engine.losses import accuracy, cross_entropy
+from tfnas.engine.recipe import Recipe
+from tfnas.engine.runtime import ScalarLog, print_line
+from tfnas.io.atomic import save_weights_atomic
+from tfnas.nets import spec_json
+from tfnas.nets.builder import build_net
+from tfnas.nets.costs import net_cost
+from tfnas.nets.spec import ClassifierSpec, NetSpec
 from tfnas.records import TrainEpoch, TrainSummary
-from tfnas.runtime import ScalarLog, print_line
-from tfnas.spec import ClassifierSpec, NetSpec
 from tfnas.train.config import TrainConfig
 
 STATE_FORMAT = "tfnas.train_state"
@@ -74,7 +75,7 @@ class Trainer:
             `log_every` steps elsewhere), 0 only epoch lines.
 
     Raises:
-        DivergenceError: From `run`, when the loss diverges (`tfnas.divergence`);
+        DivergenceError: From `run`, when the loss diverges (`tfnas.engine.divergence`);
             no outputs are written, and the last checkpoint is one from before.
     """
 

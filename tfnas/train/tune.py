@@ -30,12 +30,13 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from tfnas import records, run_config
+from tfnas import records
 from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
+from tfnas.config import tree as config_tree
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.divergence import DivergenceError
+from tfnas.engine.divergence import DivergenceError
+from tfnas.nets.spec import NetSpec
 from tfnas.records import TuneSummary, TuneTrial
-from tfnas.spec import NetSpec
 from tfnas.train.config import TrainConfig
 from tfnas.train.trainer import Trainer, prepare_spec
 
@@ -78,7 +79,7 @@ def tune_trial(trial: str, values: dict[str, Any], metrics: dict[str, float]) ->
 
 def tuned(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     """`config` with the tuned values (rounded, so config.json stays readable)."""
-    return run_config.with_values(
+    return config_tree.with_values(
         config,
         {
             "learning_rate": float(f"{values['learning_rate']:.4g}"),
@@ -90,7 +91,7 @@ def tuned(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
 
 def tuned_values(config: TrainConfig) -> dict[str, float]:
     """The values `--tune` tunes, as `config` has them."""
-    values = run_config.flatten(config)
+    values = config_tree.flatten(config)
     return {name: values[name] for name in TUNED}
 
 
@@ -154,7 +155,7 @@ def tune_recipe(
     if trials < 1:
         raise ValueError(f"--tune_trials={trials}: expected an integer >= 1")
     trial_epochs = epochs or config.recipe.epochs
-    trial_config = run_config.with_values(
+    trial_config = config_tree.with_values(
         config,
         {
             "epochs": trial_epochs,

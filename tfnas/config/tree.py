@@ -2,7 +2,7 @@
 
 A command's config (`SearchConfig`, `TrainConfig`, `CompareConfig`) is a
 frozen dataclass whose fields are values or groups (`DataConfig`,
-`RecipeConfig`, `RunConfig` of `tfnas.configs`, or a command's own group).
+`RecipeConfig`, `RunConfig` of `tfnas.config.groups`, or a command's own group).
 Every value (a *leaf*) has a name that is unique in its tree, so a leaf is
 addressed by its name (`learning_rate`) as the flags do, or by its path
 (`recipe.learning_rate`) as `--params_override` may:
@@ -27,18 +27,14 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tfnas.atomic import write_text_atomic
-from tfnas.errors import UserError
+from tfnas.errors import ConfigError
+from tfnas.io.atomic import write_text_atomic
 
 # 2: nested groups. Version 1 files (one flat object) are still read: their
 # leaf names are those of version 2 (see `from_dict`).
 SCHEMA_VERSION = 2
 CONFIG_FILE = "config.json"
 ConfigT = TypeVar("ConfigT")
-
-
-class ConfigError(UserError, ValueError):
-    """A config value that cannot be used; the message names the field and the fix."""
 
 
 def require(condition: bool, field: str, value: Any, expected: str) -> None:

@@ -2,7 +2,7 @@
 
 A `NetSpec` is one concrete network; a `SearchSpace` is the same skeleton in
 which some blocks are `ChoiceBlock`s holding a tuple of candidate ops. Keras
-models are built from specs (`tfnas.builder`), never the other way round, so a
+models are built from specs (`tfnas.nets.builder`), never the other way round, so a
 spec is what gets saved, compared, costed and searched over.
 
 Every spec checks itself on construction; a `SpecError` names the field
@@ -14,14 +14,27 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.ops import OP_TYPES, MBConvOp, Op, check_activation
+from tfnas.nets.ops import OP_TYPES, MBConvOp, Op, check_activation
 
 
 def block_name(index: int) -> str:
-    """The name of the block at `index` in layer names and reports (`block03`)."""
+    """The name of the network's block at `index` in layer names and reports (`block03`)."""
     return f"block{index:02d}"
+
+
+def choice_name(index: int) -> str:
+    """The name of a space's choice block at `index` (`choice02`), apart from `block_name`.
+
+    A space's choice blocks are numbered apart from the network's blocks (its
+    fixed blocks, such as the first MBConv1, are not choices), so in the
+    ProxylessNAS spaces `choice02` is `block03`: the two names never stand
+    for the same index. Tuner hyperparameters, the search's entropy scalars
+    and its reports use this one.
+    """
+    return f"choice{index:02d}"
 
 
 def conv_output_size(size: int, stride: int) -> int:
@@ -37,7 +50,7 @@ class ConvSpec:
         out_channels: Output channels.
         kernel_size: Square kernel size.
         stride: Spatial stride.
-        activation: One of `tfnas.ops.ACTIVATIONS` (MobileNetV3's stem: `hswish`).
+        activation: One of `tfnas.nets.ops.ACTIVATIONS` (MobileNetV3's stem: `hswish`).
     """
 
     out_channels: int
@@ -191,7 +204,7 @@ class NetSpec:
         classifier: Pooling, dropout and dense head.
         batch_norm: Batch-normalization settings for every BN layer.
         feature_mix_activation: The feature mix's activation, and the last
-            point's (`tfnas.ops.ACTIVATIONS`).
+            point's (`tfnas.nets.ops.ACTIVATIONS`).
         last_point_channels: Output channels of MobileNetV3's 1x1 conv after
             pooling (with bias, without batch norm), or None for none.
     """
@@ -367,6 +380,29 @@ class Position:
 def first_block(in_channels: int, out_channels: int) -> BlockSpec:
     """The fixed first block of MobileNetV2 and ProxylessNAS: a 3x3 MBConv1, stride 1."""
     return BlockSpec(MBConvOp(3, 1), in_channels, out_channels, 1, residual=False)
+
+
+class Stage(NamedTuple):
+    """A run of blocks at one width: the first applies the stride and the channel change.
+
+    A search space's stage gives its `depth`: each block is a choice among
+    the space's candidates. A fixed network's stage also gives `ops`, one op
+    string per block (`Stage.of_ops`), and `depth` is their number.
+    """
+
+    out_channels: int
+    stride: int
+    depth: int
+    ops: tuple[str, ...] = ()
+
+    @classmethod
+    def of_ops(cls, out_channels: int, stride: int, ops: Sequence[str]) -> Stage:
+        """A fixed network's stage: one op string (`5x5_MBConv3`, `Zero`) per block."""
+        return cls(out_channels, stride, len(ops), tuple(ops))
+
+    def positions(self, in_channels: int) -> list[Position]:
+        """The stage's blocks' positions after a block of `in_channels` (`stage_positions`)."""
+        return stage_positions(in_channels, self.out_channels, self.stride, self.depth)
 
 
 def stage_positions(in_channels: int, out_channels: int, stride: int, depth: int) -> list[Position]:

@@ -1,6 +1,6 @@
 """Command-line flags generated from a config tree, and `--params_override`.
 
-Every leaf of a command's config (`tfnas.run_config.leaves`) becomes one flag
+Every leaf of a command's config (`tfnas.config.tree.leaves`) becomes one flag
 of the same name whose default None means "the experiment's value"; its help
 is the field's `help` metadata. `--params_override` sets any leaves at once,
 as `name=value,group.name=value` or as a JSON object (nested like
@@ -16,7 +16,7 @@ from typing import Any
 
 from absl import flags
 
-from tfnas.run_config import ConfigError, Leaf, leaves
+from tfnas.config.tree import ConfigError, Leaf, leaves
 
 PARAMS_OVERRIDE = "params_override"
 NONE_WORDS = ("none", "null", "off")

@@ -1,7 +1,7 @@
 """Candidate operations of a choice block: the one place each op type is defined.
 
 An op says *what* a block computes, independent of where the block sits: the
-block (see `tfnas.spec`) adds channels, stride and residual. Ops are frozen
+block (see `tfnas.nets.spec`) adds channels, stride and residual. Ops are frozen
 values keyed by type; their string form (`3x3_MBConv6`, `Zero`) is what the
 ProxylessNAS papers, logs and latency-table keys use, and `parse_op` /
 `Op.name` are the only code that reads or writes it.
@@ -27,9 +27,9 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from tfnas.channels import make_divisible
 from tfnas.errors import SpecError, check_positive_int
-from tfnas.fields import Fields
+from tfnas.io.fields import Fields
+from tfnas.nets.channels import make_divisible
 
 # The activations a convolution may end with: MobileNetV2's and ProxylessNAS'
 # ReLU6, and MobileNetV3's ReLU and h-swish (x * ReLU6(x + 3) / 6).

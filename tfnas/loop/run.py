@@ -57,23 +57,23 @@ from tflite_bench.refresh import (
     time_whole,
 )
 from tflite_bench.runners import Runner
-from tfnas.atomic import write_text_atomic
-from tfnas.builder import build_net
-from tfnas.config_flags import flag_overrides
+from tfnas.config.flags import flag_overrides
+from tfnas.config.tree import ConfigError, with_values
 from tfnas.datasets.pipeline import pipeline_for
+from tfnas.engine.runtime import configure_run, run_command
+from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.table import load_table, save_table
 from tfnas.latency.targets import load_target
+from tfnas.nets.builder import build_net
+from tfnas.nets.spec import NetSpec, SearchSpace
+from tfnas.nets.spec_json import save_spec
 from tfnas.plots import label_axes, save_figure
 from tfnas.records import SearchSummary
-from tfnas.run_config import ConfigError, with_values
-from tfnas.runtime import configure_run, run_command
 from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
 from tfnas.search.constrained import most_likely_within
 from tfnas.search.runner import SearchRun
-from tfnas.spec import NetSpec, SearchSpace
-from tfnas.spec_json import save_spec
 
 REPORT_FILE = "loop_report.json"
 ARCH_FILE = "arch.json"
@@ -513,37 +513,3 @@ def main(argv: list[str]) -> int:
         return 0 if report["on_target"] else 1
 
     return run_command(argv, body)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from absl import app, flags
-
-    from tflite_bench.device_flags import define_device_flags
-    from tfnas.config_flags import define_config_flags
-    from tfnas.search.config import ALIASES, EXPERIMENTS, FLAG_HELP
-
-    define_device_flags()
-    define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
-    flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "The search's preset.")
-    flags.DEFINE_string("output_dir", None, "Output folder (default: runs/loop-TIMESTAMP).")
-    flags.DEFINE_bool("resume", False, "Continue the loop in --output_dir.")
-    flags.DEFINE_string("table", None, "The device's table (default OUTPUT_DIR/device_table.json).")
-    flags.DEFINE_string("base", DEFAULT_BASE, "What a new table starts from: cpu, mobile, a file.")
-    flags.DEFINE_integer("rounds", 3, "At most this many rounds.")
-    flags.DEFINE_float("tolerance", DEFAULT_TOLERANCE, "Stop within this fraction of the target.")
-    flags.DEFINE_integer("extra_epochs", 1, "Search epochs each later round adds.")
-    flags.DEFINE_integer(
-        "pick_steps", 4, "Picks a round tries, measuring the parts each lacks before the next."
-    )
-    flags.DEFINE_integer(
-        "passes", DEFAULT_PASSES, "Timings of each round's network; their median decides."
-    )
-    flags.DEFINE_bool(
-        "time_deployed",
-        False,
-        "Also time each round's network as deploy.export writes it (with its normalization "
-        "and softmax, batch 1), beside the bare conversion the table learns from.",
-    )
-    app.run(lambda argv: sys.exit(main(argv)))

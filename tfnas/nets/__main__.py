@@ -1,9 +1,9 @@
-"""`python -m tfnas.net`: inspect, compare and convert network specs.
+"""`python -m tfnas.nets`: inspect, compare and convert network specs.
 
-    python -m tfnas.net summary NAME_OR_FILE [--resolution=R] [--json]
-    python -m tfnas.net table [NAME ...] [--build] [--json]
-    python -m tfnas.net convert NAME_OR_FILE --out=PATH [--format=tfnas|net_config]
-    python -m tfnas.net draw NAME_OR_FILE [--out=PATH.png] [--resolution=R]
+    python -m tfnas.nets summary NAME_OR_FILE [--resolution=R] [--json]
+    python -m tfnas.nets table [NAME ...] [--build] [--json]
+    python -m tfnas.nets convert NAME_OR_FILE --out=PATH [--format=tfnas|net_config]
+    python -m tfnas.nets draw NAME_OR_FILE [--out=PATH.png] [--resolution=R]
 
 NAME_OR_FILE is a registered network or search space, a tfnas spec file or a
 ProxylessNAS `net.config`. `table` with `--build` also builds every network as
@@ -20,13 +20,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfnas import netconfig, spec_json
-from tfnas.atomic import write_text_atomic
-from tfnas.costs import LayerCost, NetCost, net_cost, space_cost_bounds
 from tfnas.errors import SpecError
-from tfnas.load import load_net, load_net_or_space
-from tfnas.registry import NETS
-from tfnas.spec import ChoiceBlock, NetSpec, SearchSpace
+from tfnas.io.atomic import write_text_atomic
+from tfnas.nets import netconfig, spec_json
+from tfnas.nets.costs import LayerCost, NetCost, net_cost, space_cost_bounds
+from tfnas.nets.load import load_net, load_net_or_space
+from tfnas.nets.registry import NETS
+from tfnas.nets.spec import ChoiceBlock, NetSpec, SearchSpace
 
 USAGE = __doc__
 
@@ -156,7 +156,7 @@ def table_rows(names: Sequence[str], build: bool) -> list[dict[str, Any]]:
 def _build_and_count(spec: NetSpec, cost: NetCost) -> dict[str, Any]:
     import numpy as np  # Deferred with keras: summary and convert never need them.
 
-    from tfnas.builder import build_net
+    from tfnas.nets.builder import build_net
 
     start = time.perf_counter()
     model = build_net(spec)

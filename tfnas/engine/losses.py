@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
-from tfnas import sampling
+from tfnas.nets import sampling
 
 # The arch step's objective: (validation cross-entropy, architecture logits, the op
 # probabilities the step's latency term sees) -> loss. The probabilities are

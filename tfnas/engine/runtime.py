@@ -14,8 +14,6 @@ from typing import Any
 
 from tfnas.errors import UserError
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
 
 def configure_tensorflow(
     seed: int, deterministic: bool, cpu_devices: int = 1, grappler: bool = True
@@ -50,7 +48,7 @@ def configure_tensorflow(
 
 
 def configure_run(run: Any, cpu_devices: int = 1) -> None:
-    """`configure_tensorflow` as a job's `RunConfig` (`tfnas.configs.RunConfig`) says."""
+    """`configure_tensorflow` as a job's `RunConfig` (`tfnas.config.groups.RunConfig`) says."""
     configure_tensorflow(run.seed, run.deterministic, cpu_devices, run.grappler)
 
 
@@ -58,12 +56,13 @@ def make_strategy(name: str) -> Any:
     """The tf.distribute strategy `name`: mirrored uses the GPUs, else the logical CPUs."""
     import tensorflow as tf
 
-    if name not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+    # The names are `tfnas.config.groups.STRATEGIES`, checked when the config resolves.
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
+    if name != "mirrored":
+        raise ValueError(f"strategy must be default, mirrored or multi_worker, got {name!r}")
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)

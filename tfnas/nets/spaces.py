@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tfnas.channels import make_divisible
-from tfnas.ops import MBConvOp, Op, ZeroOp
-from tfnas.registry import SPACES
-from tfnas.spec import (
+from tfnas.nets.channels import make_divisible
+from tfnas.nets.ops import MBConvOp, Op, ZeroOp
+from tfnas.nets.registry import SPACES
+from tfnas.nets.spec import (
     BlockSpec,
     ChoiceBlock,
     ClassifierSpec,
     ConvSpec,
     SearchSpace,
+    Stage,
     first_block,
-    stage_positions,
 )
 
 # k{3,5,7} x expand{3,6}, in the order of the reference implementation.
@@ -27,7 +27,7 @@ def mobile_search_space(
     name: str,
     stem_channels: int,
     first_block_channels: int,
-    stages: Sequence[tuple[int, int, int]],
+    stages: Sequence[Stage],
     feature_mix_channels: int | None,
     resolution: int,
     num_classes: int,
@@ -44,7 +44,7 @@ def mobile_search_space(
         name: Name of the space.
         stem_channels: Output channels of the 3x3 stem convolution.
         first_block_channels: Output channels of the fixed first block.
-        stages: (out_channels, depth, stride) per stage.
+        stages: Each stage's width, stride and depth.
         feature_mix_channels: Channels of the 1x1 conv before pooling, or None.
         resolution: Input resolution.
         num_classes: Classifier outputs.
@@ -57,13 +57,13 @@ def mobile_search_space(
     """
     blocks: list[BlockSpec | ChoiceBlock] = [first_block(stem_channels, first_block_channels)]
     channels = first_block_channels
-    for out_channels, depth, stride in stages:
-        for pos in stage_positions(channels, out_channels, stride, depth):
+    for stage in stages:
+        for pos in stage.positions(channels):
             ops = (*candidates, ZeroOp()) if pos.residual else candidates
             blocks.append(
                 ChoiceBlock(ops, pos.in_channels, pos.out_channels, pos.stride, pos.residual)
             )
-        channels = out_channels
+        channels = stage.out_channels
     return SearchSpace(
         name=name,
         resolution=resolution,
@@ -86,10 +86,10 @@ def proxyless_imagenet(
     has 1280 channels and is widened only for width multipliers above 1.
     """
     stages = [
-        (make_divisible(width * width_mult), depth, stride)
-        for width, depth, stride in ((24, 4, 2), (40, 4, 2), (80, 4, 2), (96, 4, 1), (192, 4, 2))
+        Stage(make_divisible(width * width_mult), stride, depth=4)
+        for width, stride in ((24, 2), (40, 2), (80, 2), (96, 1), (192, 2))
     ]
-    stages.append((make_divisible(320 * width_mult), 1, 1))
+    stages.append(Stage(make_divisible(320 * width_mult), stride=1, depth=1))
     return mobile_search_space(
         name="proxyless_imagenet",
         stem_channels=make_divisible(32 * width_mult),
@@ -107,7 +107,7 @@ def width_scaled_space(
     width_mult: float,
     stem: int,
     first: int,
-    stages: Sequence[tuple[int, int, int]],
+    stages: Sequence[Stage],
     feature_mix: int,
     resolution: int,
     num_classes: int,
@@ -119,7 +119,8 @@ def width_scaled_space(
         stem_channels=make_divisible(stem * width_mult),
         first_block_channels=make_divisible(first * width_mult),
         stages=[
-            (make_divisible(width * width_mult), depth, stride) for width, depth, stride in stages
+            stage._replace(out_channels=make_divisible(stage.out_channels * width_mult))
+            for stage in stages
         ],
         feature_mix_channels=make_divisible(feature_mix * width_mult),
         resolution=resolution,
@@ -136,7 +137,7 @@ def demo(
 
     Small enough that a supernet trains for a few epochs on 2 CPU cores in minutes.
     """
-    stages = ((16, 2, 2), (24, 2, 2), (32, 2, 1))
+    stages = (Stage(16, stride=2, depth=2), Stage(24, stride=2, depth=2), Stage(32, 1, depth=2))
     return width_scaled_space(
         "demo", width_mult, 16, 8, stages, 128, resolution, num_classes, dropout
     )
@@ -155,7 +156,7 @@ def fashion_mnist(
     on the `mobile` model); one training epoch of its median network takes
     about a minute on 2 CPU cores.
     """
-    stages = ((16, 3, 1), (24, 3, 2), (32, 3, 2))
+    stages = (Stage(16, stride=1, depth=3), Stage(24, stride=2, depth=3), Stage(32, 2, depth=3))
     return width_scaled_space(
         "fashion_mnist", width_mult, 8, 8, stages, 128, resolution, num_classes, dropout
     )

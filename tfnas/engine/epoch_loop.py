@@ -10,7 +10,7 @@
 The job brings what differs: the batches of an epoch, what one step does
 (`StepFn`), and what the end of an epoch records. Checkpoints hold the job's
 history with its variables, and are written only while the run is healthy
-(`tfnas.divergence.save_if_healthy`), so the last one is always good.
+(`tfnas.engine.divergence.save_if_healthy`), so the last one is always good.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfnas.checkpoints import CheckpointKeeper
-from tfnas.divergence import LossGuard, save_if_healthy
-from tfnas.progress import EpochProgress, is_terminal
-from tfnas.recipe import Recipe
+from tfnas.engine.checkpoints import CheckpointKeeper
+from tfnas.engine.divergence import LossGuard, save_if_healthy
+from tfnas.engine.progress import EpochProgress, is_terminal
+from tfnas.engine.recipe import Recipe
+from tfnas.engine.runtime import RunningMeans, ScalarLog, epochs_from
 from tfnas.records import entry_from_json
-from tfnas.runtime import RunningMeans, ScalarLog, epochs_from
 
 
 @dataclasses.dataclass

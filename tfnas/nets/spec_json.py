@@ -28,11 +28,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfnas.atomic import write_text_atomic
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, within
-from tfnas.ops import parse_op
-from tfnas.spec import (
+from tfnas.io.atomic import write_text_atomic
+from tfnas.io.fields import Fields, within
+from tfnas.nets.ops import parse_op
+from tfnas.nets.spec import (
     BatchNormSpec,
     BlockSpec,
     ChoiceBlock,
@@ -98,7 +98,7 @@ def spec_from_dict(data: Any) -> Spec:
     if kind not in (NET_FORMAT, SPACE_FORMAT):
         raise SpecError(
             f"format: expected {NET_FORMAT!r} or {SPACE_FORMAT!r}, got {kind!r} "
-            "(a ProxylessNAS net.config is read by tfnas.netconfig.from_net_config)"
+            "(a ProxylessNAS net.config is read by tfnas.nets.netconfig.from_net_config)"
         )
     version = fields.get("schema_version", int)
     if version != SCHEMA_VERSION:

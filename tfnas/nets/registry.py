@@ -1,7 +1,7 @@
 """Name -> factory registries for networks and search spaces.
 
 Factories are plain functions returning a frozen spec; registering one makes it
-reachable from every command (`python -m tfnas.net summary proxyless_mobile`).
+reachable from every command (`python -m tfnas.nets summary proxyless_mobile`).
 """
 
 from __future__ import annotations
@@ -69,5 +69,5 @@ class Registry(Generic[T]):
         return name in self._factories
 
 
-NETS: Registry = Registry("network", defined_in=["tfnas.reference_nets"])
-SPACES: Registry = Registry("search space", defined_in=["tfnas.spaces"])
+NETS: Registry = Registry("network", defined_in=["tfnas.nets.reference_nets"])
+SPACES: Registry = Registry("search space", defined_in=["tfnas.nets.spaces"])

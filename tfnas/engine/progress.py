@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from tfnas.runtime import print_line
+from tfnas.engine.runtime import print_line
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:

@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfnas.ops import SqueezeExcitePart
-from tfnas.spec import BlockSpec, ChoiceBlock, NetSpec, SearchSpace, block_name, conv_output_size
+from tfnas.nets.ops import SqueezeExcitePart
+from tfnas.nets.spec import (
+    BlockSpec,
+    ChoiceBlock,
+    NetSpec,
+    SearchSpace,
+    block_name,
+    conv_output_size,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfnas.atomic import write_text_atomic
+from tfnas.io.atomic import write_text_atomic
 
 STATE_FILE = "state.json"
 

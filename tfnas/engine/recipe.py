@@ -26,8 +26,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfnas.configs import RecipeConfig
-from tfnas.losses import cross_entropy
+from tfnas.config.groups import RecipeConfig
+from tfnas.engine.losses import cross_entropy
 
 SCHEDULES = ("linear_warmup_cosine", "cosine_restart", "constant")
 # Whether Keras compiles `fit`'s step with XLA. Left to itself, Keras 3

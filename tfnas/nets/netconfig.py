@@ -20,10 +20,10 @@ import os
 from typing import Any
 
 from tfnas.errors import SpecError
-from tfnas.fields import Fields, within
-from tfnas.ops import NET_CONFIG_LAYERS
-from tfnas.spec import BatchNormSpec, BlockSpec, ClassifierSpec, ConvSpec, NetSpec
-from tfnas.spec_json import parse_json, read_text
+from tfnas.io.fields import Fields, within
+from tfnas.nets.ops import NET_CONFIG_LAYERS
+from tfnas.nets.spec import BatchNormSpec, BlockSpec, ClassifierSpec, ConvSpec, NetSpec
+from tfnas.nets.spec_json import parse_json, read_text
 
 NETWORK_NAME = "ProxylessNASNets"
 _OPS_ORDER = "weight_bn_act"

@@ -22,9 +22,9 @@ from typing import Any
 
 import keras
 
-from tfnas.initializers import conv_initializer, dense_initializer
-from tfnas.ops import Part, SqueezeExcitePart
-from tfnas.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
+from tfnas.nets.initializers import conv_initializer, dense_initializer
+from tfnas.nets.ops import Part, SqueezeExcitePart
+from tfnas.nets.spec import BatchNormSpec, BlockSpec, NetSpec, SearchSpace, block_name
 
 INPUT_NAME = "images"
 
@@ -55,7 +55,7 @@ def hard_swish(layers: ModuleType, name: str) -> Gated:
 
 
 def squeeze_excite(layers: ModuleType, part: SqueezeExcitePart, name: str, init: str) -> Gated:
-    """MobileNetV3's squeeze-excite (`tfnas.ops.SqueezeExcitePart`) from standard layers."""
+    """MobileNetV3's squeeze-excite (`tfnas.nets.ops.SqueezeExcitePart`) from standard layers."""
     squeeze = [
         layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool"),
         layers.Conv2D(
@@ -79,7 +79,7 @@ def hard_sigmoid_layers(layers: ModuleType, name: str) -> list[Any]:
 
 
 def activation_layers(layers: ModuleType, activation: str | None, name: str) -> list[Any]:
-    """The layers of one of `tfnas.ops.ACTIVATIONS` (none for None: linear)."""
+    """The layers of one of `tfnas.nets.ops.ACTIVATIONS` (none for None: linear)."""
     if activation is None:
         return []
     if activation == "relu6":
@@ -112,8 +112,8 @@ def conv_bn_act(
         name: Prefix of the layer names (`{name}_conv`, `{name}_bn`, `{name}_relu`).
         batch_norm: Batch-normalization settings.
         depthwise: Build a DepthwiseConv2D instead of a Conv2D.
-        activation: One of `tfnas.ops.ACTIVATIONS`, or None (the linear projection).
-        init: The kernel's initialization (`tfnas.initializers.INITS`).
+        activation: One of `tfnas.nets.ops.ACTIVATIONS`, or None (the linear projection).
+        init: The kernel's initialization (`tfnas.nets.initializers.INITS`).
 
     Returns:
         The layers, in the order they are applied.
@@ -183,7 +183,7 @@ def block_layers(
         prefix: Layer-name prefix, unique within the model.
         batch_norm: Batch-normalization settings.
         layers: The layers module to build from.
-        init: The kernels' initialization (`tfnas.initializers.INITS`).
+        init: The kernels' initialization (`tfnas.nets.initializers.INITS`).
 
     Returns:
         The layers, in the order they are applied.
@@ -346,7 +346,7 @@ def build_net(spec: NetSpec, keras_module: ModuleType = keras, init: str = "he_f
         keras_module: `keras` (Keras 3, the default) or `tf_keras` (Keras 2,
             for tensorflow-model-optimization). Both give the same layers,
             names and weight shapes.
-        init: The weights' initialization (`tfnas.initializers.INITS`; the
+        init: The weights' initialization (`tfnas.nets.initializers.INITS`; the
             reference's `he_fout` by default).
 
     Returns:

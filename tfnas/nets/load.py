@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 # Imported for their side effect: registering the reference networks and spaces.
-import tfnas.reference_nets
-import tfnas.spaces  # noqa: F401
-from tfnas import netconfig, spec_json
+import tfnas.nets.reference_nets
+import tfnas.nets.spaces  # noqa: F401
 from tfnas.errors import SpecError
-from tfnas.registry import NETS, SPACES
-from tfnas.spec import NetSpec, SearchSpace
+from tfnas.nets import netconfig, spec_json
+from tfnas.nets.registry import NETS, SPACES
+from tfnas.nets.spec import NetSpec, SearchSpace
 
 
 def load_net_or_space(source: str, resolution: int | None = None) -> NetSpec | SearchSpace:

@@ -2,7 +2,7 @@
 
 `SearchConfig` and `TrainConfig` are each made of these three plus their own
 values; a group's defaults are the `imagenet` experiments' where they agree,
-and each command sets the rest in its own default (see `tfnas.run_config` for
+and each command sets the rest in its own default (see `tfnas.config.tree` for
 how the tree is addressed, resolved and written).
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tfnas.config.tree import require
 from tfnas.datasets.pipeline import AUGMENTATIONS
-from tfnas.initializers import INITS
-from tfnas.run_config import require
-from tfnas.runtime import STRATEGIES
+from tfnas.nets.initializers import INITS
+
+# The tf.distribute strategies a run can name (`tfnas.engine.runtime.make_strategy` builds them).
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def value(default: Any, help: str) -> Any:
@@ -69,7 +71,7 @@ class RecipeConfig:
     """How the weights are trained: SGD with momentum, a schedule, regularization.
 
     The shape of the learning-rate schedule belongs to the job, not to the
-    config (`tfnas.recipe.SCHEDULES`): training ramps up linearly over
+    config (`tfnas.engine.recipe.SCHEDULES`): training ramps up linearly over
     `warmup_epochs` of its `epochs`; the search runs a cosine over its
     `warmup_epochs` and another over its `epochs` of search after them.
     """

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tfnas.channels import make_divisible
-from tfnas.ops import MBConvV3Op, parse_op
-from tfnas.registry import NETS
-from tfnas.spec import (
+from tfnas.errors import SpecError
+from tfnas.nets.channels import make_divisible
+from tfnas.nets.ops import MBConvV3Op, parse_op
+from tfnas.nets.registry import NETS
+from tfnas.nets.spec import (
     BlockSpec,
     ClassifierSpec,
     ConvSpec,
     NetSpec,
+    Stage,
     first_block,
-    stage_positions,
 )
-
-Stage = tuple[int, int, Sequence[str]]
-"""(out_channels, stride of the first block, op string of every block)."""
 
 
 def mobile_network(
@@ -46,7 +44,7 @@ def mobile_network(
         name: Network name.
         stem_channels: Output channels of the 3x3 stride-2 stem.
         first_block_channels: Output channels of the first (3x3 MBConv1) block.
-        stages: (out_channels, stride, op strings) per stage.
+        stages: Each stage's width, stride and op strings (`Stage.of_ops`).
         feature_mix_channels: Channels of the 1x1 conv before pooling, or None.
         resolution: Input resolution.
         num_classes: Classifier outputs.
@@ -57,15 +55,19 @@ def mobile_network(
     """
     blocks = [first_block(stem_channels, first_block_channels)]
     channels = first_block_channels
-    for out_channels, stride, op_names in stages:
-        positions = stage_positions(channels, out_channels, stride, len(op_names))
-        for pos, op_name in zip(positions, op_names, strict=True):
+    for stage in stages:
+        if len(stage.ops) != stage.depth:
+            raise SpecError(
+                f"{len(stage.ops)} op strings for {stage.depth} blocks; give one per block",
+                f"{name}.stages",
+            )
+        for pos, op_name in zip(stage.positions(channels), stage.ops, strict=True):
             blocks.append(
                 BlockSpec(
                     parse_op(op_name), pos.in_channels, pos.out_channels, pos.stride, pos.residual
                 )
             )
-        channels = out_channels
+        channels = stage.out_channels
     return NetSpec(
         name=name,
         resolution=resolution,
@@ -84,7 +86,9 @@ def mobilenet_v2(
     """MobileNetV2 (Sandler et al., 2018): every block 3x3, expand 6."""
     # (channels, repeats, stride) of the MobileNetV2 paper's Table 2, after the first block.
     table = ((24, 2, 2), (32, 3, 2), (64, 4, 2), (96, 3, 1), (160, 3, 2), (320, 1, 1))
-    stages = [(make_divisible(c * width_mult), s, ["3x3_MBConv6"] * n) for c, n, s in table]
+    stages = [
+        Stage.of_ops(make_divisible(c * width_mult), s, ["3x3_MBConv6"] * n) for c, n, s in table
+    ]
     return mobile_network(
         name="mobilenet_v2" if width_mult == 1.0 else f"mobilenet_v2_{width_mult:g}",
         stem_channels=make_divisible(32 * width_mult),
@@ -101,10 +105,14 @@ def _released(
     name: str,
     stem: int,
     first: int,
-    stages: Sequence[Stage],
+    stages: Sequence[tuple[int, int, list[str]]],
     feature_mix: int,
 ) -> None:
-    """Registers a released ProxylessNAS network (ImageNet, 224 px by default)."""
+    """Registers a released ProxylessNAS network (ImageNet, 224 px by default).
+
+    `stages` are the `Stage.of_ops` arguments of each stage: width, stride, op strings.
+    """
+    stages = [Stage.of_ops(*stage) for stage in stages]
 
     def factory(resolution: int = 224, num_classes: int = 1000, dropout: float = 0.0) -> NetSpec:
         return mobile_network(

@@ -1,0 +1,1 @@
+"""Job configs: the frozen tree, the groups every job shares, flags."""

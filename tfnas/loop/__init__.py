@@ -1,0 +1,1 @@
+"""`tfnas loop`: search, measure on the device, refresh its table, until on target."""

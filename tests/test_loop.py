@@ -13,7 +13,8 @@ from tfnas.config.tree import ConfigError
 from tfnas.latency.model import net_latency, space_latency
 from tfnas.latency.table import load_table
 from tfnas.latency.targets import load_target
-from tfnas.loop.run import LoopSettings, SearchOutcome, accuracy_line, on_target, run_loop
+from tfnas.loop.pick import on_target
+from tfnas.loop.run import LoopSettings, SearchOutcome, accuracy_line, run_loop
 from tfnas.nets.load import load_net
 from tfnas.search.config import resolve
 from tfnas.search.runner import build_space

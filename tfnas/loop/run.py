@@ -66,13 +66,13 @@ from tfnas.latency.keys import LayerKey
 from tfnas.latency.model import SpaceLatency, space_latency
 from tfnas.latency.table import load_table, save_table
 from tfnas.latency.targets import load_target
+from tfnas.loop.pick import Pick, on_target, pick_network
 from tfnas.nets.builder import build_net
 from tfnas.nets.spec import NetSpec, SearchSpace
 from tfnas.nets.spec_json import save_spec
 from tfnas.plots import label_axes, save_figure
 from tfnas.records import SearchSummary
 from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
-from tfnas.search.constrained import most_likely_within
 from tfnas.search.runner import SearchRun
 
 REPORT_FILE = "loop_report.json"
@@ -130,44 +130,6 @@ class LoopSettings:
             raise ConfigError(f"--passes={self.passes}: expected an integer >= 1")
         if self.pick_steps < 1:
             raise ConfigError(f"--pick_steps={self.pick_steps}: expected an integer >= 1")
-
-
-def on_target(measured: float, target: float, tolerance: float) -> bool:
-    """Whether `measured` is within `tolerance` (a fraction) of `target`."""
-    return abs(measured - target) <= tolerance * target
-
-
-@dataclasses.dataclass(frozen=True)
-class Pick:
-    """The network a round measures.
-
-    Attributes:
-        choices: Its candidate per choice block.
-        predicted: Its latency on the table the round searched with (ms).
-        how: `derived` (the search's own, already in the window) or
-            `most likely in the window` (`tfnas.search.constrained`).
-    """
-
-    choices: list[int]
-    predicted: float
-    how: str
-
-
-def pick_network(searched: Any, latency: SpaceLatency, target: float, tolerance: float) -> Pick:
-    """The network a round measures, given the search's outcome and the table's latencies.
-
-    The derived network when its predicted latency is within `tolerance` of
-    `target`; else the most likely network (by the search's probabilities)
-    that is; else, when none is, the derived one.
-    """
-    derived = list(searched.choices)
-    low, high = target * (1 - tolerance), target * (1 + tolerance)
-    if low <= latency.latency_of(derived) <= high:
-        return Pick(derived, latency.latency_of(derived), "derived")
-    within = most_likely_within(searched.probabilities, latency, low, high)
-    if within is None:
-        return Pick(derived, latency.latency_of(derived), "derived (nothing in the window)")
-    return Pick(within, latency.latency_of(within), "most likely in the window")
 
 
 def settle_pick(

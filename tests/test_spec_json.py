@@ -22,7 +22,7 @@ def test_round_trip_is_exact(spec, tmp_path):
 def test_kinds_and_version_are_recorded():
     net = json.loads(spec_json.dumps(NETS.get("proxyless_mobile")))
     space = json.loads(spec_json.dumps(SPACES.get("demo")))
-    assert (net["format"], space["format"]) == ("tfnas.nets.__main__", "tfnas.space")
+    assert (net["format"], space["format"]) == ("tfnas.net", "tfnas.space")
     assert net["schema_version"] == space["schema_version"] == spec_json.SCHEMA_VERSION
     assert isinstance(spec_json.spec_from_dict(net), NetSpec)
     assert isinstance(spec_json.spec_from_dict(space), SearchSpace)

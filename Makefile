@@ -25,7 +25,7 @@ $(STAMP): requirements.txt
 DEMO_DIR := runs/demo
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
-	$(PY) -m tfnas.net table --build
+	$(PY) -m tfnas.nets table --build
 	$(PY) -m tfnas.search --experiment=demo --target=mobile --output_dir=$(DEMO_DIR)/search
 	$(PY) -m tfnas.train --experiment=demo --arch=$(DEMO_DIR)/search/arch.json \
 		--output_dir=$(DEMO_DIR)/train

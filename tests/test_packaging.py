@@ -143,3 +143,15 @@ def test_the_installed_command_runs_a_demo_search_from_outside_the_repository(in
         env=os.environ | {"PYTHONPATH": str(installed)},
     )
     assert Path(probe.stdout.strip()).is_relative_to(installed)
+
+
+def test_every_module_the_makefile_runs_exists():
+    # `make demo` once ran a module a package move had renamed; no other test runs the Makefile.
+    import importlib.util
+    import re
+
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    modules = sorted(set(re.findall(r"-m ([a-z_][\w.]*)", makefile)) - {"pip", "venv", "pytest"})
+    assert "tfnas.nets" in modules and "tfnas.search" in modules
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    assert missing == [], f"the Makefile runs modules that do not exist: {missing}"

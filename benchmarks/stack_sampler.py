@@ -284,8 +284,7 @@ def markdown_lines(summary: dict[str, dict]) -> list[str]:
             lines.append(
                 f"| {label} | {where} | {c['wall_s']:.1f} | {c['cpu_s']:.1f} | "
                 f"{c['major_faults']:.0f} | {c['steal_s']:.1f} | {c['iowait_s']:.1f} | "
-                f"{c.get('samples', 0)} | {c.get('longest_s', 0.0):.1f} | "
-                f"{c.get('machine_stall_s', 0.0):.1f} |"
+                f"{c['samples']} | {c['longest_s']:.1f} | {c['machine_stall_s']:.1f} |"
             )
     return lines
 
@@ -295,6 +294,7 @@ __all__ = [
     "Heartbeat",
     "Sample",
     "StackSampler",
+    "empty_counts",
     "machine_counters",
     "markdown_lines",
     "overlap",

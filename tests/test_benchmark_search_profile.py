@@ -3,6 +3,7 @@
 import pytest
 
 from benchmarks import search_profile as sp
+from benchmarks.stack_sampler import empty_counts
 
 PHASES = {
     "data": 0.001,
@@ -86,7 +87,9 @@ def test_the_report_gives_each_phase_and_both_epochs():
     assert "batches): 4.0, 0.5, 2.0 and 0.2 s." in text
     assert "main thread sampled" not in text  # no sampled stacks, no table
 
-    counters = dict(wall_s=2.0, cpu_s=1.0, major_faults=3.0, steal_s=0.0, iowait_s=0.5)
+    counters = empty_counts() | dict(
+        wall_s=2.0, cpu_s=1.0, major_faults=3.0, steal_s=0.0, iowait_s=0.5
+    )
     where = {"search epoch 2": {"inside": counters, "outside": counters, "top_outside": {}}}
     figures["full_epochs"]["where"] = where
     text = sp.markdown(figures, sp.epoch_estimates(PHASES, COUNTS))

@@ -148,25 +148,15 @@ def onset_learning_rate(losses: list[float], rates: list[float], chance: float) 
 
 def range_test(arch: str, seed: int) -> dict[str, Any]:
     """The learning-rate range test of the demo training recipe for `arch` (this process)."""
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.engine.runtime import configure_tensorflow
-    from tfnas.train.config import resolve
-    from tfnas.train.trainer import Trainer, prepare_spec
-
-    config = resolve("demo", arch=arch, seed=seed)
-    configure_tensorflow(seed, config.run.deterministic)
-    pipeline = pipeline_for(config.data, seed)
-    spec = prepare_spec(
-        load_net(arch),
-        pipeline.source.num_classes,
-        config.dropout,
-        config.data.resolution,
-        in_channels=pipeline.source.channels,
-    )
     import tempfile
 
+    from tfnas.engine.job import start_job
+    from tfnas.train.config import resolve
+    from tfnas.train.job import TRAIN
+
+    config = resolve("demo", arch=arch, seed=seed)
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(config, spec, pipeline, scratch, verbose=0)
+        trainer, pipeline, _ = start_job(TRAIN, config, scratch, verbose=0)
         total = EDGE_EPOCHS * trainer.steps_per_epoch
         losses, rates = [], []
         for epoch in range(EDGE_EPOCHS):

@@ -212,19 +212,18 @@ def profile(
     import tensorflow as tf
 
     from benchmarks.regime import SEARCHED_3_EPOCHS
-    from tfnas.datasets.pipeline import pipeline_for
     from tfnas.engine.bn_calibration import accuracy_of
-    from tfnas.engine.runtime import configure_run
+    from tfnas.engine.job import start_job
     from tfnas.nets.builder import build_net
     from tfnas.nets.spec_json import save_spec
     from tfnas.search.config import resolve as resolve_search
-    from tfnas.search.runner import SearchRun
+    from tfnas.search.job import SEARCH
     from tfnas.train.config import resolve as resolve_train
 
     search_config = resolve_search(experiment)
-    configure_run(search_config.run)
-    pipeline = pipeline_for(search_config.data, search_config.run.seed)
-    search = SearchRun(search_config, pipeline, workdir / "search", verbose=0, log=lambda _: None)
+    search, pipeline, _ = start_job(
+        SEARCH, search_config, workdir / "search", log=lambda _: None, verbose=0
+    )
     choices = (
         list(SEARCHED_3_EPOCHS) if experiment == "fashion_mnist" else [0] * len(search.arch.alphas)
     )
@@ -317,18 +316,10 @@ def profile(
 
 def trainer_of(config: Any, pipeline: Any, out: Path, log: Callable[[str], None]) -> Any:
     """`tfnas.train`'s trainer of `config.arch` on `pipeline`'s data, writing into `out`."""
-    from tfnas.nets.load import load_net
-    from tfnas.train.trainer import Trainer, prepare_spec
+    from tfnas.engine.job import start_job
+    from tfnas.train.job import TRAIN
 
-    source = pipeline.source
-    spec = prepare_spec(
-        load_net(config.arch),
-        source.num_classes,
-        config.dropout,
-        config.data.resolution,
-        source.channels,
-    )
-    return Trainer(config, spec, pipeline, out, verbose=0, log=log)
+    return start_job(TRAIN, config, out, pipeline=pipeline, log=log, verbose=0)[0]
 
 
 class StepClock:
@@ -384,15 +375,15 @@ def full_epoch_seconds(
     The search has its arch steps on from its first epoch. A job's first
     epoch traces its steps; its second is the steady state.
     """
-    from tfnas.datasets.pipeline import pipeline_for
+    from tfnas.engine.job import start_job
     from tfnas.search.config import resolve as resolve_search
-    from tfnas.search.runner import SearchRun
+    from tfnas.search.job import SEARCH
     from tfnas.train.config import resolve as resolve_train
+    from tfnas.train.job import TRAIN
 
     epochs = 2
     search_config = resolve_search(experiment, warmup_epochs=0, epochs=epochs, arch_start_epoch=0)
-    pipeline = pipeline_for(search_config.data, search_config.run.seed)
-    search = SearchRun(search_config, pipeline, workdir / "full-search", verbose=0, log=print)
+    search = start_job(SEARCH, search_config, workdir / "full-search", log=print, verbose=0)[0]
     search_clock = StepClock(clock)
     # The loop looks the steps up on each call, so the timed ones are what it runs.
     search.steps.weight_step = search_clock.wrap("weight", search.steps.weight_step)
@@ -401,13 +392,12 @@ def full_epoch_seconds(
         search_clock.epoch_label, "search", "weight", search.steps_per_epoch
     )
     train_config = resolve_train(experiment, arch=str(arch), epochs=epochs, warmup_epochs=0)
-    train_pipeline = pipeline_for(train_config.data, train_config.run.seed)
     with Heartbeat() as heartbeat:  # says whether the whole machine stalled with a run
         began = clock()
         with StackSampler(search_label, lambda: search_clock.running) as search_sampler:
             search.run()
         search_wall = clock() - began
-        trainer = trainer_of(train_config, train_pipeline, workdir / "full-train", log=print)
+        trainer = start_job(TRAIN, train_config, workdir / "full-train", log=print, verbose=0)[0]
         train_clock = StepClock(clock)
         trainer.train_step = train_clock.wrap("train", trainer.train_step)
         train_label = functools.partial(

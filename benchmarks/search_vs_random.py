@@ -208,14 +208,13 @@ def supernet_accuracies(
     import shutil
 
     from tfnas.compare.config import load_config
-    from tfnas.datasets.pipeline import pipeline_for
-    from tfnas.search.runner import SearchRun
+    from tfnas.engine.job import start_job
+    from tfnas.search.job import SEARCH
 
     config = load_config(compare / "config.json").search()
     if not (ranking / "checkpoints").exists():
         shutil.copytree(compare / "proxylessnas" / "checkpoints", ranking / "checkpoints")
-    pipeline = pipeline_for(config.data, config.run.seed)
-    run = SearchRun(config, pipeline, ranking, verbose=0)
+    run, pipeline, _ = start_job(SEARCH, config, ranking, verbose=0)
     if not run.restore():
         raise PartError(f"no checkpoint of the search in {ranking}; remove the folder")
     return {name: run.evaluate(pipeline.valid_batches(), c) for name, c in choices.items()}

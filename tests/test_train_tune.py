@@ -11,9 +11,9 @@ from tfnas.config.tree import flatten
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
 from tfnas.engine.divergence import DivergenceError
-from tfnas.nets.load import load_net
 from tfnas.train import tune
 from tfnas.train.config import load_config, resolve
+from tfnas.train.trainer import Trainer
 
 ARCH = "mobilenet_v2"
 
@@ -32,7 +32,6 @@ def two_random_trials(pipeline, tmp_path, learning_rate, lines):
     """Tunes `ARCH` with two random trials around `learning_rate`, logging to `lines`."""
     return tune.tune_recipe(
         config(learning_rate=learning_rate),
-        load_net(ARCH),
         pipeline,
         tmp_path,
         "random",
@@ -73,9 +72,9 @@ def test_a_failing_trial_is_an_error(pipeline, tmp_path, monkeypatch):
     def broken(self, test=True):
         raise RuntimeError("the recipe broke")
 
-    monkeypatch.setattr(tune.Trainer, "run", broken)
+    monkeypatch.setattr(Trainer, "run", broken)
     with pytest.raises(TrialFailedError, match="the recipe broke"):
-        tune.tune_recipe(config(), load_net(ARCH), pipeline, tmp_path, "random", trials=1)
+        tune.tune_recipe(config(), pipeline, tmp_path, "random", trials=1)
 
 
 def test_diverging_trials_score_0_and_tuning_stops_when_every_trial_diverged(pipeline, tmp_path):
@@ -88,10 +87,10 @@ def test_diverging_trials_score_0_and_tuning_stops_when_every_trial_diverged(pip
 
 def test_hyperband_and_no_held_out_split_are_refused(pipeline, tmp_path):
     with pytest.raises(ValueError, match="--tuner=hyperband: expected one of random, bayesian"):
-        tune.tune_recipe(config(), load_net(ARCH), pipeline, tmp_path, "hyperband")
+        tune.tune_recipe(config(), pipeline, tmp_path, "hyperband")
     no_valid = Pipeline(demo_source(), 32, 32, 100, 0, "pad_crop", 0)
     with pytest.raises(ValueError, match="held-out split; set --valid_size"):
-        tune.tune_recipe(config(), load_net(ARCH), no_valid, tmp_path)
+        tune.tune_recipe(config(), no_valid, tmp_path)
 
 
 @pytest.mark.slow  # a minute: two tuning trials and the final training

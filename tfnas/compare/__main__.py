@@ -31,7 +31,7 @@ from tfnas.compare.config import (
     save_config,
 )
 from tfnas.config import tree as config_tree
-from tfnas.config.flags import define_config_flags, flag_overrides
+from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.engine.runtime import configure_run, print_line, run_command
 from tfnas.latency.targets import load_target
@@ -41,10 +41,14 @@ from tfnas.search.config import EXPERIMENTS
 CONFIG_FILE = config_tree.CONFIG_FILE
 LATENCY_PASSES = 3
 
-flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "Search and training experiment.")
-flags.DEFINE_string("output_dir", None, "Output folder (default: runs/compare-TIMESTAMP).")
+define_job_flags(
+    "compare",
+    EXPERIMENTS,
+    experiment_help="Search and training experiment.",
+    resume_help="Continue the comparison in --output_dir.",
+    trains=False,
+)
 flags.DEFINE_string("report_dir", None, "Also write the table, JSON and plot here.")
-flags.DEFINE_bool("resume", False, "Continue the comparison in --output_dir.")
 # Config values: None means "the experiment's value".
 define_config_flags(CompareConfig)
 

@@ -18,22 +18,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import keras
-
 from tflite_bench.key_models import flatbuffer_for_timing, net_model
 from tflite_bench.runners import DeviceError
 from tfnas import records
 from tfnas.compare.config import CompareConfig
-from tfnas.config.tree import save_config
-from tfnas.datasets.pipeline import pipeline_for
+from tfnas.engine.job import run_job
 from tfnas.errors import DataError
 from tfnas.io.atomic import write_bytes_atomic
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.nets.load import load_net
 from tfnas.records import RetrainResult, TrainSummary
-from tfnas.train.config import CONFIG_FORMAT as TRAIN_CONFIG_FORMAT
-from tfnas.train.trainer import Trainer, prepare_spec
+from tfnas.train.job import TRAIN
 
 HOST_MODEL_TARGET = "cpu"
 TFLITE_FILE = "model_float32.tflite"
@@ -63,19 +59,17 @@ def retrain(
         config = compare.train(arch, seed_index)
         run_dir = method_dir / f"retrain-seed{config.run.seed}"
         began = time.monotonic()
-        keras.utils.set_random_seed(config.run.seed)  # every winner starts from the same state
-        pipeline = pipeline_for(config.data, config.run.seed)
-        spec = prepare_spec(
-            load_net(arch),
-            pipeline.source.num_classes,
-            config.dropout,
-            config.data.resolution,
-            in_channels=pipeline.source.channels,
-        )
-        trainer = Trainer(config, spec, pipeline, run_dir, log=log, verbose=0)
-        if not (resume and trainer.restore()):
-            save_config(config, TRAIN_CONFIG_FORMAT, run_dir / "config.json")
-        summary = trainer.run()
+        # Every winner starts from the same state: run_job seeds from the config.
+        summary = run_job(
+            TRAIN,
+            config,
+            run_dir,
+            resume=resume,
+            log=log,
+            verbose=0,
+            setup_tensorflow=False,
+            announce=False,
+        ).summary
         if summary.test_accuracy is None:
             raise DataError(
                 f"--dataset={config.data.dataset}: no test split, and the comparison scores "

@@ -27,12 +27,14 @@ from tfnas import records
 from tfnas.baselines.hypermodel import ImageBudget, SpaceHyperModel, make_tuner, run_tuner
 from tfnas.compare.config import METHOD_SEARCH, CompareConfig
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.engine.job import run_job
 from tfnas.latency.model import space_latency
 from tfnas.latency.targets import load_target
 from tfnas.nets import spec_json
 from tfnas.records import MethodResult
 from tfnas.search.config import SearchConfig
-from tfnas.search.runner import SearchRun, build_space
+from tfnas.search.job import SEARCH
+from tfnas.search.runner import build_space
 
 RESULT_FILE = "result.json"
 ARCH_FILE = "arch.json"
@@ -61,11 +63,18 @@ def run_search(
 ) -> MethodResult:
     """Runs (or resumes) the ProxylessNAS search; returns its result and image count."""
     began = time.monotonic()
-    keras.utils.set_random_seed(config.run.seed)
-    run = SearchRun(config, pipeline, method_dir, log=log, verbose=0)
-    if resume and run.restore():
-        log(f"{METHOD_SEARCH}: resumed at step {int(run.step.numpy())}")
-    summary = run.run()
+    outcome = run_job(
+        SEARCH,
+        config,
+        method_dir,
+        resume=resume,
+        pipeline=pipeline,
+        log=log,
+        verbose=0,
+        setup_tensorflow=False,
+        announce=False,
+    )
+    summary, run = outcome.summary, outcome.runner
     weight_images = int(run.step.numpy()) * config.data.batch_size
     arch_images = run.arch_images
     return save_result(

@@ -10,7 +10,7 @@ as `name=value,group.name=value` or as a JSON object (nested like
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,39 @@ _DESCRIPTION = {
     str: "a string",
     dict: "NAME=NUMBER pairs",
 }
+
+
+VERBOSE_HELP = (
+    "1: a progress bar per epoch on a terminal, a line every --log_every steps off one "
+    "(a log file); 0: one line per epoch."
+)
+
+
+def define_job_flags(
+    kind: str,
+    experiments: Iterable[str],
+    *,
+    experiment_help: str = "Named preset of every value.",
+    resume_help: str = "Continue the run in --output_dir from its last checkpoint.",
+    trains: bool = True,
+) -> None:
+    """The flags every job's command shares: --experiment, --output_dir, --resume.
+
+    Args:
+        kind: The command (`search`, `train`, `compare`, `loop`): the default
+            folder is `runs/KIND-TIMESTAMP`.
+        experiments: The names `--experiment` takes.
+        experiment_help: What `--experiment` sets.
+        resume_help: What `--resume` continues.
+        trains: Also --cpu_devices and --verbose, the flags of a command that
+            runs one job in its own process (search, train).
+    """
+    flags.DEFINE_enum("experiment", "demo", list(experiments), experiment_help)
+    flags.DEFINE_string("output_dir", None, f"Output folder (default: runs/{kind}-TIMESTAMP).")
+    flags.DEFINE_bool("resume", False, resume_help)
+    if trains:
+        flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices.")
+        flags.DEFINE_integer("verbose", 1, VERBOSE_HELP)
 
 
 def define_config_flags(

@@ -5,7 +5,7 @@ import sys
 from absl import app, flags
 
 from tflite_bench.device_flags import define_device_flags
-from tfnas.config.flags import define_config_flags
+from tfnas.config.flags import define_config_flags, define_job_flags
 from tfnas.loop.run import DEFAULT_BASE, DEFAULT_PASSES, DEFAULT_TOLERANCE, main
 from tfnas.search.config import ALIASES, EXPERIMENTS, FLAG_HELP, SearchConfig
 
@@ -14,9 +14,13 @@ def define_flags() -> None:
     """The loop's flags: the device's, every search flag, and the loop's own."""
     define_device_flags()
     define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
-    flags.DEFINE_enum("experiment", "demo", list(EXPERIMENTS), "The search's preset.")
-    flags.DEFINE_string("output_dir", None, "Output folder (default: runs/loop-TIMESTAMP).")
-    flags.DEFINE_bool("resume", False, "Continue the loop in --output_dir.")
+    define_job_flags(
+        "loop",
+        EXPERIMENTS,
+        experiment_help="The search's preset.",
+        resume_help="Continue the loop in --output_dir.",
+        trains=False,
+    )
     flags.DEFINE_string("table", None, "The device's table (default OUTPUT_DIR/device_table.json).")
     flags.DEFINE_string("base", DEFAULT_BASE, "What a new table starts from: cpu, mobile, a file.")
     flags.DEFINE_integer("rounds", 3, "At most this many rounds.")

@@ -59,7 +59,7 @@ from tflite_bench.refresh import (
 from tflite_bench.runners import Runner
 from tfnas.config.flags import flag_overrides
 from tfnas.config.tree import ConfigError, with_values
-from tfnas.datasets.pipeline import pipeline_for
+from tfnas.engine.job import run_job
 from tfnas.engine.runtime import configure_run, run_command
 from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.keys import LayerKey
@@ -72,8 +72,8 @@ from tfnas.nets.spec import NetSpec, SearchSpace
 from tfnas.nets.spec_json import save_spec
 from tfnas.plots import label_axes, save_figure
 from tfnas.records import SearchSummary
-from tfnas.search.config import ALIASES, SearchConfig, check, resolve, save_config
-from tfnas.search.runner import SearchRun
+from tfnas.search.config import ALIASES, SearchConfig, check, resolve
+from tfnas.search.job import SEARCH
 
 REPORT_FILE = "loop_report.json"
 ARCH_FILE = "arch.json"
@@ -243,11 +243,18 @@ def search_round(
     The outcome's latencies are on the table it searched with (loaded now:
     the table as the last round left it).
     """
-    pipeline = pipeline_for(config.data, config.run.seed)
-    search = SearchRun(config, pipeline, search_dir, verbose=0, log=log)
-    search.restore()
-    save_config(config, search_dir / "config.json")
-    summary: SearchSummary = search.run()
+    outcome = run_job(
+        SEARCH,
+        config,
+        search_dir,
+        resume=True,
+        log=log,
+        verbose=0,
+        setup_tensorflow=False,
+        announce=False,
+    )
+    summary: SearchSummary = outcome.summary
+    search, pipeline = outcome.runner, outcome.pipeline
 
     def accuracy_of(choices: list[int]) -> dict[str, float | None]:
         model = search.derived_model(choices)  # batch norm re-estimated once for both splits

@@ -27,11 +27,10 @@ import tensorflow as tf
 
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.engine.bn_calibration import accuracy_of, recalibrate_batch_norm
-from tfnas.engine.checkpoints import CheckpointKeeper, random_states
+from tfnas.engine.checkpoints import random_states
 from tfnas.engine.divergence import LossGuard
-from tfnas.engine.epoch_loop import EpochLoop, StepFn, StepResult
-from tfnas.engine.recipe import Recipe
-from tfnas.engine.runtime import ScalarLog, print_line
+from tfnas.engine.epoch_loop import StepFn, StepResult
+from tfnas.engine.job import JobRunner
 from tfnas.errors import UserError
 from tfnas.io.atomic import save_weights_atomic
 from tfnas.latency.model import SpaceLatency, space_latency
@@ -56,8 +55,6 @@ from tfnas.search.supernet import (
 )
 
 STATE_FORMAT = "tfnas.search_state"
-CHECKPOINT_DIR = "checkpoints"
-TENSORBOARD_DIR = "tensorboard"
 
 
 def build_space(config: SearchConfig, num_classes: int, in_channels: int = 3) -> SearchSpace:
@@ -113,7 +110,7 @@ def make_objectives(config: SearchConfig, latency: SpaceLatency) -> tuple[Any, A
         raise ObjectiveError(f"--target_latency / --loss: {error}") from None
 
 
-class SearchRun:
+class SearchRun(JobRunner):
     """A search of `config` on `pipeline`'s data, writing into `output_dir`.
 
     Args:
@@ -140,18 +137,11 @@ class SearchRun:
         log: Callable[[str], None] | None = None,
         verbose: int = 1,
     ) -> None:
-        self.config = config
-        self.pipeline = pipeline
-        self.output_dir = Path(output_dir)
-        self.strategy = strategy or tf.distribute.get_strategy()
-        self.log = log or print_line
-        self.verbose = verbose
+        super().__init__(config, pipeline, output_dir, strategy, log, verbose, "cosine_restart")
         self.space = build_space(config, pipeline.source.num_classes, pipeline.source.channels)
         self.target = load_target(config.latency.target)
         self.latency: SpaceLatency = space_latency(self.target, self.space)
         objective, reward = make_objectives(config, self.latency)
-        self.steps_per_epoch = pipeline.steps_for(config.data.steps_per_epoch)
-        self.recipe = Recipe(config.recipe, self.steps_per_epoch, "cosine_restart")
         arch = config.arch_search
         with self.strategy.scope():
             self.supernet = Supernet(self.space, init=config.recipe.init)
@@ -204,18 +194,13 @@ class SearchRun:
             f"lower --learning_rate (now {config.recipe.learning_rate:g})",
             pipeline.source.num_classes,
         )
-        self.loop = EpochLoop(
-            self.recipe,
+        self.loop = self.epoch_loop(
             self.step,
             weight_optimizer,
-            CheckpointKeeper(self.checkpoint_dir, self.checkpoint, STATE_FORMAT),
+            self.checkpoint,
+            STATE_FORMAT,
             self.guard,
             lambda: [*self.supernet.weights, *self.arch.alphas],
-            ScalarLog(self.output_dir / TENSORBOARD_DIR),
-            self.log,
-            config.run.checkpoint_every,
-            config.run.log_every,
-            verbose,
             phase=self.phase,
             stateful=("lat",),
             entry=SearchEpoch,
@@ -229,16 +214,6 @@ class SearchRun:
     def total_steps(self) -> int:
         """Weight steps of the whole run."""
         return self.recipe.total_steps
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        """Where the checkpoints and `state.json` are."""
-        return self.output_dir / CHECKPOINT_DIR
-
-    @property
-    def history(self) -> list[SearchEpoch]:
-        """One record per epoch searched."""
-        return self.loop.history
 
     @property
     def reinforce(self) -> bool:
@@ -263,17 +238,9 @@ class SearchRun:
         """`warmup` (uniformly sampled paths, no arch steps) or `search`."""
         return "warmup" if epoch < self.config.recipe.warmup_epochs else "search"
 
-    def save(self) -> Path | None:
-        """Writes a checkpoint (with the history); a run killed meanwhile keeps the last one.
-
-        Nothing is written while the run is diverging (then None), so a diverged
-        run never leaves a broken checkpoint behind (`save_if_healthy`).
-        """
-        return self.loop.save()
-
     def restore(self) -> bool:
         """Restores the last checkpoint of `output_dir`; False when there is none."""
-        if not self.loop.restore():
+        if not super().restore():
             return False
         # The checkpoint holds Adam's learning rate; a resume may have lowered it.
         self.steps.arch_optimizer.learning_rate.assign(self.config.arch_search.arch_learning_rate)

@@ -27,12 +27,11 @@ import tensorflow as tf
 
 from tfnas import records
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.engine.checkpoints import CheckpointKeeper, random_states
+from tfnas.engine.checkpoints import random_states
 from tfnas.engine.divergence import LossGuard
-from tfnas.engine.epoch_loop import EpochLoop, StepFn, StepResult
+from tfnas.engine.epoch_loop import StepFn, StepResult
+from tfnas.engine.job import JobRunner
 from tfnas.engine.losses import accuracy, cross_entropy
-from tfnas.engine.recipe import Recipe
-from tfnas.engine.runtime import ScalarLog, print_line
 from tfnas.io.atomic import save_weights_atomic
 from tfnas.nets import spec_json
 from tfnas.nets.builder import build_net
@@ -61,7 +60,7 @@ def prepare_spec(
     )
 
 
-class Trainer:
+class Trainer(JobRunner):
     """Trains `spec` with `config`'s recipe on `pipeline`'s data into `output_dir`.
 
     Args:
@@ -89,15 +88,10 @@ class Trainer:
         log: Callable[[str], None] | None = None,
         verbose: int = 1,
     ) -> None:
-        self.config = config
+        super().__init__(
+            config, pipeline, output_dir, strategy, log, verbose, "linear_warmup_cosine"
+        )
         self.spec = spec
-        self.pipeline = pipeline
-        self.output_dir = Path(output_dir)
-        self.strategy = strategy or tf.distribute.get_strategy()
-        self.log = log or print_line
-        self.verbose = verbose
-        self.steps_per_epoch = pipeline.steps_for(config.data.steps_per_epoch)
-        self.recipe = Recipe(config.recipe, self.steps_per_epoch, "linear_warmup_cosine")
         with self.strategy.scope():
             self.model = build_net(spec, init=config.recipe.init)
             self.optimizer = self.recipe.sgd(self.model.trainable_variables)
@@ -115,27 +109,17 @@ class Trainer:
             f"--warmup_epochs (now {recipe.warmup_epochs})",
             spec.classifier.num_classes,
         )
-        self.loop = EpochLoop(
-            self.recipe,
+        self.loop = self.epoch_loop(
             self.step,
             self.optimizer,
-            CheckpointKeeper(self.output_dir / "checkpoints", checkpoint, STATE_FORMAT),
+            checkpoint,
+            STATE_FORMAT,
             self.guard,
             lambda: self.model.weights,
-            ScalarLog(self.output_dir / "tensorboard"),
-            self.log,
-            config.run.checkpoint_every,
-            config.run.log_every,
-            verbose,
             entry=TrainEpoch,
         )
         self.train_step = tf.function(self._train_step)
         self.eval_step = tf.function(self._eval_step)
-
-    @property
-    def history(self) -> list[TrainEpoch]:
-        """One record per epoch trained."""
-        return self.loop.history
 
     # -- compiled steps --------------------------------------------------------
 
@@ -181,14 +165,6 @@ class Trainer:
             correct += float(batch_correct)
             count += int(labels.shape[0])
         return {"loss": loss / count, "accuracy": correct / count, "count": int(count)}
-
-    def save(self) -> Path | None:
-        """Writes a checkpoint with the history, unless the run is diverging (then None)."""
-        return self.loop.save()
-
-    def restore(self) -> bool:
-        """Restores the last checkpoint; False when there is none."""
-        return self.loop.restore()
 
     def _steps(self, epoch: int) -> StepFn:
         def step(step: int, images: Any, labels: Any) -> StepResult:

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import keras_tuner as kt
 
 from tfnas import records
@@ -35,10 +34,10 @@ from tfnas.baselines.hypermodel import OBJECTIVE, run_tuner
 from tfnas.config import tree as config_tree
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.engine.divergence import DivergenceError
-from tfnas.nets.spec import NetSpec
+from tfnas.engine.job import start_job
 from tfnas.records import TuneSummary, TuneTrial
 from tfnas.train.config import TrainConfig
-from tfnas.train.trainer import Trainer, prepare_spec
+from tfnas.train.job import TRAIN
 
 RECIPE_TUNERS = ("random", "bayesian")
 TUNE_DIR = "tune"
@@ -116,7 +115,6 @@ class RecipeBayesianOptimization(_RecipeTrials, kt.BayesianOptimization):
 
 def tune_recipe(
     config: TrainConfig,
-    spec: NetSpec,
     pipeline: Pipeline,
     output_dir: Path,
     tuner: str = "bayesian",
@@ -124,11 +122,10 @@ def tune_recipe(
     epochs: int | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[TrainConfig, TuneSummary]:
-    """Tunes learning rate, weight decay and dropout of `config` for `spec`.
+    """Tunes learning rate, weight decay and dropout of `config` for its network, `config.arch`.
 
     Args:
         config: The training config whose recipe is tuned.
-        spec: The network (as loaded; its classifier is set per trial).
         pipeline: Must hold out a valid split: trials are scored on it.
         output_dir: The run's folder; trials go to `output_dir/tune/`.
         tuner: `random` or `bayesian`.
@@ -166,21 +163,15 @@ def tune_recipe(
 
     def run_trial(values: dict[str, Any], trial_id: str) -> dict[str, float]:
         trial = tuned(trial_config, values)
-        keras.utils.set_random_seed(trial.run.seed)  # every trial starts from the same state
-        trial_spec = prepare_spec(
-            spec,
-            pipeline.source.num_classes,
-            trial.dropout,
-            trial.data.resolution,
-            in_channels=pipeline.source.channels,
-        )
-        trainer = Trainer(
+        # Every trial starts from the same state: start_job seeds from the config.
+        trainer, _, _ = start_job(
+            TRAIN,
             trial,
-            trial_spec,
-            pipeline,
             output_dir / TUNE_DIR / f"trial_{trial_id}",
-            verbose=0,
+            pipeline=pipeline,
             log=lambda line: None,
+            verbose=0,
+            setup_tensorflow=False,
         )
         values_text = (
             f"trial {trial_id}: learning rate {trial.recipe.learning_rate:.4g}, weight decay "

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.datasets.pipeline import channel_statistics
+from tfnas.datasets.pipeline import normalization_layer
 
 INPUT_NAME = "images"
 TFLITE_KINDS = ("float32", "float16", "dynamic", "int8")
@@ -45,10 +45,7 @@ def serving_model(model: keras.Model) -> keras.Model:
     """
     shape = model.input_shape[1:]
     images = keras.Input(shape, dtype="float32", name=INPUT_NAME)
-    mean, stddev = channel_statistics(shape[-1])
-    normalized = keras.layers.Normalization(
-        mean=list(mean), variance=[s * s for s in stddev], name="normalize"
-    )(images)
+    normalized = normalization_layer(shape[-1])(images)
     logits = keras.layers.Identity(name="logits")(model(normalized))
     probabilities = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, {"logits": logits, "probabilities": probabilities}, name="serving")

@@ -101,6 +101,16 @@ def channel_statistics(channels: int) -> tuple[tuple[float, ...], tuple[float, .
     raise ValueError(f"images with {channels} channels: expected 1 (grayscale) or 3 (RGB)")
 
 
+def normalization_layer(channels: int) -> Any:
+    """A Keras layer that normalizes 0..255 images as `normalize` does (serving, notebooks)."""
+    import keras
+
+    mean, stddev = channel_statistics(channels)
+    return keras.layers.Normalization(
+        mean=list(mean), variance=[s * s for s in stddev], name="normalize"
+    )
+
+
 def normalize(image: tf.Tensor) -> tf.Tensor:
     """uint8 (or float in 0..255) RGB or grayscale to float32 with ImageNet mean and stddev."""
     mean, stddev = channel_statistics(image.shape[-1])
@@ -219,6 +229,9 @@ class Pipeline:
         jitter_saturation: Likewise.
         shuffle_buffer: Shuffle buffer of the training split (whole split when
             it is smaller).
+        valid_at_end: The source's last `valid_size` examples are the held-out
+            split (validation data given apart, `tfnas.datasets.in_memory`),
+            not a class-balanced draw.
     """
 
     source: DataSource
@@ -231,13 +244,19 @@ class Pipeline:
     shuffle_buffer: int = 50_000
     jitter_brightness: float = 0.0
     jitter_saturation: float = 0.0
+    valid_at_end: bool = False
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        self.train_indices, self.valid_indices = balanced_split(
-            self.source.train_labels, self.valid_size, self.seed
-        )
+        if self.valid_at_end:
+            first_valid = self.source.train_size - self.valid_size
+            self.train_indices = np.arange(first_valid)
+            self.valid_indices = np.arange(first_valid, self.source.train_size)
+        else:
+            self.train_indices, self.valid_indices = balanced_split(
+                self.source.train_labels, self.valid_size, self.seed
+            )
         if len(self.train_indices) < self.batch_size:
             raise ValueError(
                 f"{len(self.train_indices)} training examples make no batch of "
@@ -391,19 +410,29 @@ class Pipeline:
         )
 
 
-def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipeline:
+def pipeline_for(
+    data: Any,
+    seed: int,
+    valid_size: int | None = None,
+    source: DataSource | None = None,
+    valid_at_end: bool = False,
+) -> Pipeline:
     """The pipeline of a run's data config: its source, sizes and batches.
 
     Args:
         data: The run's `tfnas.config.groups.DataConfig`.
         seed: The run's seed (split, order and augmentation).
         valid_size: Examples held out of train; default the config's.
+        source: The data, when given in memory (`tfnas.datasets.in_memory`);
+            default the one `data.dataset` names.
+        valid_at_end: The source's last `valid_size` examples are the held-out split.
 
     Raises:
         DataError: The data cannot be loaded.
         ConfigError: The sizes do not fit the data (named, with the flag to change).
     """
-    source = load_source(data.dataset, data.data_dir, data.manual_dir, data.download)
+    if source is None:
+        source = load_source(data.dataset, data.data_dir, data.manual_dir, data.download)
     try:
         return Pipeline(
             source,
@@ -415,6 +444,7 @@ def pipeline_for(data: Any, seed: int, valid_size: int | None = None) -> Pipelin
             seed=seed,
             jitter_brightness=data.jitter_brightness,
             jitter_saturation=data.jitter_saturation,
+            valid_at_end=valid_at_end,
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None

@@ -27,6 +27,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 TEST_FOLDER_NAMES = ("test", "val", "validation")
 FOLDER_PREFIX = "folder:"
 IDX_PREFIX = "idx:"
+# `--dataset` of a run whose data were given in memory (`tfnas.datasets.in_memory`):
+# recorded in its config.json; nothing on disk to load it from.
+IN_MEMORY = "in_memory"
 # Read from the original IDX files when they are found (`--manual_dir`, or
 # where Debian's package puts them), else through tensorflow-datasets.
 IDX_DATASETS = {"fashion_mnist": idx.FASHION_MNIST_DIR}
@@ -266,6 +269,11 @@ def load_source(
     """
     if dataset == "demo":
         return demo_source(demo_resolution)
+    if dataset == IN_MEMORY:
+        raise DataError(
+            f"--dataset={IN_MEMORY}: the run's data were given in memory to tfnas.search or "
+            "tfnas.train; continue it from Python with the same data, or name a dataset"
+        )
     if dataset.startswith(FOLDER_PREFIX):
         return folder_source(dataset[len(FOLDER_PREFIX) :])
     if dataset.startswith(IDX_PREFIX):

@@ -19,8 +19,14 @@ from tfnas.engine.runtime import print_line
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
-    """Whether `stream` (default stdout) is an interactive terminal."""
+    """Whether `stream` (default stdout) redraws a line in place: a terminal, or a notebook's cell.
+
+    A Jupyter kernel's stdout is no tty, but its front end honours the
+    carriage returns of Keras' `Progbar`, as a terminal does.
+    """
     stream = stream or sys.stdout
+    if type(stream).__module__.startswith("ipykernel."):
+        return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 

@@ -16,7 +16,7 @@ import json
 
 from tflite_bench.refresh import network_keys
 from tflite_bench.runners import DeviceError, Timing
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, parse_key
 from tfnas.latency.table import TableMetadata
 from tfnas.latency.targets import load_target
@@ -65,7 +65,7 @@ class SimulatedDevice:
         self.timed.append(name)
         try:
             ms = self.true_ms(parse_key(name))
-        except SpecError:  # a whole network
+        except FieldError:  # a whole network
             ms = self.network_ms([parse_key(k) for k in json.loads(flatbuffer)])
         return Timing(mean_ms=ms, median_ms=ms, std_ms=0.0, count=50)
 
@@ -95,7 +95,7 @@ class JitteryDevice(SimulatedDevice):
         timing = super().time(flatbuffer, name)
         try:
             parse_key(name)
-        except SpecError:  # a whole network
+        except FieldError:  # a whole network
             ms = timing.median_ms * self.factors.pop(0)
             return Timing(mean_ms=ms, median_ms=ms, std_ms=0.0, count=timing.count)
         return timing

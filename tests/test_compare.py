@@ -10,7 +10,7 @@ from tfnas.compare.config import ConfigError, resolve
 from tfnas.compare.evaluate import pareto_optimal
 from tfnas.datasets.pipeline import Pipeline
 from tfnas.datasets.sources import demo_source
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency.model import net_latency
 from tfnas.latency.targets import load_target
 from tfnas.nets.load import load_net
@@ -181,5 +181,5 @@ def test_a_result_file_of_another_version_says_how_to_rerun(tmp_path):
     method_dir.mkdir()
     # What a comparison wrote before result.json had a schema version.
     (method_dir / "result.json").write_text('{"format": "tfnas.compare_method", "method": "x"}')
-    with pytest.raises(SpecError, match=r"schema_version: required field is missing; remove "):
+    with pytest.raises(FieldError, match=r"schema_version: required field is missing; remove "):
         methods.load_result(method_dir)

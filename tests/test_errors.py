@@ -1,6 +1,6 @@
 import pytest
 
-from tfnas.errors import SpecError, UnknownNameError, check_positive_int
+from tfnas.errors import FieldError, SpecError, UnknownNameError, check_positive_int
 
 
 def test_spec_error_prefixes_field_paths():
@@ -8,6 +8,12 @@ def test_spec_error_prefixes_field_paths():
     assert str(error) == "stride: expected a positive integer, got 0"
     assert str(error.within("blocks[3]")) == "blocks[3].stride: expected a positive integer, got 0"
     assert str(SpecError("bad").within("stem")) == "stem: bad"
+
+
+def test_a_field_error_keeps_its_class_under_a_parent():
+    assert type(SpecError("bad", "stride").within("stem")) is SpecError
+    assert type(FieldError("bad", "mean").within("entries['x']")) is FieldError
+    assert isinstance(SpecError("bad"), FieldError)  # readers of any format catch FieldError
 
 
 def test_unknown_name_error_reads_as_a_sentence():

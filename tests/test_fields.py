@@ -1,6 +1,6 @@
 import pytest
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.io.fields import Fields, within
 
 
@@ -13,18 +13,18 @@ def test_get_checks_types_and_defaults():
     assert fields.get("d", bool) is True
     assert fields.get("missing", int, default=7) == 7
     fields.done()
-    with pytest.raises(SpecError, match=r"^top.d: expected an integer, got True"):
+    with pytest.raises(FieldError, match=r"^top.d: expected an integer, got True"):
         fields.get("d", int)
-    with pytest.raises(SpecError, match=r"^top.b: expected an integer"):
+    with pytest.raises(FieldError, match=r"^top.b: expected an integer"):
         fields.get("b", int)
 
 
 def test_expect_and_unknown_fields():
     fields = Fields({"name": "ConvLayer", "bias": 0, "typo": 1}, "conv")
     fields.expect("name", "ConvLayer")
-    with pytest.raises(SpecError, match=r"^conv.bias: only False is supported, got 0"):
+    with pytest.raises(FieldError, match=r"^conv.bias: only False is supported, got 0"):
         fields.expect("bias", False)
-    with pytest.raises(SpecError, match=r"^conv: unknown field\(s\) typo"):
+    with pytest.raises(FieldError, match=r"^conv: unknown field\(s\) typo"):
         fields.done()
 
 
@@ -32,17 +32,17 @@ def test_nested_paths():
     fields = Fields({"blocks": [{"x": 1}], "sub": {"y": "s"}})
     ((path, value),) = fields.items("blocks")
     assert path == "blocks[0]"
-    with pytest.raises(SpecError, match=r"^blocks\[0\].z: required field is missing"):
+    with pytest.raises(FieldError, match=r"^blocks\[0\].z: required field is missing"):
         Fields(value, path).get("z", int)
-    with pytest.raises(SpecError, match=r"^sub.y: expected an integer"):
+    with pytest.raises(FieldError, match=r"^sub.y: expected an integer"):
         fields.sub("sub").get("y", int)
 
 
 def test_within_prefixes_errors():
-    with pytest.raises(SpecError, match=r"^stem.stride: bad"), within("stem"):
-        raise SpecError("bad", "stride")
+    with pytest.raises(FieldError, match=r"^stem.stride: bad"), within("stem"):
+        raise FieldError("bad", "stride")
 
 
 def test_not_an_object():
-    with pytest.raises(SpecError, match=r"^blocks\[2\]: expected an object, got 3"):
+    with pytest.raises(FieldError, match=r"^blocks\[2\]: expected an object, got 3"):
         Fields(3, "blocks[2]")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from toy_search import synthetic_table
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency import cost_model
 from tfnas.latency.features import FEATURES, SPILL_FEATURES, key_macs
 from tfnas.latency.keys import spec_parts
@@ -64,7 +64,7 @@ def test_save_load_round_trip_and_errors(tmp_path):
     assert cost_model.load_cost_model(path) == model
     data = path.read_text().replace('"gemm_macs"', '"flops"')
     (tmp_path / "old.json").write_text(data)
-    with pytest.raises(SpecError, match="old.json: coefficients: .*refit"):
+    with pytest.raises(FieldError, match="old.json: coefficients: .*refit"):
         cost_model.load_cost_model(tmp_path / "old.json")
 
 

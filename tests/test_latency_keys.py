@@ -2,7 +2,7 @@
 
 import pytest
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, block_key, parse_key, spec_parts
 from tfnas.latency.table import load_table
 from tfnas.nets.load import load_net, load_net_or_space
@@ -56,7 +56,7 @@ def test_block_key_fields_in_both_dialects():
     ],
 )
 def test_malformed_keys_are_refused_naming_the_key(text):
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(FieldError) as error:
         parse_key(text)
     assert text in str(error.value) or "Logits" in str(error.value)
 
@@ -102,7 +102,7 @@ def test_released_proxyless_mobile_needs_keys_the_table_lacks(anchors):
 
 
 def test_layer_key_checks_its_fields():
-    with pytest.raises(SpecError, match="needs expand"):
+    with pytest.raises(FieldError, match="needs expand"):
         LayerKey(EXPANDED_CONV, (8, 8, 8), (8, 8, 8))
-    with pytest.raises(SpecError, match="only shapes"):
+    with pytest.raises(FieldError, match="only shapes"):
         LayerKey("Conv", (8, 8, 3), (4, 4, 8), kernel=3)

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency.cost_model import CostModel
 from tfnas.latency.features import FEATURES
 from tfnas.latency.keys import parse_key, spec_parts
@@ -103,7 +103,7 @@ def test_cpu_target_uses_its_measured_table_and_its_calibration():
 
 
 def test_unknown_target_lists_the_choices():
-    with pytest.raises(SpecError, match="unknown target 'phone'.*mobile, cpu, flops"):
+    with pytest.raises(FieldError, match="unknown target 'phone'.*mobile, cpu, flops"):
         load_target("phone")
 
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError, SpecError
 from tfnas.latency.keys import parse_key
 from tfnas.latency.table import (
     SCHEMA_VERSION,
@@ -78,7 +78,7 @@ def test_bad_json_entries_name_the_file_and_entry(tmp_path, entry, message):
     data["entries"][BLOCK] = entry
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(FieldError) as error:
         load_table(path)
     text = str(error.value)
     assert text.startswith(f"{path}: entries['{BLOCK}']") and message in text
@@ -115,7 +115,7 @@ def test_bad_metadata_is_named(tmp_path, metadata, message):
     data["metadata"].update(metadata)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(SpecError, match=message):
+    with pytest.raises(FieldError, match=message):
         load_table(path)
 
 
@@ -124,7 +124,7 @@ def test_unknown_key_format_names_the_key(tmp_path):
     data["entries"]["MBConv-112x112"] = {"mean": 1.0, "std": 0.1, "count": 3}
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(SpecError, match=r"entries\['MBConv-112x112'\]: unknown key format"):
+    with pytest.raises(FieldError, match=r"entries\['MBConv-112x112'\]: unknown key format"):
         load_table(path)
 
 
@@ -133,7 +133,7 @@ def test_wrong_version_says_how_to_fix(tmp_path):
     data["schema_version"] = SCHEMA_VERSION + 1
     path = tmp_path / "future.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(SpecError, match="schema_version: this table has version 2.*re-measure"):
+    with pytest.raises(FieldError, match="schema_version: this table has version 2.*re-measure"):
         load_table(path)
 
 
@@ -151,7 +151,7 @@ def test_wrong_version_says_how_to_fix(tmp_path):
 def test_bad_yaml_tables_fail_with_one_line(tmp_path, body, message):
     path = tmp_path / "bad.yaml"
     path.write_text(body)
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(FieldError) as error:
         load_table(path)
     assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
     assert "\n" not in str(error.value)
@@ -165,3 +165,11 @@ def test_published_tables_import(anchors):
         kinds = {key.kind for key in note}
         assert {"AvgPool2D", "Conv_2", "expanded_conv"} <= kinds
         assert all(key.is_once_for_all for key in note if key.kind == "expanded_conv")
+
+
+def test_a_table_that_is_not_json_is_a_field_error_not_a_spec_error(tmp_path):
+    path = tmp_path / "table.json"
+    path.write_text("{broken")
+    with pytest.raises(FieldError, match=r"table.json: not valid JSON \(line 1") as raised:
+        load_table(path)
+    assert not isinstance(raised.value, SpecError)  # a table is not a network spec

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tfnas import records
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.records import SearchSummary, TrainEpoch, TrainSummary
 
 
@@ -58,7 +58,7 @@ def test_a_bad_file_fails_with_one_line_naming_the_file_and_field(tmp_path, edit
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
-    with pytest.raises(SpecError) as raised:
+    with pytest.raises(FieldError) as raised:
         records.load(TrainSummary, path)
     assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value)
     assert "\n" not in str(raised.value)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.config.tree import ConfigError
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.latency.keys import EXPANDED_CONV, LayerKey, spec_parts
 from tfnas.nets.builder import apply, block_layers, build_net, conv_bn_act
 from tfnas.nets.ops import MBConvOp
@@ -40,7 +40,7 @@ def key_model(key: LayerKey) -> keras.Model:
     inputs = keras.Input(shape=key.input_shape, batch_size=1, name="input")
     if key.kind == EXPANDED_CONV:
         if key.is_once_for_all:
-            raise SpecError(f"{key}: Once-for-All blocks (se/hs) are not built here")
+            raise FieldError(f"{key}: Once-for-All blocks (se/hs) are not built here")
         block = BlockSpec(
             MBConvOp(key.kernel, key.expand),
             key.input_shape[2],
@@ -61,7 +61,7 @@ def key_model(key: LayerKey) -> keras.Model:
         x = keras.layers.GlobalAveragePooling2D()(inputs)
         outputs = keras.layers.Dense(key.output_shape[0])(x)
     else:
-        raise SpecError(f"{key}: no model builder for {key.kind!r} keys")
+        raise FieldError(f"{key}: no model builder for {key.kind!r} keys")
     return keras.Model(inputs, outputs, name="layer")
 
 

@@ -14,11 +14,12 @@ class UserError(Exception):
     """
 
 
-class SpecError(UserError, ValueError):
-    """A network or search-space spec that is malformed or inconsistent.
+class FieldError(UserError, ValueError):
+    """A document that does not hold what its format says: bad JSON, a missing or mistyped field.
 
-    Its text starts with the path of the offending field (`blocks[3].stride:
-    ...`) so that it can be shown as one line to a user.
+    Its text starts with the path of the offending field (`entries['Conv-...'].mean:
+    ...`) so that it can be shown as one line to a user. Latency tables, cost
+    models, targets and run records raise it; specs raise `SpecError`.
 
     Attributes:
         message: What is wrong, without the field path.
@@ -33,9 +34,13 @@ class SpecError(UserError, ValueError):
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
 
-    def within(self, parent: str) -> "SpecError":
-        """The same error with its field path placed under `parent`."""
-        return SpecError(self.message, f"{parent}.{self.field}" if self.field else parent)
+    def within(self, parent: str) -> "FieldError":
+        """The same error, of the same class, with its field path placed under `parent`."""
+        return type(self)(self.message, f"{parent}.{self.field}" if self.field else parent)
+
+
+class SpecError(FieldError):
+    """A network or search-space spec that is malformed or inconsistent (`FieldError`'s kind)."""
 
 
 class ConfigError(UserError, ValueError):

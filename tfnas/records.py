@@ -19,10 +19,10 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.io.atomic import write_text_atomic
 from tfnas.io.fields import Fields, check_header
-from tfnas.nets.spec_json import parse_json, read_text
+from tfnas.io.json_files import parse_json, read_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +251,7 @@ def from_json(cls: type[Record], data: Any) -> Record:
     """Reads a record from a parsed JSON object, strictly.
 
     Raises:
-        SpecError: Another format or version, or a field missing, of the wrong
+        FieldError: Another format or version, or a field missing, of the wrong
             type, or unknown; the message names the field.
     """
     fields = Fields(data)
@@ -270,11 +270,11 @@ def load(cls: type[Record], path: str | os.PathLike[str], fix: str = "") -> Reco
     """Reads the record of `cls` from the file at `path`.
 
     Raises:
-        SpecError: One line naming the file and the field, then `fix` (what the
+        FieldError: One line naming the file and the field, then `fix` (what the
             user can do about it) where given.
     """
     data = parse_json(read_text(path), str(path))
     try:
         return from_json(cls, data)
-    except SpecError as error:
-        raise SpecError(f"{path}: {error}" + (f"; {fix}" if fix else "")) from None
+    except FieldError as error:
+        raise FieldError(f"{path}: {error}" + (f"; {fix}" if fix else "")) from None

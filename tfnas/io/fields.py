@@ -1,8 +1,9 @@
 """Strict reading of JSON objects, with errors that name the field's path.
 
-Both the project's own spec format and the authors' `net.config` are read
-through `Fields`, so a bad file always fails with one line such as
-`blocks[3].stride: expected an integer, got "2"`.
+Specs, the authors' `net.config`, latency tables, cost models and run
+records are read through `Fields`, so a bad file always fails with one line
+such as `blocks[3].stride: expected an integer, got "2"`. A reader names the
+error class its format raises (`SpecError` for specs, `FieldError` else).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 
 _MISSING = object()
 
@@ -31,10 +32,10 @@ def _path(where: str, key: str) -> str:
 
 @contextlib.contextmanager
 def within(where: str) -> Iterator[None]:
-    """Prefixes the field path of any `SpecError` raised inside with `where`."""
+    """Prefixes the field path of any `FieldError` raised inside with `where` (same class)."""
     try:
         yield
-    except SpecError as error:
+    except FieldError as error:
         if not where:
             raise
         raise error.within(where) from None
@@ -43,9 +44,10 @@ def within(where: str) -> Iterator[None]:
 class Fields:
     """Reads the fields of one JSON object, checking types and rejecting unknown keys."""
 
-    def __init__(self, data: Any, where: str = "") -> None:
+    def __init__(self, data: Any, where: str = "", error: type[FieldError] = FieldError) -> None:
         if not isinstance(data, dict):
-            raise SpecError(f"expected an object, got {data!r}", where or None)
+            raise error(f"expected an object, got {data!r}", where or None)
+        self.error = error  # what a bad field raises: the format's error class
         self._data = data
         self._where = where
         self._read: set[str] = set()
@@ -72,14 +74,14 @@ class Fields:
         path = _path(self._where, key)
         if key not in self._data:
             if default is _MISSING:
-                raise SpecError("required field is missing", path)
+                raise self.error("required field is missing", path)
             return default
         value = self._data[key]
         if value is None and nullable:
             return None
         accepted, description = _KINDS[kind]
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepted):
-            raise SpecError(f"expected {description}, got {value!r}", path)
+            raise self.error(f"expected {description}, got {value!r}", path)
         return float(value) if kind is float else value
 
     def expect(self, key: str, expected: Any) -> None:
@@ -87,16 +89,16 @@ class Fields:
         self._read.add(key)
         value = self._data.get(key, _MISSING)
         if value is _MISSING:
-            raise SpecError("required field is missing", _path(self._where, key))
+            raise self.error("required field is missing", _path(self._where, key))
         if value != expected or isinstance(value, bool) != isinstance(expected, bool):
-            raise SpecError(
+            raise self.error(
                 f"only {expected!r} is supported, got {value!r}", _path(self._where, key)
             )
 
     def sub(self, key: str, nullable: bool = False) -> Fields | None:
         """The nested object at `key` (None when null and `nullable`)."""
         value = self.get(key, dict, nullable=nullable)
-        return None if value is None else Fields(value, _path(self._where, key))
+        return None if value is None else Fields(value, _path(self._where, key), self.error)
 
     def items(self, key: str) -> list[tuple[str, Any]]:
         """The elements of the list at `key`, each with its path (`key[i]`)."""
@@ -108,7 +110,7 @@ class Fields:
         unknown = sorted(set(self._data) - self._read)
         if unknown:
             expected = ", ".join(sorted(self._read)) or "none"
-            raise SpecError(
+            raise self.error(
                 f"unknown field(s) {', '.join(unknown)} (expected: {expected})",
                 self._where or None,
             )
@@ -126,10 +128,10 @@ def check_header(fields: Fields, kind: str, version: int, what: str, fix: str) -
     """
     found = fields.get("format", str)
     if found != kind:
-        raise SpecError(f"expected {kind!r}, got {found!r}", "format")
+        raise fields.error(f"expected {kind!r}, got {found!r}", "format")
     found_version = fields.get("schema_version", int)
     if found_version != version:
-        raise SpecError(
+        raise fields.error(
             f"this {what} has version {found_version}, this tfnas reads version {version}; {fix}",
             "schema_version",
         )

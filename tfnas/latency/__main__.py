@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tfnas.errors import SpecError
+from tfnas.errors import ConfigError, FieldError
 from tfnas.latency import cost_model
 from tfnas.latency.model import MissingLatencyError, NetLatency, net_latency
 from tfnas.latency.table import LatencyTable, TableMetadata, load_table, save_table
@@ -47,7 +47,7 @@ def fit_report(
         device: The device's name, for tables that do not record it (the authors' YAML).
     """
     if not table_paths:
-        raise SpecError("give at least one --table=PATH to fit to")
+        raise ConfigError("give at least one --table=PATH to fit to")
     tables = [load_table(path) for path in table_paths]
     model = cost_model.fit(tables, sources=table_paths)
     if device:
@@ -179,7 +179,7 @@ def main(argv: Sequence[str]) -> int:
         else:
             print(USAGE, file=sys.stderr)
             return 2
-    except (SpecError, MissingLatencyError, ValueError) as error:
+    except (FieldError, MissingLatencyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.io.atomic import write_text_atomic
 from tfnas.io.fields import Fields, check_header
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.latency.features import FEATURES, features
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.table import LatencyTable
-from tfnas.nets.spec_json import parse_json, read_text
 
 MODEL_FORMAT = "tfnas.latency_cost_model"
 SCHEMA_VERSION = 1
@@ -81,14 +81,14 @@ class CostModel:
 
     def __post_init__(self) -> None:
         if tuple(self.coefficients) != FEATURES:
-            raise SpecError(
+            raise FieldError(
                 f"coefficients are for features {list(self.coefficients)}, this tfnas computes "
                 f"{list(FEATURES)}; refit with `python -m tfnas.latency fit`",
                 "coefficients",
             )
         for name, value in self.coefficients.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-                raise SpecError(f"expected a number >= 0, got {value!r}", f"coefficients.{name}")
+                raise FieldError(f"expected a number >= 0, got {value!r}", f"coefficients.{name}")
 
     def predict(self, key: LayerKey) -> float:
         """Predicted latency of `key` in ms.
@@ -245,10 +245,10 @@ def load_cost_model(path: str | os.PathLike[str]) -> CostModel:
     """Reads a cost model file; errors are one line naming the file and field."""
     try:
         return model_from_dict(parse_json(read_text(path), str(path)))
-    except SpecError as error:
+    except FieldError as error:
         if str(error).startswith(f"{path}:"):
             raise
-        raise SpecError(f"{path}: {error}") from None
+        raise FieldError(f"{path}: {error}") from None
 
 
 def save_cost_model(model: CostModel, path: str | os.PathLike[str]) -> Path:

@@ -20,7 +20,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.nets.spec import (
     BlockSpec,
     ChoiceBlock,
@@ -78,21 +78,21 @@ class LayerKey:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise SpecError(f"unknown layer kind {self.kind!r}; expected one of {list(KINDS)}")
+            raise FieldError(f"unknown layer kind {self.kind!r}; expected one of {list(KINDS)}")
         block_fields = (self.expand, self.kernel, self.stride, self.residual)
         if self.kind == EXPANDED_CONV:
             if None in block_fields:
-                raise SpecError(
+                raise FieldError(
                     f"an {EXPANDED_CONV} key needs expand, kernel, stride and residual, "
                     f"got {block_fields}"
                 )
             if (self.se is None) != (self.hs is None):
-                raise SpecError("se and hs come together (Once-for-All keys) or not at all")
+                raise FieldError("se and hs come together (Once-for-All keys) or not at all")
         elif any(f is not None for f in (*block_fields, self.se, self.hs)):
-            raise SpecError(f"a {self.kind} key holds only shapes, got block fields too")
+            raise FieldError(f"a {self.kind} key holds only shapes, got block fields too")
         expected_rank = 1 if self.kind == "Logits" else 3
         if len(self.output_shape) != expected_rank:
-            raise SpecError(
+            raise FieldError(
                 f"a {self.kind} key's output has {expected_rank} dimension(s), "
                 f"got {self.output_shape}"
             )
@@ -106,7 +106,7 @@ class LayerKey:
     def mid_channels(self) -> int:
         """Channels after the expand conv of an `expanded_conv` block, in either dialect."""
         if self.kind != EXPANDED_CONV:
-            raise SpecError(f"a {self.kind} key has no middle channels")
+            raise FieldError(f"a {self.kind} key has no middle channels")
         if self.is_once_for_all:
             return self.expand
         return round(self.input_shape[2] * self.expand)
@@ -132,10 +132,10 @@ def parse_key(text: str) -> LayerKey:
     """Decodes a table key string (either dialect) into a `LayerKey`.
 
     Raises:
-        SpecError: Naming the key when it is not in a known format.
+        FieldError: Naming the key when it is not in a known format.
     """
     if not isinstance(text, str):
-        raise SpecError(f"expected a key string, got {text!r}")
+        raise FieldError(f"expected a key string, got {text!r}")
     match = _BLOCK_KEY.match(text)
     if match:
         g = [None if v is None else int(v) for v in match.groups()]
@@ -154,7 +154,7 @@ def parse_key(text: str) -> LayerKey:
     if match:
         kind, h, w, c, output = match.groups()
         return LayerKey(kind, (int(h), int(w), int(c)), tuple(int(d) for d in output.split("x")))
-    raise SpecError(
+    raise FieldError(
         f"unknown key format {text!r}: expected "
         "'expanded_conv-input:HxWxC-output:HxWxC-expand:E-kernel:K-stride:S-idskip:0|1' "
         "(optionally followed by '-se:0|1-hs:0|1'), or "

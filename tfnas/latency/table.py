@@ -26,11 +26,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
 from tfnas.io.atomic import write_text_atomic
 from tfnas.io.fields import Fields, check_header
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.latency.keys import LayerKey, parse_key
-from tfnas.nets.spec_json import parse_json, read_text
 
 TABLE_FORMAT = "tfnas.latency_table"
 SCHEMA_VERSION = 1
@@ -59,17 +59,17 @@ class Measurement:
             if field == "median" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SpecError(f"expected a number, got {value!r}", field)
+                raise FieldError(f"expected a number, got {value!r}", field)
             if not math.isfinite(value):
-                raise SpecError(f"expected a finite number, got {value!r}", field)
+                raise FieldError(f"expected a finite number, got {value!r}", field)
         if not self.mean > 0:
-            raise SpecError(f"expected a latency > 0 ms, got {self.mean!r}", "mean")
+            raise FieldError(f"expected a latency > 0 ms, got {self.mean!r}", "mean")
         if self.median is not None and not self.median > 0:
-            raise SpecError(f"expected a latency > 0 ms, got {self.median!r}", "median")
+            raise FieldError(f"expected a latency > 0 ms, got {self.median!r}", "median")
         if self.std < 0:
-            raise SpecError(f"expected a spread >= 0, got {self.std!r}", "std")
+            raise FieldError(f"expected a spread >= 0, got {self.std!r}", "std")
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
-            raise SpecError(f"expected a positive integer, got {self.count!r}", "count")
+            raise FieldError(f"expected a positive integer, got {self.count!r}", "count")
 
     @property
     def typical(self) -> float:
@@ -133,9 +133,9 @@ class TableMetadata:
             scale = self.calibration.get("scale")
             offset = self.calibration.get("offset_ms")
             if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
-                raise SpecError(f"expected a number > 0, got {scale!r}", "calibration.scale")
+                raise FieldError(f"expected a number > 0, got {scale!r}", "calibration.scale")
             if isinstance(offset, bool) or not isinstance(offset, int | float):
-                raise SpecError(f"expected a number, got {offset!r}", "calibration.offset_ms")
+                raise FieldError(f"expected a number, got {offset!r}", "calibration.offset_ms")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,7 +190,7 @@ def table_from_dict(data: Any) -> LatencyTable:
     """Reads a table from its dict form.
 
     Raises:
-        SpecError: Naming the bad field or entry (`entries['Conv-...'].mean: ...`).
+        FieldError: Naming the bad field or entry (`entries['Conv-...'].mean: ...`).
     """
     fields = Fields(data)
     check_header(
@@ -221,15 +221,15 @@ def table_from_dict(data: Any) -> LatencyTable:
     meta.done()
     for name, value in values["device_info"].items():
         if not isinstance(value, str):
-            raise SpecError(f"expected a string, got {value!r}", f"metadata.device_info.{name}")
+            raise FieldError(f"expected a string, got {value!r}", f"metadata.device_info.{name}")
     values["history"] = tuple(values["history"])
     values["networks"] = tuple(values["networks"])
     for index, network in enumerate(values["networks"]):
         if not isinstance(network, dict):
-            raise SpecError(f"expected an object, got {network!r}", f"metadata.networks[{index}]")
+            raise FieldError(f"expected an object, got {network!r}", f"metadata.networks[{index}]")
     try:
         metadata = TableMetadata(**values)
-    except SpecError as error:
+    except FieldError as error:
         raise error.within("metadata") from None
     raw_entries = fields.get("entries", dict)
     fields.done()
@@ -253,11 +253,11 @@ def _entry(text: str, values: dict[str, Any], where: str) -> tuple[LayerKey, Mea
     """Decodes one entry, with errors naming it."""
     try:
         key = parse_key(text)
-    except SpecError as error:
-        raise SpecError(error.message, where) from None
+    except FieldError as error:
+        raise FieldError(error.message, where) from None
     try:
         return key, Measurement(**values)
-    except SpecError as error:
+    except FieldError as error:
         raise error.within(where) from None
 
 
@@ -268,10 +268,10 @@ def yaml_table(data: Any, metadata: TableMetadata) -> LatencyTable:
     `std` (Once-for-All).
 
     Raises:
-        SpecError: Naming the entry that is malformed or has missing or negative values.
+        FieldError: Naming the entry that is malformed or has missing or negative values.
     """
     if not isinstance(data, dict) or not data:
-        raise SpecError(f"expected a mapping of keys to measurements, got {type(data).__name__}")
+        raise FieldError(f"expected a mapping of keys to measurements, got {type(data).__name__}")
     entries = {}
     for text, value in data.items():
         where = f"entries[{text!r}]"
@@ -279,11 +279,11 @@ def yaml_table(data: Any, metadata: TableMetadata) -> LatencyTable:
         mean = entry.get("mean", float)
         count = entry.get("count", int)
         if entry.has("var") == entry.has("std"):
-            raise SpecError("expected exactly one of 'var' and 'std'", where)
+            raise FieldError("expected exactly one of 'var' and 'std'", where)
         if entry.has("var"):
             var = entry.get("var", float)
             if var < 0:
-                raise SpecError(f"expected a variance >= 0, got {var!r}", f"{where}.var")
+                raise FieldError(f"expected a variance >= 0, got {var!r}", f"{where}.var")
             std = math.sqrt(var)
         else:
             std = entry.get("std", float)
@@ -302,7 +302,7 @@ def load_table(path: str | os.PathLike[str], metadata: TableMetadata | None = No
             to record (default: unknown device, `source` naming the file).
 
     Raises:
-        SpecError: One line naming the file and the bad entry or field.
+        FieldError: One line naming the file and the bad entry or field.
     """
     text = read_text(path)
     try:
@@ -312,14 +312,14 @@ def load_table(path: str | os.PathLike[str], metadata: TableMetadata | None = No
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError as error:
-                raise SpecError(f"not valid YAML: {str(error).splitlines()[0]}") from None
+                raise FieldError(f"not valid YAML: {str(error).splitlines()[0]}") from None
             default = TableMetadata(tool="imported", source=f"{Path(path).name} (authors' YAML)")
             return yaml_table(data, metadata or default)
         return table_from_dict(parse_json(text, str(path)))
-    except SpecError as error:
+    except FieldError as error:
         if str(error).startswith(f"{path}:"):
             raise
-        raise SpecError(f"{path}: {error}") from None
+        raise FieldError(f"{path}: {error}") from None
 
 
 def save_table(table: LatencyTable, path: str | os.PathLike[str]) -> Path:

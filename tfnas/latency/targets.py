@@ -21,13 +21,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tfnas.errors import SpecError
+from tfnas.errors import FieldError
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.latency import cost_model
 from tfnas.latency.adapt import AdaptedModel
 from tfnas.latency.features import FEATURES
 from tfnas.latency.model import LatencyModel, MacsModel, TableModel
 from tfnas.latency.table import YAML_SUFFIXES, LatencyTable, load_table
-from tfnas.nets.spec_json import parse_json, read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN_TARGETS = ("mobile", "cpu", "flops")
@@ -40,7 +40,7 @@ def load_target(target: str) -> LatencyModel:
     """The latency model of a built-in target name or of a table or cost-model file.
 
     Raises:
-        SpecError: Unknown name (listing the choices), or an unreadable or invalid file.
+        FieldError: Unknown name (listing the choices), or an unreadable or invalid file.
     """
     if target == "flops":
         return MacsModel()
@@ -50,7 +50,7 @@ def load_target(target: str) -> LatencyModel:
         table = load_table(DATA_DIR / "cpu_table.json")
         return TableModel("cpu", table, cost_model.load_cost_model(DATA_DIR / "cpu.json"))
     if not os.path.isfile(target):
-        raise SpecError(
+        raise FieldError(
             f"unknown target {target!r}: expected one of {', '.join(BUILTIN_TARGETS)}, or the "
             "path of a latency table (.json from tflite_bench, or the authors' .yaml) or of a "
             "cost model (python -m tfnas.latency fit --out=PATH)"
@@ -72,14 +72,14 @@ def table_model(name: str, table: LatencyTable) -> LatencyModel:
     cost model fitted to them; a smaller one predicts nothing.
 
     Raises:
-        SpecError: The base target cannot be loaded.
+        FieldError: The base target cannot be loaded.
     """
     base = table.metadata.base_target
     if base is not None:
         try:
             base_model = load_target(base)
-        except SpecError as error:
-            raise SpecError(f"{name}: its base target: {error}") from None
+        except FieldError as error:
+            raise FieldError(f"{name}: its base target: {error}") from None
         return AdaptedModel.of(name, table, base_model)
     model = None
     if len(table) >= MIN_ENTRIES_TO_FIT:

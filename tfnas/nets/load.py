@@ -8,6 +8,7 @@ import os
 import tfnas.nets.reference_nets
 import tfnas.nets.spaces  # noqa: F401
 from tfnas.errors import SpecError
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.nets import netconfig, spec_json
 from tfnas.nets.registry import NETS, SPACES
 from tfnas.nets.spec import NetSpec, SearchSpace
@@ -33,7 +34,7 @@ def load_net_or_space(source: str, resolution: int | None = None) -> NetSpec | S
     elif source in SPACES:
         spec = SPACES.get(source)
     elif os.path.isfile(source):
-        data = spec_json.parse_json(spec_json.read_text(source), source)
+        data = parse_json(read_text(source, SpecError), source, SpecError)
         if netconfig.looks_like_net_config(data):
             spec = netconfig.load_net_config(source)
         else:

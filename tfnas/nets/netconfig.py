@@ -21,9 +21,9 @@ from typing import Any
 
 from tfnas.errors import SpecError
 from tfnas.io.fields import Fields, within
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.nets.ops import NET_CONFIG_LAYERS
 from tfnas.nets.spec import BatchNormSpec, BlockSpec, ClassifierSpec, ConvSpec, NetSpec
-from tfnas.nets.spec_json import parse_json, read_text
 
 NETWORK_NAME = "ProxylessNASNets"
 _OPS_ORDER = "weight_bn_act"
@@ -46,7 +46,7 @@ def from_net_config(data: Any, name: str = "net_config", resolution: int = 224) 
     Raises:
         SpecError: Naming the first field tfnas cannot read or does not support.
     """
-    fields = Fields(data)
+    fields = Fields(data, error=SpecError)
     fields.expect("name", NETWORK_NAME)
     bn = fields.sub("bn")
     torch_momentum, epsilon = bn.get("momentum", float), bn.get("eps", float)
@@ -59,7 +59,9 @@ def from_net_config(data: Any, name: str = "net_config", resolution: int = 224) 
     with within("first_conv"):
         stem = ConvSpec(stem_channels, kernel_size, stride)
 
-    blocks = tuple(_read_block(Fields(value, path)) for path, value in fields.items("blocks"))
+    blocks = tuple(
+        _read_block(Fields(value, path, SpecError)) for path, value in fields.items("blocks")
+    )
     channels = blocks[-1].out_channels if blocks else stem_channels
 
     feature_mix_channels = None
@@ -158,7 +160,7 @@ def load_net_config(
     Raises:
         SpecError: One line naming the file and the field at fault.
     """
-    data = parse_json(read_text(path), str(path))
+    data = parse_json(read_text(path, SpecError), str(path), SpecError)
     try:
         return from_net_config(data, name or net_config_stem(path), resolution)
     except SpecError as error:

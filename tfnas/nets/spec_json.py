@@ -31,6 +31,7 @@ from typing import Any
 from tfnas.errors import SpecError
 from tfnas.io.atomic import write_text_atomic
 from tfnas.io.fields import Fields, within
+from tfnas.io.json_files import parse_json, read_text
 from tfnas.nets.ops import parse_op
 from tfnas.nets.spec import (
     BatchNormSpec,
@@ -93,7 +94,7 @@ def spec_from_dict(data: Any) -> Spec:
     Raises:
         SpecError: Naming the first bad field (`blocks[2].stride: ...`).
     """
-    fields = Fields(data)
+    fields = Fields(data, error=SpecError)
     kind = fields.get("format", str)
     if kind not in (NET_FORMAT, SPACE_FORMAT):
         raise SpecError(
@@ -163,21 +164,11 @@ def dumps(spec: Spec) -> str:
 
 def loads(text: str, source: str = "<string>") -> Spec:
     """Reads a spec from JSON text; errors are prefixed with `source`."""
-    data = parse_json(text, source)
+    data = parse_json(text, source, SpecError)
     try:
         return spec_from_dict(data)
     except SpecError as error:
         raise SpecError(f"{source}: {error}") from None
-
-
-def parse_json(text: str, source: str) -> Any:
-    """Parses JSON text; a syntax error becomes a one-line `SpecError` naming `source`."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(
-            f"{source}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
-        ) from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> Spec:
@@ -186,21 +177,12 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     Raises:
         SpecError: One line naming the file and the bad field, or the read failure.
     """
-    return loads(read_text(path), source=str(path))
+    return loads(read_text(path, SpecError), source=str(path))
 
 
 def save_spec(spec: Spec, path: str | os.PathLike[str]) -> Path:
     """Writes a spec as project JSON, atomically. Returns the path written."""
     return write_text_atomic(path, dumps(spec))
-
-
-def read_text(path: str | os.PathLike[str]) -> str:
-    """Reads a text file, turning OS errors into a one-line `SpecError` naming the path."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise SpecError(f"{path}: cannot read the file: {reason}") from None
 
 
 def _block_to_dict(block: BlockSpec | ChoiceBlock) -> dict[str, Any]:
@@ -217,7 +199,7 @@ def _block_to_dict(block: BlockSpec | ChoiceBlock) -> dict[str, Any]:
 
 
 def _block_from_dict(data: Any, where: str, allow_choice: bool) -> BlockSpec | ChoiceBlock:
-    fields = Fields(data, where)
+    fields = Fields(data, where, SpecError)
     position = {
         "in_channels": fields.get("in_channels", int),
         "out_channels": fields.get("out_channels", int),

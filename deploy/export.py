@@ -44,7 +44,7 @@ from deploy.common import (
 )
 from deploy.convert import export_saved_model, run_tflite, serving_model, to_tflite
 from deploy.qat import REPORT_FILE as QAT_REPORT
-from tfnas.engine.runtime import run_command
+from tfnas.engine.command import run_command
 from tfnas.io.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = ["FORMATS", "REPORT_FILE", "ExportError", "export", "report_table"]

@@ -44,10 +44,11 @@ from deploy.common import (
 )
 from deploy.convert import INPUT_NAME, run_tflite, serving_model, to_tflite
 from tfnas.datasets.pipeline import channel_statistics, pipeline_for
+from tfnas.engine.command import run_command
 from tfnas.engine.divergence import LossGuard, keras_callback
 from tfnas.engine.progress import is_terminal
 from tfnas.engine.recipe import JIT_COMPILE, Recipe
-from tfnas.engine.runtime import configure_run, run_command
+from tfnas.engine.runtime import configure_run
 from tfnas.errors import UserError
 from tfnas.io.atomic import write_bytes_atomic, write_text_atomic
 from tfnas.nets.builder import build_net

@@ -62,7 +62,7 @@ def test_every_project_error_is_a_user_error():
 
 def test_a_command_prints_a_users_mistake_as_one_line_and_a_bug_with_its_traceback(capsys):
     from tfnas.config.tree import ConfigError
-    from tfnas.engine.runtime import run_command
+    from tfnas.engine.command import run_command
 
     def mistake() -> int:
         raise ConfigError("--epochs=0: expected an integer >= 1")
@@ -87,3 +87,12 @@ def test_user_errors_stay_the_builtins_callers_catch():
     for error in (SpecError("x"), DataError("x"), ConfigError("x")):
         assert isinstance(error, UserError) and isinstance(error, ValueError)
     assert isinstance(UnknownNameError("x"), KeyError)
+
+
+def test_a_strategy_outside_the_configs_names_is_refused():
+    from tfnas.config.groups import STRATEGIES
+    from tfnas.engine.runtime import make_strategy
+
+    with pytest.raises(ValueError, match="strategy must be one of default, mirrored, multi_worker"):
+        make_strategy("tpu")
+    assert make_strategy(STRATEGIES[0]) is not None  # the default strategy of this process

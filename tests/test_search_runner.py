@@ -55,7 +55,7 @@ def test_reinforce_spreads_its_updates_evenly_over_each_epoch_as_the_reference()
 
 
 def test_epochs_from_resumes_inside_the_epoch_a_step_falls_in():
-    from tfnas.engine.runtime import epochs_from
+    from tfnas.engine.epoch_loop import epochs_from
 
     assert list(epochs_from(0, 10, 3)) == [(0, 0), (1, 0), (2, 0)]
     assert list(epochs_from(14, 10, 3)) == [(1, 4), (2, 0)]

@@ -28,7 +28,7 @@ from pathlib import Path
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, key_flatbuffer, space_keys
 from tflite_bench.runners import Runner
-from tfnas.engine.runtime import run_command
+from tfnas.engine.command import run_command
 from tfnas.errors import UserError
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.table import LatencyTable, Measurement, load_table, save_table

@@ -21,7 +21,7 @@ from typing import Any
 
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.runners import Runner, Timing
-from tfnas.engine.runtime import run_command
+from tfnas.engine.command import run_command
 from tfnas.errors import UserError
 
 

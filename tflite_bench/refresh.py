@@ -33,7 +33,7 @@ from pathlib import Path
 from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, key_flatbuffer, net_model
 from tflite_bench.runners import Runner
-from tfnas.engine.runtime import run_command
+from tfnas.engine.command import run_command
 from tfnas.errors import UserError
 from tfnas.latency.adapt import fit_calibration, network_sum, uncalibrated
 from tfnas.latency.keys import LayerKey, spec_parts

@@ -41,7 +41,7 @@ from tflite_bench.device_flags import runner_from_flags
 from tflite_bench.key_models import KINDS, flatbuffer_for_timing, net_model
 from tflite_bench.refresh import foreign_device_warning
 from tflite_bench.runners import Runner
-from tfnas.engine.runtime import run_command
+from tfnas.engine.command import run_command
 from tfnas.errors import UserError
 from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.keys import spec_parts

@@ -6,7 +6,7 @@ class UserError(Exception):
 
     Every such error in tfnas, deploy and tflite_bench derives from this
     class, and its message alone says what was received, what was expected
-    and how to fix it. Commands (`runtime.run_command`) print it as one
+    and how to fix it. Commands (`tfnas.engine.command.run_command`) print it as one
     `error:` line; any other exception is a bug and keeps its traceback.
     Subclasses also derive from the builtin a caller would expect
     (`ValueError`, `LookupError`, ...), so that `except ValueError` still

@@ -33,7 +33,9 @@ from tfnas.compare.config import (
 from tfnas.config import tree as config_tree
 from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
 from tfnas.datasets.pipeline import pipeline_for
-from tfnas.engine.runtime import configure_run, print_line, run_command
+from tfnas.engine.command import run_command
+from tfnas.engine.progress import print_line
+from tfnas.engine.runtime import configure_run
 from tfnas.latency.targets import load_target
 from tfnas.records import MethodResult
 from tfnas.search.config import EXPERIMENTS

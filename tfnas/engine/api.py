@@ -23,7 +23,7 @@ from tfnas.config.tree import ConfigError, flatten, with_values
 from tfnas.datasets.in_memory import IN_MEMORY, in_memory_source, is_in_memory
 from tfnas.datasets.pipeline import pipeline_for
 from tfnas.engine.job import JobKind, JobOutcome, run_job
-from tfnas.engine.runtime import print_line
+from tfnas.engine.progress import print_line
 
 DEFAULT_EXPERIMENT = "demo"
 # Batches of the held-out split. Data in hand are often smaller than an

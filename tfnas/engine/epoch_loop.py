@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,34 @@ import tensorflow as tf
 
 from tfnas.engine.checkpoints import CheckpointKeeper
 from tfnas.engine.divergence import LossGuard, save_if_healthy
-from tfnas.engine.progress import EpochProgress, is_terminal
+from tfnas.engine.progress import EpochProgress, ScalarLog, is_terminal
 from tfnas.engine.recipe import Recipe
-from tfnas.engine.runtime import RunningMeans, ScalarLog, epochs_from
 from tfnas.records import entry_from_json
+
+
+def epochs_from(step: int, steps_per_epoch: int, epochs: int) -> Iterator[tuple[int, int]]:
+    """(epoch, batches of it already done) for every epoch a run at `step` still has to do."""
+    first = step // steps_per_epoch
+    for epoch in range(first, epochs):
+        yield epoch, step - epoch * steps_per_epoch if epoch == first else 0
+
+
+class RunningMeans:
+    """Means of a few scalars over an epoch, each over the steps that reported it."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, **values: float) -> None:
+        """Adds one step's values."""
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def result(self) -> dict[str, float]:
+        """The means so far."""
+        return {name: self.sums[name] / self.counts[name] for name in self.sums}
 
 
 @dataclasses.dataclass

@@ -34,8 +34,9 @@ from tfnas.datasets.pipeline import Pipeline, pipeline_for
 from tfnas.engine.checkpoints import CheckpointKeeper
 from tfnas.engine.divergence import LossGuard
 from tfnas.engine.epoch_loop import EpochLoop
+from tfnas.engine.progress import ScalarLog, print_line
 from tfnas.engine.recipe import Recipe
-from tfnas.engine.runtime import ScalarLog, configure_run, make_strategy, print_line
+from tfnas.engine.runtime import configure_run, make_strategy
 
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"

@@ -1,4 +1,4 @@
-"""Progress of an epoch's steps: a live bar on a terminal, plain lines in a log file.
+"""Progress of a run: lines, TensorBoard scalars, and an epoch's steps as a bar or lines.
 
 Keras' `Progbar` decides it may redraw in place whenever the `posix` module
 is loaded, which is always on Linux, so with stdout redirected (CI, `nohup`,
@@ -13,9 +13,37 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
-from tfnas.engine.runtime import print_line
+
+def print_line(text: str) -> None:
+    """Prints a progress line at once, also when stdout is a pipe (`make demo | tee`)."""
+    print(text, flush=True)
+
+
+class ScalarLog:
+    """TensorBoard scalars of a run, in `directory`, created on the first write."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._writer: Any = None
+
+    def write(self, scalars: dict[str, float | None], step: int) -> None:
+        """Writes the scalars that have a value at `step`."""
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.directory))
+        with self._writer.as_default(step=step):
+            for name, value in scalars.items():
+                if value is not None:
+                    tf.summary.scalar(name, value)
+
+    def flush(self) -> None:
+        """Makes everything written visible to TensorBoard."""
+        if self._writer is not None:
+            self._writer.flush()
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:

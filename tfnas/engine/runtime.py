@@ -1,18 +1,15 @@
-"""What the commands share at run time: process settings, strategies, progress output.
+"""TensorFlow's process settings and the distribution strategy of a job.
 
-`configure_tensorflow` (or `configure_run`) and `make_strategy` are called from `__main__` modules
-only, before TensorFlow runs anything: those settings belong to a process,
-not to a library call. `print_line` and `ScalarLog` are how the search and
-training loops report progress.
+`configure_tensorflow` (or `configure_run`) runs before TensorFlow runs
+anything (`tfnas.engine.job.start_job`, a tool's `main`): its settings
+belong to a process, not to one library call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-from tfnas.errors import UserError
+from tfnas.config.groups import STRATEGIES
 
 
 def configure_tensorflow(
@@ -56,92 +53,12 @@ def make_strategy(name: str) -> Any:
     """The tf.distribute strategy `name`: mirrored uses the GPUs, else the logical CPUs."""
     import tensorflow as tf
 
-    # The names are `tfnas.config.groups.STRATEGIES`, checked when the config resolves.
+    if name not in STRATEGIES:  # checked when a config resolves; this guards direct calls
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if name != "mirrored":
-        raise ValueError(f"strategy must be default, mirrored or multi_worker, got {name!r}")
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
-
-
-def print_line(text: str) -> None:
-    """Prints a progress line at once, also when stdout is a pipe (`make demo | tee`)."""
-    print(text, flush=True)
-
-
-class ScalarLog:
-    """TensorBoard scalars of a run, in `directory`, created on the first write."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self._writer: Any = None
-
-    def write(self, scalars: dict[str, float | None], step: int) -> None:
-        """Writes the scalars that have a value at `step`."""
-        import tensorflow as tf
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.directory))
-        with self._writer.as_default(step=step):
-            for name, value in scalars.items():
-                if value is not None:
-                    tf.summary.scalar(name, value)
-
-    def flush(self) -> None:
-        """Makes everything written visible to TensorBoard."""
-        if self._writer is not None:
-            self._writer.flush()
-
-
-def run_command(argv: list[str], body: Callable[[], int]) -> int:
-    """The frame of every command's `main`: one `error:` line and exit 2 for a user's mistake.
-
-    A `UserError` is printed without its traceback; any other exception is a
-    bug and propagates with its traceback.
-
-    Args:
-        argv: absl's remaining arguments; a command takes none.
-        body: Runs the command; returns its exit status.
-    """
-    import sys
-
-    from absl import logging
-
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; see --help", file=sys.stderr)
-        return 2
-    logging.set_verbosity(logging.WARNING)  # TensorFlow logs each checkpoint write at INFO
-    try:
-        return body()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-
-def epochs_from(step: int, steps_per_epoch: int, epochs: int) -> Iterator[tuple[int, int]]:
-    """(epoch, batches of it already done) for every epoch a run at `step` still has to do."""
-    first = step // steps_per_epoch
-    for epoch in range(first, epochs):
-        yield epoch, step - epoch * steps_per_epoch if epoch == first else 0
-
-
-class RunningMeans:
-    """Means of a few scalars over an epoch, each over the steps that reported it."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, **values: float) -> None:
-        """Adds one step's values."""
-        for name, value in values.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def result(self) -> dict[str, float]:
-        """The means so far."""
-        return {name: self.sums[name] / self.counts[name] for name in self.sums}

@@ -59,8 +59,9 @@ from tflite_bench.refresh import (
 from tflite_bench.runners import Runner
 from tfnas.config.flags import flag_overrides
 from tfnas.config.tree import ConfigError, with_values
+from tfnas.engine.command import run_command
 from tfnas.engine.job import run_job
-from tfnas.engine.runtime import configure_run, run_command
+from tfnas.engine.runtime import configure_run
 from tfnas.io.atomic import write_text_atomic
 from tfnas.latency.keys import LayerKey
 from tfnas.latency.model import SpaceLatency, space_latency

@@ -19,8 +19,8 @@ import sys
 from absl import app, flags
 
 from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
+from tfnas.engine.command import run_command
 from tfnas.engine.job import run_job
-from tfnas.engine.runtime import run_command
 from tfnas.search.config import ALIASES, EXPERIMENTS, FLAG_HELP, SearchConfig
 from tfnas.search.job import SEARCH
 

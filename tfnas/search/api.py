@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tfnas.engine.api import run_api_job
-from tfnas.engine.runtime import print_line
+from tfnas.engine.progress import print_line
 from tfnas.nets.spec import NetSpec
 from tfnas.nets.spec_json import load_spec
 from tfnas.records import SearchSummary

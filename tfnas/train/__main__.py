@@ -30,8 +30,8 @@ from absl import app, flags
 from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
 from tfnas.config.tree import ConfigError
 from tfnas.datasets.pipeline import Pipeline
+from tfnas.engine.command import run_command
 from tfnas.engine.job import run_job
-from tfnas.engine.runtime import run_command
 from tfnas.train.config import EXPERIMENTS, TrainConfig
 from tfnas.train.job import TRAIN
 from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe

@@ -11,7 +11,7 @@ import keras
 
 from tfnas.datasets.pipeline import normalization_layer
 from tfnas.engine.api import run_api_job
-from tfnas.engine.runtime import print_line
+from tfnas.engine.progress import print_line
 from tfnas.nets.spec import NetSpec
 from tfnas.nets.spec_json import save_spec
 from tfnas.records import TrainSummary

@@ -479,6 +479,21 @@ def benchmark_main(
     write_results(figures, summarize, markdown, plot, name, Path(values.output_dir))
 
 
+def benchmark_command(
+    run: Callable[[Path, bool], dict[str, Any]],
+    summarize: Callable[[dict[str, Any]], dict[str, Any]],
+    markdown: Callable[[dict[str, Any], dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], Path],
+    name: str,
+    runs_dir: str,
+) -> None:
+    """A Fashion-MNIST benchmark's `__main__`: its flags, then `benchmark_main`."""
+    from absl import app
+
+    define_benchmark_flags(runs_dir)
+    app.run(lambda argv: benchmark_main(run, summarize, markdown, plot, name))
+
+
 def define_benchmark_flags(runs_dir: str) -> None:
     """--output_dir, --runs_dir (default `runs_dir`) and --resume (call from `__main__`)."""
     from absl import flags
@@ -486,3 +501,81 @@ def define_benchmark_flags(runs_dir: str) -> None:
     flags.DEFINE_string("output_dir", "benchmarks/results", "Where the results files go.")
     flags.DEFINE_string("runs_dir", runs_dir, "Where the runs write.")
     flags.DEFINE_bool("resume", False, "Continue an interrupted run from its checkpoint.")
+
+
+# The real-data benchmarks' experiment: Fashion-MNIST, offline (`require_fashion_mnist`).
+EXPERIMENT = "fashion_mnist"
+
+
+def draw_choices(num_candidates: Sequence[int], draws: int, seed: int) -> list[list[int]]:
+    """`draws` distinct architectures, uniform over the space (each block independently)."""
+    rng = np.random.default_rng(seed)
+    seen: set[tuple[int, ...]] = set()
+    result = []
+    for _ in range(draws):
+        choices = tuple(int(rng.integers(n)) for n in num_candidates)
+        if choices not in seen:
+            seen.add(choices)
+            result.append(list(choices))
+    return result
+
+
+def independent_accuracy(
+    arch: str, weights: str, images: np.ndarray, labels: np.ndarray, batch: int = 500
+) -> float:
+    """Accuracy of a network rebuilt from its two files, on raw uint8 images.
+
+    Shares nothing with the run that reported an accuracy but the files and
+    the documented normalization: a Keras model built from `arch` with
+    `weights` loaded, called in inference mode on `images` scaled here with
+    the channel statistics (`tfnas.datasets.pipeline.channel_statistics`).
+    """
+    from tfnas.datasets.pipeline import channel_statistics
+    from tfnas.nets.builder import build_net
+    from tfnas.nets.load import load_net
+
+    model = build_net(load_net(arch))
+    model.load_weights(weights)
+    mean, stddev = (np.asarray(v, np.float32) for v in channel_statistics(images.shape[-1]))
+    correct = 0
+    for start in range(0, len(images), batch):
+        x = (images[start : start + batch].astype(np.float32) - mean) / stddev
+        logits = np.asarray(model(x, training=False))
+        correct += int((logits.argmax(-1) == labels[start : start + batch]).sum())
+    return correct / len(images)
+
+
+def supernet_accuracies(
+    compare: Path, choices: dict[str, list[int]], ranking: Path
+) -> dict[str, float]:
+    """Held-out accuracy of each network with the final supernet's weights (as the search saw it).
+
+    The last checkpoint of the search of the comparison in `compare` is
+    copied to `ranking` and restored there, so that nothing is written into
+    the search's own folder; each network is evaluated as the search
+    evaluates its own (inherited weights, re-estimated batch norm, inference
+    mode).
+    """
+    import shutil
+
+    from tfnas.compare.config import load_config
+    from tfnas.engine.job import start_job
+    from tfnas.search.job import SEARCH
+
+    config = load_config(compare / "config.json").search()
+    if not (ranking / "checkpoints").exists():
+        shutil.copytree(compare / "proxylessnas" / "checkpoints", ranking / "checkpoints")
+    run, pipeline, _ = start_job(SEARCH, config, ranking, verbose=0)
+    if not run.restore():
+        raise PartError(f"no checkpoint of the search in {ranking}; remove the folder")
+    return {name: run.evaluate(pipeline.valid_batches(), c) for name, c in choices.items()}
+
+
+def ops_run(arch: str) -> list[str]:
+    """The ops a network runs after its fixed first block, in order; skipped (Zero) blocks left out.
+
+    A derived network's file leaves its skipped blocks out, a drawn one's keeps
+    them as `Zero`: listing only what runs reads the same for both.
+    """
+    blocks = json.loads(Path(arch).read_text())["blocks"][1:]
+    return [block["op"] for block in blocks if block["op"] != "Zero"]

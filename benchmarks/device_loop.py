@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import PartError, Progress, run_logged
-from benchmarks.search_vs_random import draw_choices
+from benchmarks.common import PartError, Progress, draw_choices, run_logged
 
 PERCENTILES = (25, 50, 75)
 DRAWS = 3000

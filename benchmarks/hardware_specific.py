@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Progress, benchmark_main, part_commits
+from benchmarks.common import Progress, benchmark_main, draw_choices, part_commits
 from benchmarks.host_study import (
     EXPERIMENT,
     SEEDS,
@@ -47,7 +47,6 @@ from benchmarks.host_study import (
     searched_name,
     study_from_flags,
 )
-from benchmarks.search_vs_random import draw_choices
 
 SEED = 2  # the third search of benchmarks.worth_deploying, at the host's target
 POOL = 20_000

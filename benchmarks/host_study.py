@@ -23,8 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PartError, declared_part, flag_pairs, run_part
-from benchmarks.search_vs_random import EXPERIMENT
+from benchmarks.common import EXPERIMENT, PartError, declared_part, flag_pairs, run_part
 
 SEEDS = (0, 1)
 V3_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.25)

@@ -46,8 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    EXPERIMENT,
     PartError,
     Progress,
+    draw_choices,
     flag_pairs,
     networks_differ,
     part_commits,
@@ -56,7 +58,6 @@ from benchmarks.common import (
     spread,
     write_results,
 )
-from benchmarks.search_vs_random import EXPERIMENT, draw_choices
 
 LENGTHS = (3, 10, 20)
 SEEDS = (0, 1, 2)

@@ -50,15 +50,17 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
-    PartError,
+    EXPERIMENT,
     Progress,
-    benchmark_main,
-    define_benchmark_flags,
+    benchmark_command,
+    draw_choices,
+    independent_accuracy,
+    ops_run,
     run_part,
     spread,
+    supernet_accuracies,
 )
 
-EXPERIMENT = "fashion_mnist"
 RANDOM_ARCHS = 8
 SEARCH_SEEDS = (0, 1, 2)
 # About the 30th percentile of the space's networks on the `cpu` model
@@ -97,19 +99,6 @@ def pick_random_archs(
     return sorted(within, key=lambda i: (abs(latencies[i] - center), i))[:count]
 
 
-def draw_choices(num_candidates: Sequence[int], draws: int, seed: int) -> list[list[int]]:
-    """`draws` distinct architectures, uniform over the space (each block independently)."""
-    rng = np.random.default_rng(seed)
-    seen: set[tuple[int, ...]] = set()
-    result = []
-    for _ in range(draws):
-        choices = tuple(int(rng.integers(n)) for n in num_candidates)
-        if choices not in seen:
-            seen.add(choices)
-            result.append(list(choices))
-    return result
-
-
 def improvement(searched: Sequence[float], random: Sequence[float]) -> dict[str, float]:
     """The searched network's test accuracy against the random networks' distribution.
 
@@ -137,31 +126,6 @@ def epoch_seconds(run_dir: Path) -> dict[str, float]:
     for epoch in history:
         phases.setdefault(epoch.get("phase", "train"), []).append(epoch["seconds"])
     return {phase: statistics.fmean(seconds) for phase, seconds in phases.items()}
-
-
-def independent_accuracy(
-    arch: str, weights: str, images: np.ndarray, labels: np.ndarray, batch: int = 500
-) -> float:
-    """Accuracy of a network rebuilt from its two files, on raw uint8 images.
-
-    Shares nothing with the run that reported an accuracy but the files and
-    the documented normalization: a Keras model built from `arch` with
-    `weights` loaded, called in inference mode on `images` scaled here with
-    the channel statistics (`tfnas.datasets.pipeline.channel_statistics`).
-    """
-    from tfnas.datasets.pipeline import channel_statistics
-    from tfnas.nets.builder import build_net
-    from tfnas.nets.load import load_net
-
-    model = build_net(load_net(arch))
-    model.load_weights(weights)
-    mean, stddev = (np.asarray(v, np.float32) for v in channel_statistics(images.shape[-1]))
-    correct = 0
-    for start in range(0, len(images), batch):
-        x = (images[start : start + batch].astype(np.float32) - mean) / stddev
-        logits = np.asarray(model(x, training=False))
-        correct += int((logits.argmax(-1) == labels[start : start + batch]).sum())
-    return correct / len(images)
 
 
 def agreement_checks(runs: Path) -> dict[str, dict[str, float]]:
@@ -192,32 +156,6 @@ def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float:
         for j in range(i + 1, n):
             score += np.sign(first[i] - first[j]) * np.sign(second[i] - second[j])
     return float(score / (n * (n - 1) / 2))
-
-
-def supernet_accuracies(
-    compare: Path, choices: dict[str, list[int]], ranking: Path
-) -> dict[str, float]:
-    """Held-out accuracy of each network with the final supernet's weights (as the search saw it).
-
-    The last checkpoint of the search of the comparison in `compare` is
-    copied to `ranking` and restored there, so that nothing is written into
-    the search's own folder; each network is evaluated as the search
-    evaluates its own (inherited weights, re-estimated batch norm, inference
-    mode).
-    """
-    import shutil
-
-    from tfnas.compare.config import load_config
-    from tfnas.engine.job import start_job
-    from tfnas.search.job import SEARCH
-
-    config = load_config(compare / "config.json").search()
-    if not (ranking / "checkpoints").exists():
-        shutil.copytree(compare / "proxylessnas" / "checkpoints", ranking / "checkpoints")
-    run, pipeline, _ = start_job(SEARCH, config, ranking, verbose=0)
-    if not run.restore():
-        raise PartError(f"no checkpoint of the search in {ranking}; remove the folder")
-    return {name: run.evaluate(pipeline.valid_batches(), c) for name, c in choices.items()}
 
 
 def random_archs(
@@ -509,16 +447,6 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ops_run(arch: str) -> list[str]:
-    """The ops a network runs after its fixed first block, in order; skipped (Zero) blocks left out.
-
-    A derived network's file leaves its skipped blocks out, a drawn one's keeps
-    them as `Zero`: listing only what runs reads the same for both.
-    """
-    blocks = json.loads(Path(arch).read_text())["blocks"][1:]
-    return [block["op"] for block in blocks if block["op"] != "Zero"]
-
-
 def plot(figures: dict[str, Any], path: Path) -> Path:
     """Test accuracy against predicted and measured latency; every random network a point."""
     from tfnas.plots import new_figure, save_figure
@@ -560,14 +488,5 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def main(argv: list[str]) -> None:
-    """Entry point: runs (or reuses) every part, prints and writes the results."""
-    del argv
-    benchmark_main(run_all, summarize, markdown, plot, RESULTS_NAME)
-
-
 if __name__ == "__main__":
-    from absl import app
-
-    define_benchmark_flags("runs/search_vs_random")
-    app.run(main)
+    benchmark_command(run_all, summarize, markdown, plot, RESULTS_NAME, "runs/search_vs_random")

@@ -35,14 +35,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
+    EXPERIMENT,
     Progress,
-    benchmark_main,
-    define_benchmark_flags,
+    benchmark_command,
+    draw_choices,
+    ops_run,
     pooled_seed_variance,
     run_part,
     spread,
 )
-from benchmarks.search_vs_random import EXPERIMENT, draw_choices, ops_run
 
 NETWORKS = 8
 SEEDED = 2
@@ -210,14 +211,5 @@ def plot(figures: dict[str, Any], path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def main(argv: list[str]) -> None:
-    """Entry point: trains (or reuses) every network, prints and writes the results."""
-    del argv
-    benchmark_main(run_all, summarize, markdown, plot, RESULTS_NAME)
-
-
 if __name__ == "__main__":
-    from absl import app
-
-    define_benchmark_flags("runs/space_spread")
-    app.run(main)
+    benchmark_command(run_all, summarize, markdown, plot, RESULTS_NAME, "runs/space_spread")

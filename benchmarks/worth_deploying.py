@@ -70,11 +70,13 @@ from benchmarks.common import (
     Progress,
     benchmark_main,
     compare_samples,
+    draw_choices,
     kendall_tau,
     networks_differ,
     part_commits,
     pooled_seed_variance,
     spread,
+    supernet_accuracies,
     write_results,
 )
 from benchmarks.host_study import (
@@ -90,7 +92,6 @@ from benchmarks.host_study import (
     searched_name,
     study_from_flags,
 )
-from benchmarks.search_vs_random import draw_choices, supernet_accuracies
 
 DEFAULT_EPOCHS = 20
 COMPARE_SEEDS = (0, 1)

@@ -57,7 +57,7 @@ def test_networks_are_drawn_once_from_the_whole_space_and_trained_alike(tmp_path
         assert all(0 <= c < n for c, n in zip(net["choices"], sizes, strict=True))
         assert net["predicted_mobile"] > 0 and net["predicted_cpu"] > 0
     # No latency limit: the draws are the first uniform ones, whatever their latency.
-    from benchmarks.search_vs_random import draw_choices
+    from benchmarks.common import draw_choices
 
     assert [n["choices"] for n in networks] == draw_choices(sizes, 8, space_spread.DRAW_SEED)
     # Drawn once: a second run reads the same networks back.

@@ -89,8 +89,8 @@ def test_training_writes_weights_that_rebuild_the_model(trained):
 
 def test_the_reported_test_accuracy_is_what_the_written_network_scores(trained):
     # Rebuilt from arch.json and the weights, on the raw test images scaled outside the
-    # pipeline: an independent evaluation (benchmarks.search_vs_random runs it on real data).
-    from benchmarks.search_vs_random import independent_accuracy
+    # pipeline: an independent evaluation (search_vs_random runs it on real data).
+    from benchmarks.common import independent_accuracy
     from tfnas.datasets import demo
 
     summary = json.loads((trained / "train_summary.json").read_text())

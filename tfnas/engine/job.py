@@ -14,7 +14,8 @@ config kind (how it resolves, loads and saves, which values a resume may
 change) and how it builds its runner; the runner (`JobRunner`'s subclasses
 `Trainer`, `SearchRun`) brings its step and its end of epoch to the shared
 `EpochLoop`. Commands, the comparison, the device loop, tuning trials, the
-benchmarks and the Python API all start their runs here.
+benchmarks and the Python API all start their runs here; `job_main` is the
+`main` of the search and train commands.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import keras
 import tensorflow as tf
+from absl import flags
 
 from tfnas.config import tree as config_tree
+from tfnas.config.flags import flag_overrides
 from tfnas.config.tree import ConfigError
 from tfnas.datasets.pipeline import Pipeline, pipeline_for
 from tfnas.engine.checkpoints import CheckpointKeeper
+from tfnas.engine.command import run_command
 from tfnas.engine.divergence import LossGuard
 from tfnas.engine.epoch_loop import EpochLoop
 from tfnas.engine.progress import ScalarLog, print_line
@@ -64,11 +68,11 @@ class JobRunner:
         config: The job's resolved config (its `data`, `recipe` and `run` groups are read).
         pipeline: Batches of the train, valid and test splits.
         output_dir: Where checkpoints, logs and outputs go.
+        schedule: The recipe's learning-rate schedule (`tfnas.engine.recipe`).
         strategy: A `tf.distribute` strategy (default: the current one).
         log: Where one-line messages go (default: printed at once).
         verbose: 1 shows a progress bar per epoch on a terminal (a line every
             `log_every` steps elsewhere), 0 only epoch lines.
-        schedule: The recipe's learning-rate schedule (`tfnas.engine.recipe`).
     """
 
     def __init__(
@@ -76,10 +80,10 @@ class JobRunner:
         config: Any,
         pipeline: Pipeline,
         output_dir: str | Path,
-        strategy: tf.distribute.Strategy | None,
-        log: Log | None,
-        verbose: int,
         schedule: str,
+        strategy: tf.distribute.Strategy | None = None,
+        log: Log | None = None,
+        verbose: int = 1,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
@@ -336,3 +340,47 @@ def run_job(
 def accuracy_text(accuracy: float | None) -> str:
     """A test accuracy as the end-of-job lines print it."""
     return "none (the data has no test split)" if accuracy is None else f"{accuracy:.3f}"
+
+
+def job_main(
+    kind: Any,
+    config_class: type,
+    aliases: Mapping[str, str] | None = None,
+    adjust: Callable[..., Any] | None = None,
+) -> Callable[[list[str]], int]:
+    """The `main` of a job's command: its run resolved from the flags, then `run_job`.
+
+    Args:
+        kind: The job (`tfnas.train.job.TRAIN`, `tfnas.search.job.SEARCH`).
+        config_class: Its config's class, whose leaves are flags.
+        aliases: Other names of its flags.
+        adjust: `run_job`'s `adjust` (`--tune`), or None.
+
+    The command defines the job flags (`tfnas.config.flags.define_job_flags`)
+    and its config's flags before absl parses them.
+    """
+
+    def main(argv: list[str]) -> int:
+        def body() -> int:
+            values = flags.FLAGS
+            config, output_dir = kind.resolve_run(
+                values.resume,
+                values.output_dir,
+                values.experiment,
+                values["experiment"].present,
+                flag_overrides(config_class, aliases),
+            )
+            run_job(
+                kind,
+                config,
+                output_dir,
+                resume=values.resume,
+                adjust=adjust,
+                verbose=values.verbose,
+                cpu_devices=values.cpu_devices,
+            )
+            return 0
+
+        return run_command(argv, body)
+
+    return main

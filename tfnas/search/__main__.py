@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import app
 
-from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
-from tfnas.engine.command import run_command
-from tfnas.engine.job import run_job
+from tfnas.config.flags import define_config_flags, define_job_flags
+from tfnas.engine.job import job_main
 from tfnas.search.config import ALIASES, EXPERIMENTS, FLAG_HELP, SearchConfig
 from tfnas.search.job import SEARCH
 
@@ -28,32 +27,7 @@ define_job_flags("search", EXPERIMENTS)
 # Config values: None means "the experiment's value".
 define_config_flags(SearchConfig, FLAG_HELP, ALIASES)
 
-FLAGS = flags.FLAGS
-
-
-def main(argv: list[str]) -> int:
-    """Runs the search; returns the exit status."""
-
-    def body() -> int:
-        config, output_dir = SEARCH.resolve_run(
-            FLAGS.resume,
-            FLAGS.output_dir,
-            FLAGS.experiment,
-            FLAGS["experiment"].present,
-            flag_overrides(SearchConfig, ALIASES),
-        )
-        run_job(
-            SEARCH,
-            config,
-            output_dir,
-            resume=FLAGS.resume,
-            verbose=FLAGS.verbose,
-            cpu_devices=FLAGS.cpu_devices,
-        )
-        return 0
-
-    return run_command(argv, body)
-
+main = job_main(SEARCH, SearchConfig, ALIASES)
 
 if __name__ == "__main__":
     app.run(lambda argv: sys.exit(main(argv)))

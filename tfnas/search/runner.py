@@ -17,7 +17,6 @@ step counters, so a run resumed from it continues exactly where it stopped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +116,7 @@ class SearchRun(JobRunner):
         config: The resolved config.
         pipeline: Batches of the train, valid and test splits.
         output_dir: Where checkpoints, logs and outputs go.
-        strategy: A `tf.distribute` strategy (default: the current one).
-        log: Where one-line messages go.
-        verbose: 1 shows a progress bar per epoch on a terminal (a line every
-            `log_every` steps elsewhere), 0 only epoch lines.
+        **options: `JobRunner`'s `strategy`, `log` and `verbose`.
 
     Raises:
         DivergenceError: From `run`, when the weights' loss diverges or an arch
@@ -133,11 +129,9 @@ class SearchRun(JobRunner):
         config: SearchConfig,
         pipeline: Pipeline,
         output_dir: str | Path,
-        strategy: tf.distribute.Strategy | None = None,
-        log: Callable[[str], None] | None = None,
-        verbose: int = 1,
+        **options: Any,
     ) -> None:
-        super().__init__(config, pipeline, output_dir, strategy, log, verbose, "cosine_restart")
+        super().__init__(config, pipeline, output_dir, "cosine_restart", **options)
         self.space = build_space(config, pipeline.source.num_classes, pipeline.source.channels)
         self.target = load_target(config.latency.target)
         self.latency: SpaceLatency = space_latency(self.target, self.space)

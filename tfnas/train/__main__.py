@@ -27,11 +27,10 @@ from pathlib import Path
 
 from absl import app, flags
 
-from tfnas.config.flags import define_config_flags, define_job_flags, flag_overrides
+from tfnas.config.flags import define_config_flags, define_job_flags
 from tfnas.config.tree import ConfigError
 from tfnas.datasets.pipeline import Pipeline
-from tfnas.engine.command import run_command
-from tfnas.engine.job import run_job
+from tfnas.engine.job import job_main
 from tfnas.train.config import EXPERIMENTS, TrainConfig
 from tfnas.train.job import TRAIN
 from tfnas.train.tune import TUNE_VALID_FRACTION, tune_recipe
@@ -47,33 +46,13 @@ flags.DEFINE_integer("tune_epochs", 0, "Epochs of a --tune trial (0: --epochs)."
 FLAGS = flags.FLAGS
 
 
-def main(argv: list[str]) -> int:
-    """Runs the training; returns the exit status."""
-
-    def body() -> int:
-        config, output_dir = TRAIN.resolve_run(
-            FLAGS.resume,
-            FLAGS.output_dir,
-            FLAGS.experiment,
-            FLAGS["experiment"].present,
-            flag_overrides(TrainConfig),
-        )
-        run_job(
-            TRAIN,
-            config,
-            output_dir,
-            resume=FLAGS.resume,
-            adjust=_tuned if FLAGS.tune and not FLAGS.resume else None,
-            verbose=FLAGS.verbose,
-            cpu_devices=FLAGS.cpu_devices,
-        )
-        return 0
-
-    return run_command(argv, body)
-
-
 def _tuned(config: TrainConfig, pipeline: Pipeline, output_dir: Path) -> TrainConfig:
-    """The config with the recipe values `--tune` found best (trials on a held-out split)."""
+    """The config with the recipe values `--tune` found best (trials on a held-out split).
+
+    Without `--tune`, and on `--resume` (which keeps the values config.json holds), the config.
+    """
+    if not FLAGS.tune or FLAGS.resume:
+        return config
     held_out = config.data.valid_size or round(TUNE_VALID_FRACTION * pipeline.source.train_size)
     try:
         tune_pipeline = dataclasses.replace(pipeline, valid_size=held_out)
@@ -96,6 +75,8 @@ def _tuned(config: TrainConfig, pipeline: Pipeline, output_dir: Path) -> TrainCo
     )
     return best
 
+
+main = job_main(TRAIN, TrainConfig, adjust=_tuned)
 
 if __name__ == "__main__":
     app.run(lambda argv: sys.exit(main(argv)))

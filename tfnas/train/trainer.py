@@ -19,7 +19,6 @@ killed mid-epoch resumes where it stopped. What it writes, atomically:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +67,7 @@ class Trainer(JobRunner):
         spec: The network (already given the dataset's classes, see `prepare_spec`).
         pipeline: Batches of the train, valid and test splits.
         output_dir: Where checkpoints, logs and outputs go.
-        strategy: A `tf.distribute` strategy (default: the current one).
-        log: Where one-line messages go.
-        verbose: 1 shows a progress bar per epoch on a terminal (a line every
-            `log_every` steps elsewhere), 0 only epoch lines.
+        **options: `JobRunner`'s `strategy`, `log` and `verbose`.
 
     Raises:
         DivergenceError: From `run`, when the loss diverges (`tfnas.engine.divergence`);
@@ -84,13 +80,9 @@ class Trainer(JobRunner):
         spec: NetSpec,
         pipeline: Pipeline,
         output_dir: str | Path,
-        strategy: tf.distribute.Strategy | None = None,
-        log: Callable[[str], None] | None = None,
-        verbose: int = 1,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            config, pipeline, output_dir, strategy, log, verbose, "linear_warmup_cosine"
-        )
+        super().__init__(config, pipeline, output_dir, "linear_warmup_cosine", **options)
         self.spec = spec
         with self.strategy.scope():
             self.model = build_net(spec, init=config.recipe.init)

@@ -14,6 +14,7 @@ from tfnas.config.groups import DataConfig, RecipeConfig, RunConfig, value
 from tfnas.config.tree import ConfigError, flatten, leaves, with_values
 from tfnas.search import config as search_config
 from tfnas.search.config import SearchConfig
+from tfnas.search.job import SEARCH
 from tfnas.train import config as train_config
 from tfnas.train.config import TrainConfig
 
@@ -63,7 +64,7 @@ def test_presets_are_derived_from_the_imagenet_config():
 
 def test_config_json_is_nested_and_reads_back(tmp_path):
     config = search_config.resolve("demo", loss_params={"lam": 0.3}, target_latency=None)
-    path = search_config.save_config(config, tmp_path / "config.json")
+    path = SEARCH.save_config(config, tmp_path)  # every job saves through its JobKind
     data = json.loads(path.read_text())
     assert data["schema_version"] == config_tree.SCHEMA_VERSION
     assert data["recipe"]["learning_rate"] == 0.05 and data["latency"]["loss_params"] == {

@@ -7,6 +7,7 @@ import pytest
 from tfnas.config import tree as config_tree
 from tfnas.search import config as search_config
 from tfnas.search.config import ConfigError, SearchConfig, resolve
+from tfnas.search.job import SEARCH
 
 
 def test_imagenet_defaults_are_the_papers_recipe():
@@ -106,7 +107,7 @@ def test_unknown_experiment_lists_the_choices():
 
 def test_config_file_round_trip_and_version_check(tmp_path):
     config = resolve("demo", loss_params={"lam": 0.3}, target_latency=None)
-    path = search_config.save_config(config, tmp_path / "config.json")
+    path = SEARCH.save_config(config, tmp_path)  # every job saves through its JobKind
     assert search_config.load_config(path) == config
     future = dataclasses.replace(config)
     data = future.to_dict() | {"schema_version": 99}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 from tfnas.config import tree as config_tree
@@ -369,13 +368,8 @@ def with_old_settings(data: Any) -> Any:
     return {**data, "arch_search": arch, "run": {"grappler": False, **run}}
 
 
-def save_config(config: SearchConfig, path: str | os.PathLike[str]) -> Path:
-    """Writes `config.json` atomically."""
-    return config_tree.save_config(config, CONFIG_FORMAT, path)
-
-
 def load_config(path: str | os.PathLike[str]) -> SearchConfig:
-    """Reads a `config.json` written by `save_config`."""
+    """Reads a `config.json` (written by `tfnas.search.job.SEARCH.save_config`)."""
     return config_from_dict(config_tree.read_config_json(path), str(path))
 
 
@@ -390,5 +384,4 @@ __all__ = [
     "differences",
     "load_config",
     "resolve",
-    "save_config",
 ]

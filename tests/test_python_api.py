@@ -39,6 +39,7 @@ assert result.net == load_spec(result.arch_file)
 assert isinstance(trained.model, keras.Model)
 assert probabilities.shape == (8, 2), probabilities.shape
 assert Path("runs/toy-train/model.weights.h5").is_file()
+assert by_name.summary.dataset == "demo" and by_name.summary.test_examples == 1000
 # The model takes the images as given (floats in [0, 1]) and normalizes them as
 # training did: the same as the bare network on the pipeline's normalization.
 # Float32 through two orders of the same affine map: relative differences of

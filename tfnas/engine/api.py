@@ -15,6 +15,7 @@ folder, checkpoints and outputs, and `resume=True` continues it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,8 @@ def run_api_job(
             holds a run without `resume`, or a resume that disagrees with it.
         DataError: Data of the wrong shape, type or range.
     """
+    if isinstance(data, os.PathLike):
+        data = os.fspath(data)  # a folder or IDX path, as `--dataset` takes it
     defaults: dict[str, Any] = {}
     pipeline = None
     if not is_in_memory(data):

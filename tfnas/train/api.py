@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def train(
 
     Args:
         arch: A `NetSpec` (a search result's `net`), a search result, or what
-            `--arch` takes: a registered name, an `arch.json`, a `net.config`.
+            `--arch` takes: a registered name, an `arch.json`, a `net.config`
+            (a string or a path).
         data: An `(x, y)` pair of NumPy arrays, a `tf.data.Dataset` of (image,
             label) elements or batches, or a dataset's name or path as
             `--dataset` takes it. Images: uint8 in 0..255 or float in [0, 1].
@@ -94,6 +96,8 @@ def train(
     """
     output_dir = Path(output_dir)
     net = getattr(arch, "net", arch)  # a SearchResult gives its derived network
+    if isinstance(net, os.PathLike):
+        net = os.fspath(net)  # config.json records it as text
     write_arch = None
     if isinstance(net, NetSpec):
         spec = net

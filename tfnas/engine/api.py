@@ -14,7 +14,6 @@ folder, checkpoints and outputs, and `resume=True` continues it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -53,20 +52,6 @@ def fitted_batches(
     }
 
 
-@dataclasses.dataclass(frozen=True)
-class DataInHand:
-    """What the API knows of the data beyond the config.
-
-    Attributes:
-        input_scale: What the trained model's input is multiplied by to get
-            0..255 values: 255 for float images in [0, 1], else 1.
-        num_classes: The data's classes.
-    """
-
-    input_scale: float
-    num_classes: int
-
-
 def run_api_job(
     kind: JobKind[Any],
     data: Any,
@@ -80,8 +65,11 @@ def run_api_job(
     verbose: int = 1,
     log: Callable[[str], None] = print_line,
     before_run: Callable[[], None] | None = None,
-) -> tuple[JobOutcome, DataInHand]:
+) -> tuple[JobOutcome, float]:
     """Resolves the config of `values` for `data`, and runs the job into `output_dir`.
+
+    Returns the outcome, and what the trained model's input is multiplied by
+    to get 0..255 values: 255 for float images in [0, 1] given in memory, else 1.
 
     `before_run` writes what the config names into the folder (a network
     given as a `NetSpec`), once the folder is known to hold no other run.
@@ -103,7 +91,7 @@ def run_api_job(
                 "out part of the training split)"
             )
         defaults["dataset"] = data
-        hand = DataInHand(input_scale=1.0, num_classes=0)
+        input_scale = 1.0
     else:
         found = in_memory_source(data, test_data, validation_data)
         defaults["dataset"] = IN_MEMORY
@@ -117,7 +105,7 @@ def run_api_job(
                     "leave valid_size out when validation_data is given"
                 )
             defaults["valid_size"] = found.valid_count
-        hand = DataInHand(found.input_scale, found.source.num_classes)
+        input_scale = found.input_scale
     overrides = {**defaults, **values}
     if is_in_memory(data) and not resume:
         overrides.update(fitted_batches(kind, experiment or DEFAULT_EXPERIMENT, overrides))
@@ -133,6 +121,4 @@ def run_api_job(
     outcome = run_job(
         kind, config, output_dir, resume=resume, pipeline=pipeline, verbose=verbose, log=log
     )
-    if not is_in_memory(data):
-        hand = DataInHand(1.0, outcome.pipeline.source.num_classes)
-    return outcome, hand
+    return outcome, input_scale

@@ -161,7 +161,7 @@ class JobKind(Generic[ConfigT]):
         load_config: Reads its `config.json`.
         check: What can fail before the data loads (an `--arch` that is not
             a network, a latency target that is not a table).
-        build: `(config, pipeline, output_dir, strategy, log, verbose)` -> its runner.
+        build: `(config, pipeline, output_dir, strategy=, log=, verbose=)` -> its runner.
         started: `(runner, output_dir)` -> the line that says what runs.
         finished: `(summary, output_dir, minutes)` -> the lines that say what came out.
         aliases: Other names its values answer to (`--params_override`, the API).
@@ -258,7 +258,7 @@ def start_job(
     if adjust is not None:
         config = adjust(config, pipeline, output_dir)
     strategy = make_strategy(config.run.strategy)
-    runner = kind.build(config, pipeline, output_dir, strategy, log, verbose)
+    runner = kind.build(config, pipeline, output_dir, strategy=strategy, log=log, verbose=verbose)
     if resume:
         try:
             restored = runner.restore()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from tfnas.datasets.pipeline import Pipeline
 from tfnas.engine.job import JobKind, accuracy_text
 from tfnas.latency.targets import load_target
 from tfnas.records import SearchSummary
@@ -17,18 +15,6 @@ from tfnas.search.runner import SearchRun
 def check_target(config: SearchConfig) -> None:
     """Loads the latency target, so that a bad one fails before the data loads."""
     load_target(config.latency.target)
-
-
-def build_search(
-    config: SearchConfig,
-    pipeline: Pipeline,
-    output_dir: Path,
-    strategy: Any,
-    log: Any,
-    verbose: int,
-) -> SearchRun:
-    """The `SearchRun` of `config`."""
-    return SearchRun(config, pipeline, output_dir, strategy=strategy, log=log, verbose=verbose)
 
 
 def started_line(search: SearchRun, output_dir: Path) -> str:
@@ -63,7 +49,7 @@ SEARCH: JobKind[SearchConfig] = JobKind(
     resolve=resolve_config,
     load_config=load_config,
     check=check_target,
-    build=build_search,
+    build=SearchRun,
     started=started_line,
     finished=finished_line,
     aliases=ALIASES,

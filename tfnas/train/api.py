@@ -106,7 +106,7 @@ def train(
         def write_arch() -> None:  # once the folder is known to be free (or resumed)
             save_spec(spec, net)
 
-    outcome, hand = run_api_job(
+    outcome, input_scale = run_api_job(
         TRAIN,
         data,
         output_dir,
@@ -120,6 +120,4 @@ def train(
         log=log,
     )
     network = outcome.runner.model
-    return TrainResult(
-        predicting_model(network, hand.input_scale), network, outcome.summary, output_dir
-    )
+    return TrainResult(predicting_model(network, input_scale), network, outcome.summary, output_dir)

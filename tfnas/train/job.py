@@ -22,9 +22,7 @@ def build_trainer(
     config: TrainConfig,
     pipeline: Pipeline,
     output_dir: Path,
-    strategy: Any,
-    log: Any,
-    verbose: int,
+    **options: Any,
 ) -> Trainer:
     """The `Trainer` of `config.arch`, given the data's classes and channels (`prepare_spec`)."""
     source = pipeline.source
@@ -35,7 +33,7 @@ def build_trainer(
         config.data.resolution,
         in_channels=source.channels,
     )
-    return Trainer(config, spec, pipeline, output_dir, strategy=strategy, log=log, verbose=verbose)
+    return Trainer(config, spec, pipeline, output_dir, **options)
 
 
 def started_line(trainer: Trainer, output_dir: Path) -> str:

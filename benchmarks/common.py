@@ -13,6 +13,12 @@ experiment preset). A part started from another commit that passes both
 checks is reused and its commit reported (`part_commits`), since a commit
 that changed nothing a part runs should not cost hours.
 
+A runs folder is not committed, and a fresh clone or checkout has none: a
+`PartLedger` (a committed JSON file) keeps each finished part's record and
+the small files that report it, and `run_part` restores a missing folder from
+it, then checks it as it checks any folder. Hours of trainings so outlive the
+machine they ran on; their checkpoints and models do not.
+
 The statistics are those a comparison of NAS methods needs (Yang et al.
 2020): a sample's mean and spread, two samples compared with a pooled
 seed-variance t test, Welch's t test and the Mann-Whitney rank test; the
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -209,6 +216,7 @@ def run_part(
     output_flag: str | None = "--output_dir",
     resume_flag: str | None = "--resume",
     changes: Sequence[Path] = (),
+    ledger: PartLedger | None = None,
 ) -> dict[str, Any]:
     """One command that writes `out/done_file`: run, continued with `resume`, or reused.
 
@@ -223,6 +231,8 @@ def run_part(
             command continues by itself, or starts over).
         changes: Files outside `out` that the command rewrites (a table it
             calibrates): their content then is not what defined the part.
+        ledger: Where the finished part is kept (its done file and
+            `config.json`), and whence a missing `out` is restored.
 
     Returns:
         The contents of `done_file`, with the part's record under `part`.
@@ -233,6 +243,8 @@ def run_part(
     """
     declared = declared_part(module, args, [out, *changes])
     finished = out / done_file
+    if ledger is not None and not out.exists():
+        ledger.restore(out, module, args, declared)
     if out.exists():
         record = check_record(out, declared)
         check_config(module, args, out)
@@ -255,9 +267,104 @@ def run_part(
         record["minutes"] = record.get("minutes", 0.0) + (time.monotonic() - began) / 60
         record["finished"] = _now()
         _write_json(record_path(out), record)
+    if ledger is not None:
+        ledger.keep(out, record, [done_file, "config.json"])
     result = json.loads(finished.read_text())
     result["part"] = record
     return result
+
+
+LEDGER_FORMAT = "tfnas-part-ledger/1"
+
+
+class PartLedger:
+    """Finished parts kept in one committed JSON file, so that a benchmark outlives its runs folder.
+
+    Each entry, under the part's folder relative to `runs`, holds the part's
+    record and the JSON files that report and define it (the done file,
+    `config.json`). A part restored from it is reused for its result only:
+    its checkpoints and model are not kept.
+
+    Args:
+        path: The ledger file (`benchmarks/results/parts/NAME.json`).
+        runs: The runs folder whose parts it keeps.
+    """
+
+    def __init__(self, path: Path, runs: Path) -> None:
+        self.path, self.runs = Path(path), Path(runs)
+
+    def key(self, out: Path) -> str:
+        """The entry of the part in `out`: its folder relative to `runs`."""
+        try:
+            return out.resolve().relative_to(self.runs.resolve()).as_posix()
+        except ValueError:
+            raise ValueError(
+                f"part folder {out} is not under the ledger's runs folder {self.runs}: "
+                "give the ledger the benchmark's --runs_dir"
+            ) from None
+
+    def entries(self) -> dict[str, Any]:
+        """Every kept part, by `key`.
+
+        Raises:
+            PartError: The file is not a ledger of this format.
+        """
+        if not self.path.exists():
+            return {}
+        data = json.loads(self.path.read_text())
+        if not isinstance(data, dict) or data.get("format") != LEDGER_FORMAT:
+            raise PartError(
+                f"{self.path}: expected a part ledger of format {LEDGER_FORMAT!r}, got "
+                f"{data.get('format') if isinstance(data, dict) else type(data).__name__!r}; "
+                "move it aside to start a new one"
+            )
+        return data["parts"]
+
+    def keep(self, out: Path, record: dict[str, Any], files: Sequence[str]) -> None:
+        """Keeps the finished part in `out`: its record and those of `files` it holds."""
+        entry = {
+            "record": record,
+            "files": {
+                name: json.loads((out / name).read_text())
+                for name in files
+                if (out / name).is_file()
+            },
+        }
+        parts = self.entries()
+        key = self.key(out)
+        if parts.get(key) == entry:
+            return
+        parts[key] = entry
+        _write_json(self.path, {"format": LEDGER_FORMAT, "parts": dict(sorted(parts.items()))})
+
+    def restore(
+        self, out: Path, module: str, args: Sequence[str], declared: dict[str, Any]
+    ) -> bool:
+        """Writes the kept part back into the missing folder `out`, if it would run so now.
+
+        A kept part that the benchmark would now run otherwise (another
+        declaration or config) is not restored: it runs again, and its entry
+        is replaced when it finishes.
+
+        Returns:
+            Whether `out` was restored.
+        """
+        entry = self.entries().get(self.key(out))
+        if entry is None:
+            return False
+        out.mkdir(parents=True)
+        for name, content in entry["files"].items():
+            _write_json(out / name, content)
+        _write_json(record_path(out), entry["record"])
+        try:
+            check_record(out, declared)
+            check_config(module, args, out)
+        except PartError as error:
+            shutil.rmtree(out)
+            record_path(out).unlink()
+            print(f"{self.path}: not reused, so it runs again: {error}", flush=True)
+            return False
+        return True
 
 
 def part_commits(results: Sequence[dict[str, Any]]) -> dict[str, int]:

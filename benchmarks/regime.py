@@ -33,7 +33,9 @@ space's range trains at the shortest length only. Lengths run in order,
 shortest first, and the results files are rewritten after each length, so
 a finished length is reported while the next trains. Each training is a
 recorded part (`benchmarks.common.run_part`): reused when finished and
-unchanged, continued with `--resume`.
+unchanged, continued with `--resume`, and kept when finished in
+`OUTPUT_DIR/parts/NAME.json` (commit it as it comes: a fresh clone restores
+the finished trainings from it and trains only the rest).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import Any
 from benchmarks.common import (
     EXPERIMENT,
     PartError,
+    PartLedger,
     Progress,
     draw_choices,
     flag_pairs,
@@ -178,6 +181,7 @@ def train(
     augment: str,
     resume: bool,
     overrides: Sequence[tuple[str, str]] = (),
+    ledger: PartLedger | None = None,
 ) -> dict[str, Any]:
     """One training of `net` (a `study_networks` entry), as a recorded part; its summary.
 
@@ -196,7 +200,7 @@ def train(
         args.append(f"--augment={augment}")
     args += [f"--{name}={value}" for name, value in overrides]
     folder = "-".join([net["name"], f"e{length}", *changes(augment, overrides), f"seed{seed}"])
-    return run_part("tfnas.train", args, runs / folder, "train_summary.json", resume)
+    return run_part("tfnas.train", args, runs / folder, "train_summary.json", resume, ledger=ledger)
 
 
 def run_all(
@@ -207,6 +211,7 @@ def run_all(
     augment: str = "none",
     overrides: Sequence[tuple[str, str]] = (),
     space_range: bool = True,
+    ledger: PartLedger | None = None,
 ) -> dict[str, Any]:
     """Trains (or reuses) every network, seed and length; `report` gets the figures so far.
 
@@ -221,7 +226,8 @@ def run_all(
     `GOOD_ACCURACY`: a longer one cannot be the regime. `report` is called
     after each round of seeds from the second on (a length's F test needs
     two seeds; `seeds_done` says how many a length has so far), since a
-    length of long trainings takes hours.
+    length of long trainings takes hours. `ledger` keeps each finished
+    training's summary, to be committed as it comes.
     """
     networks = study_networks(runs)
     lengths = sorted(lengths)
@@ -249,7 +255,7 @@ def run_all(
         for round_, seed in enumerate(SEEDS, 1):
             for net in trained_at(length):
                 progress(f"{net['name']}, {length} epochs{named(augment)}, seed {seed}")
-                summary = train(runs, net, length, seed, augment, resume, overrides)
+                summary = train(runs, net, length, seed, augment, resume, overrides, ledger)
                 accuracies[net["name"]].append(summary["test_accuracy"])
                 parts.append(summary)
             figures["lengths"][str(length)] = {"accuracies": accuracies, "seeds_done": round_}
@@ -427,8 +433,9 @@ def main(argv: list[str]) -> None:
     except ValueError as error:
         sys.exit(f"error: {error}")
 
+    name = results_name(values.augment, overrides)
+
     def report(figures: dict[str, Any]) -> None:
-        name = results_name(values.augment, overrides)
         write_results(figures, summarize, markdown, plot, name, out)
 
     try:
@@ -440,6 +447,7 @@ def main(argv: list[str]) -> None:
             values.augment,
             overrides,
             values.space_range,
+            PartLedger(out / "parts" / f"{name}.json", Path(values.runs_dir)),
         )
     except PartError as error:
         sys.exit(f"error: {error}")

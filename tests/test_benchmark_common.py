@@ -136,6 +136,68 @@ def test_a_part_whose_command_would_resolve_another_config_now_is_refused(
     assert len(commands) == 1
 
 
+def test_a_ledger_keeps_finished_parts_for_a_runs_folder_that_is_gone(
+    tmp_path, commands, monkeypatch, capsys
+):
+    runs = tmp_path / "runs"
+    ledger = common.PartLedger(tmp_path / "results" / "parts" / "bench.json", runs)
+    arch = tmp_path / "arch.json"
+    arch.write_text("{}")
+    args = ["--experiment=x", f"--arch={arch}"]
+    first = common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    kept = json.loads(ledger.path.read_text())
+    assert kept["format"] == common.LEDGER_FORMAT and list(kept["parts"]) == ["net"]
+    assert kept["parts"]["net"]["files"] == {"summary.json": {"accuracy": 0.9}}
+    # A fresh checkout: the runs folder is gone, the committed ledger is not.
+    common.shutil.rmtree(runs)
+    again = common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    assert again == first and len(commands) == 1
+    assert json.loads((runs / "net.part.json").read_text()) == first["part"]
+    # Kept, but the benchmark would now run it otherwise: it runs again, and is replaced.
+    common.shutil.rmtree(runs)
+    other = ["--experiment=y", f"--arch={arch}"]
+    rerun = common.run_part(
+        "tfnas.train", other, runs / "net", "summary.json", False, ledger=ledger
+    )
+    assert len(commands) == 2 and "not reused, so it runs again" in capsys.readouterr().out
+    assert json.loads(ledger.path.read_text())["parts"]["net"]["record"] == rerun["part"]
+    # A part outside the ledger's runs folder, and a file that is no ledger: named errors.
+    with pytest.raises(ValueError, match=r"not under the ledger's runs folder"):
+        common.run_part(
+            "tfnas.train", args, tmp_path / "elsewhere", "summary.json", False, ledger=ledger
+        )
+    ledger.path.write_text("{}")
+    with pytest.raises(common.PartError, match=r"expected a part ledger of format"):
+        ledger.entries()
+
+
+def test_a_kept_part_whose_config_would_resolve_otherwise_now_runs_again(
+    tmp_path, commands, monkeypatch
+):
+    from tfnas.config.tree import save_config
+    from tfnas.train import config as train_config
+
+    runs = tmp_path / "runs"
+    ledger = common.PartLedger(tmp_path / "ledger.json", runs)
+    args = ["--experiment=demo", "--arch=mobilenet_v2", "--epochs=3"]
+    common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    saved = common.config_now("tfnas.train", args)
+    save_config(saved, train_config.CONFIG_FORMAT, runs / "net" / "config.json")
+    common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    assert "config.json" in ledger.entries()["net"]["files"]  # kept when reused, too
+    common.shutil.rmtree(runs)
+    assert common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    assert len(commands) == 1  # restored with its config, which still resolves the same
+    common.shutil.rmtree(runs)
+    preset = train_config.EXPERIMENTS["demo"]
+    changed = dataclasses.replace(
+        preset, recipe=dataclasses.replace(preset.recipe, learning_rate=0.5)
+    )
+    monkeypatch.setitem(train_config.EXPERIMENTS, "demo", changed)
+    common.run_part("tfnas.train", args, runs / "net", "summary.json", False, ledger=ledger)
+    assert len(commands) == 2
+
+
 def test_commits_of_the_parts_are_counted():
     results = [{"part": {"commit": "a"}}, {"part": {"commit": "b"}}, {"part": {"commit": "a"}}]
     assert common.part_commits(results) == {"a": 2, "b": 1}

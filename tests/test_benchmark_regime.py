@@ -17,6 +17,12 @@ NAMES = [
 ]
 
 
+class Calls(list):
+    """The trainings run, and in `kept` the ledger each was given."""
+
+    kept: list
+
+
 @pytest.fixture
 def trainings(monkeypatch):
     """Stands in for the trainings: networks apart at 10 epochs, within their seeds at 3.
@@ -24,10 +30,11 @@ def trainings(monkeypatch):
     The smallest network is far behind at any length, so the F test over every
     network finds a difference that the one over the networks at one latency does not.
     """
-    calls = []
+    calls, kept = Calls(), []
 
-    def fake_part(module, args, out, done_file, resume):
+    def fake_part(module, args, out, done_file, resume, ledger=None):
         calls.append((module, args))
+        kept.append(ledger)
         values = dict(a[2:].split("=", 1) for a in args)
         name = values["arch"].rsplit("/", 1)[1].removesuffix(".json")
         epochs, seed = int(values["epochs"]), int(values["seed"])
@@ -39,6 +46,7 @@ def trainings(monkeypatch):
         return {"test_accuracy": accuracy, "part": {"commit": "abc-dirty"}}
 
     monkeypatch.setattr(regime, "run_part", fake_part)
+    calls.kept = kept
     return calls
 
 
@@ -129,7 +137,9 @@ def test_an_augmented_study_names_its_augmentation_in_commands_folders_and_repor
 def test_trainings_without_augmentation_keep_their_folder_and_command(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        regime, "run_part", lambda module, args, out, done, resume: calls.append((args, out))
+        regime,
+        "run_part",
+        lambda module, args, out, done, resume, ledger=None: calls.append((args, out)),
     )
     net = {"name": "net", "arch": "a.json"}
     regime.train(tmp_path, net, 10, 2, "none", True)
@@ -178,3 +188,10 @@ def test_a_length_with_seeds_still_training_is_reported_but_not_chosen(tmp_path,
     final = regime.summarize(reported[-1])
     assert final["chosen_length"] == 10
     assert "(3 of 3 seeds)" not in regime.markdown(reported[-1], final)
+
+
+def test_every_training_is_kept_in_the_ledger_it_is_given(tmp_path, trainings):
+    ledger = regime.PartLedger(tmp_path / "parts" / "regime-flip.json", tmp_path)
+    regime.run_all(tmp_path, False, (20,), None, "flip", space_range=False, ledger=ledger)
+    assert len(trainings.kept) == 5 * len(regime.SEEDS)
+    assert all(kept is ledger for kept in trainings.kept)

@@ -217,6 +217,7 @@ def run_part(
     resume_flag: str | None = "--resume",
     changes: Sequence[Path] = (),
     ledger: PartLedger | None = None,
+    kept: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One command that writes `out/done_file`: run, continued with `resume`, or reused.
 
@@ -233,6 +234,8 @@ def run_part(
             calibrates): their content then is not what defined the part.
         ledger: Where the finished part is kept (its done file and
             `config.json`), and whence a missing `out` is restored.
+        kept: Other JSON files in `out` that later parts read (a search's
+            `arch.json`), kept in `ledger` too.
 
     Returns:
         The contents of `done_file`, with the part's record under `part`.
@@ -268,7 +271,7 @@ def run_part(
         record["finished"] = _now()
         _write_json(record_path(out), record)
     if ledger is not None:
-        ledger.keep(out, record, [done_file, "config.json"])
+        ledger.keep(out, record, [done_file, "config.json", *kept])
     result = json.loads(finished.read_text())
     result["part"] = record
     return result

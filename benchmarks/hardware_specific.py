@@ -116,7 +116,7 @@ def run_all(study: HostStudy) -> dict[str, Any]:
         }
 
     progress("timing both exported files on this host")
-    files = {device: Path(net["exported"]) for device, net in networks.items()}
+    files = study.timed_files(networks)
     measured = cached_measurements(study.runs / "hardware_specific.json", files, study.measure)
     for device, net in networks.items():
         net["measured_host_ms"] = measured[device]

@@ -13,6 +13,13 @@ when its command and config are the same.
 The target device is this host's CPU: float32 TFLite, one thread, each
 network timed as `deploy.export` writes it (normalization and softmax
 inside, batch 1), the median of `PASSES` passes over the files in turn.
+
+Its trainings, searches and comparisons are kept in a committed ledger
+(`benchmarks.common.PartLedger`) as they finish, so that a fresh checkout
+reruns none of them. Their models and exported files are not kept: a
+network whose exported file went with its runs folder is timed as its
+untrained twin (`deployed_file`: the same graph, converted as `deploy.export`
+converts it, other weights), and the report says which was timed.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EXPERIMENT, PartError, declared_part, flag_pairs, run_part
+from benchmarks.common import (
+    EXPERIMENT,
+    PartError,
+    PartLedger,
+    declared_part,
+    flag_pairs,
+    run_part,
+)
 
 SEEDS = (0, 1)
 V3_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.25)
@@ -31,6 +45,16 @@ PASSES = 5
 VALIDATE_ARCHS = 30
 TABLE = Path("host-table") / "table.json"
 VALIDATION = Path("host-validate") / "validate.json"
+# The parts a ledger keeps, with the files beyond their done file and config
+# that later parts read. The host's table and timings are not kept: they
+# measure the machine they ran on. Nor are exports (binary, as big as a model).
+KEPT_PARTS = {
+    "tfnas.train": (),
+    "tfnas.search": ("arch.json",),
+    "tfnas.compare": ("proxylessnas/arch.json", "random/arch.json"),
+}
+EXPORTED = "exported"
+TWIN = "untrained twin"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +219,7 @@ class HostStudy:
         measure: Times files on this host (tests give a stand-in).
         deploy: Writes a network's deployed file, untrained (tests give a stand-in).
         train_flags: Other flags of every training (`--weight_decay=5e-4`).
+        ledger: Where its trainings, searches and comparisons are kept.
         parts: The results of every part run or reused so far.
     """
 
@@ -207,10 +232,13 @@ class HostStudy:
     measure: Callable[[dict[str, Path]], dict[str, float]] = measure_files
     deploy: Callable[[str | Path, Path], Path] = deployed_file
     train_flags: tuple[str, ...] = ()
+    ledger: PartLedger | None = None
     parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def part(self, module: str, args: list[str], name: str, done_file: str, **options: Any) -> dict:
         """`benchmarks.common.run_part` in `runs/name`, its result kept in `parts`."""
+        if module in KEPT_PARTS:
+            options |= {"ledger": self.ledger, "kept": KEPT_PARTS[module]}
         result = run_part(module, args, self.runs / name, done_file, self.resume, **options)
         self.parts.append(result)
         return result
@@ -298,12 +326,13 @@ class HostStudy:
         return summary | {"arch": str(self.runs / name / "arch.json")}
 
     def train_and_export(self, name: str, arch: str | Path, seeds: Sequence[int]) -> dict:
-        """Trains `arch` with each seed, exports the first seed's network (float32).
+        """Trains `arch` with each seed, exporting the first seed's network (float32) at once.
 
         Returns its `test_accuracies` (one per seed), `params`, `macs` and
-        `exported` (the TFLite file).
+        `exported` (the TFLite file; None when the first seed's training was
+        restored from the ledger without its model, and never exported).
         """
-        accuracies = []
+        accuracies, exported = [], None
         for seed in seeds:
             trained = self.part(
                 "tfnas.train",
@@ -319,19 +348,49 @@ class HostStudy:
                 "train_summary.json",
             )
             accuracies.append(trained["test_accuracy"])
-        exported = self.part(
-            "deploy.export",
-            [f"--model_dir={self.runs / 'train' / f'{name}-seed{seeds[0]}'}", "--formats=float32"],
-            f"export/{name}",
-            "export_report.json",
-            resume_flag=None,
-        )
+            if seed == seeds[0]:  # exported before the other seeds train, while its model is here
+                exported = self.export(name, seed)
         return {
             "test_accuracies": accuracies,
             "params": trained["params"],
             "macs": trained["macs"],
-            "exported": exported["formats"]["float32"]["path"],
+            "exported": exported,
         }
+
+    def export(self, name: str, seed: int) -> str | None:
+        """`deploy.export` of the training `train/NAME-seedSEED` (float32): the file's path.
+
+        None when neither the export nor the trained model is here (a
+        training the ledger restored, whose model went with its runs folder).
+        """
+        from tfnas.train.trainer import WEIGHTS_FILE
+
+        model_dir = self.runs / "train" / f"{name}-seed{seed}"
+        if not (self.runs / "export" / name).exists() and not (model_dir / WEIGHTS_FILE).exists():
+            return None
+        exported = self.part(
+            "deploy.export",
+            [f"--model_dir={model_dir}", "--formats=float32"],
+            f"export/{name}",
+            "export_report.json",
+            resume_flag=None,
+        )
+        return exported["formats"]["float32"]["path"]
+
+    def timed_files(self, networks: dict[str, dict[str, Any]]) -> dict[str, Path]:
+        """The file to time of each network: its exported file, else its untrained twin.
+
+        Each network's `timed` says which (`EXPORTED` or `TWIN`).
+        """
+        files = {}
+        for name, net in networks.items():
+            exported = net.get("exported")
+            if exported and Path(exported).exists():
+                files[name], net["timed"] = Path(exported), EXPORTED
+            else:
+                twin = self.runs / "deployed" / f"{name}.tflite"
+                files[name], net["timed"] = self.deploy(net["arch"], twin), TWIN
+        return files
 
     def recipe(self) -> dict[str, Any]:
         """What every report states of how its networks were searched and trained."""
@@ -401,6 +460,7 @@ def study_from_flags(runs: Path, resume: bool) -> HostStudy:
     except ValueError as error:
         sys.exit(f"error: {error}")
     schedule = SearchSchedule(values.search_warmup_epochs, values.search_epochs)
+    ledger = PartLedger(Path(values.output_dir) / "parts" / f"{runs.name}.json", runs)
     return HostStudy(
         runs,
         resume,
@@ -409,4 +469,5 @@ def study_from_flags(runs: Path, resume: bool) -> HostStudy:
         values.width_mult,
         schedule,
         train_flags=tuple(values.train_flags),
+        ledger=ledger,
     )

@@ -85,6 +85,7 @@ from benchmarks.host_study import (
     PASSES,
     SEEDS,
     TARGET,
+    TWIN,
     Family,
     HostStudy,
     cached_measurements,
@@ -268,7 +269,7 @@ def run_all(study: HostStudy, report: Callable[[dict[str, Any]], None] | None = 
             report(figures())
 
     progress("timing every exported file on this host")
-    files = {name: Path(net["exported"]) for name, net in networks.items()}
+    files = study.timed_files(networks)
     measured = cached_measurements(runs / "exported.json", files, study.measure)
     for name, net in networks.items():
         net["measured_ms"] = measured[name]
@@ -353,6 +354,7 @@ def summarize(figures: dict[str, Any]) -> dict[str, Any]:
         "trained": len(networks),
         "networks": len(every),
         "latency_of": "exported" if exported else "untrained",
+        "timed_twins": sorted(name for name, net in every.items() if net.get("timed") == TWIN),
         "methods": {
             method: {
                 "accuracy": spread(network_means(names)),
@@ -401,6 +403,7 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
         f"{figures['search_schedule']['arch_learning_rate']:g}. Target: MobileNetV2 1.0 "
         f"at {figures['target_ms']:.4f} ms.",
         "",
+        *twins_line(summary),
         *in_progress(summary),
         "| method | networks (runs) | test accuracy, mean ± std over networks | measured (ms) |",
         "|---|---:|---|---:|",
@@ -470,6 +473,18 @@ def markdown(figures: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{tau['low']:+.2f} to {tau['high']:+.2f}, p {tau['p']:.3g}).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def twins_line(summary: dict[str, Any]) -> list[str]:
+    """The report's line on networks timed as untrained twins (none when every file was)."""
+    twins = summary.get("timed_twins")
+    if not twins:
+        return []
+    return [
+        f"Timed as untrained twins (the same graph as exported, other weights; the exported "
+        f"file went with a replaced runs folder): {', '.join(twins)}.",
+        "",
+    ]
 
 
 def in_progress(summary: dict[str, Any]) -> list[str]:

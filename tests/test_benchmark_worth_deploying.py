@@ -8,7 +8,7 @@ reused, and that the report states each comparison with its n.
 
 import numpy as np
 import pytest
-from host_stand_ins import accuracy, deploy, flag, search_result, stand_in_parts
+from host_stand_ins import accuracy, deploy, flag, search_result, stand_in_parts, train_result
 
 from benchmarks import host_study
 from benchmarks import worth_deploying as wd
@@ -165,10 +165,44 @@ def test_every_method_is_held_to_the_measured_mobilenet_and_trained_alike(stand_
     }
     assert set(exports) == set(networks) and all(d.endswith("-seed0") for d in exports.values())
     assert all(net["measured_ms"] >= 1.0 for net in networks.values())
+    assert {net["timed"] for net in networks.values()} == {host_study.EXPORTED}
+    # The ledger keeps the trainings, searches and comparisons, with the files later parts
+    # read; not the host's table, its validation or the exports, which belong to this host.
+    kept = {m: options.get("kept") for m, _, _, options in parts if "ledger" in options}
+    assert kept == host_study.KEPT_PARTS
     # Only the space's networks are ranked by the supernet.
     ranked = {n for n, net in networks.items() if "supernet_accuracy" in net}
     assert ranked == {n for n, m in methods.items() if not m.startswith("MobileNet")}
     assert figures["validation"] == {"mape": 0.04}
+
+
+def test_networks_whose_trainings_come_back_without_models_are_timed_as_twins(
+    stand_ins, monkeypatch, tmp_path
+):
+    calls, run = stand_ins
+    # Trainings restored from a ledger: their summaries, but no model to export.
+    restored = stand_in_parts(calls, {"tfnas.train": lambda args, out: train_result(args)})
+    answers = host_study.run_part
+    monkeypatch.setattr(
+        host_study,
+        "run_part",
+        lambda module, *rest, **options: (restored if module == "tfnas.train" else answers)(
+            module, *rest, **options
+        ),
+    )
+    figures = run()
+    assert not [p for p in calls["parts"] if p[0] == "deploy.export"]
+    networks = figures["networks"]
+    assert {net["timed"] for net in networks.values()} == {host_study.TWIN}
+    assert all(net["exported"] is None for net in networks.values())
+    # The twins timed are the deployed files of the networks' own arch files.
+    timed = calls["measured"][-1]
+    assert timed == sorted(networks)
+    twins = tmp_path / "runs" / "deployed"
+    assert all((twins / f"{name}.tflite").exists() for name in networks)
+    summary = wd.summarize(figures)
+    assert summary["timed_twins"] == sorted(networks)
+    assert "Timed as untrained twins" in wd.markdown(figures, summary)
 
 
 def test_measurements_are_reused_while_the_files_are_the_same(stand_ins):

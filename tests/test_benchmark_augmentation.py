@@ -15,7 +15,7 @@ def trainings(monkeypatch):
     """
     calls = []
 
-    def fake_part(module, args, out, done_file, resume):
+    def fake_part(module, args, out, done_file, resume, ledger=None):
         calls.append((args, out))
         values = dict(a[2:].split("=", 1) for a in args)
         epochs, augment = int(values["epochs"]), values.get("augment", "none")

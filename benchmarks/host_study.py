@@ -298,10 +298,7 @@ class HostStudy:
 
     def latencies(self, group: str, archs: dict[str, str | Path]) -> dict[str, float]:
         """The latency of each network's untrained deployed file, measured here once per group."""
-        files = {
-            name: self.deploy(arch, self.runs / "deployed" / f"{name}.tflite")
-            for name, arch in archs.items()
-        }
+        files = {name: self.deploy(arch, self.twin_path(name)) for name, arch in archs.items()}
         return cached_measurements(self.runs / "deployed" / f"{group}.json", files, self.measure)
 
     def search_at(self, target: str, target_ms: float, seed: int) -> dict[str, Any]:
@@ -377,6 +374,10 @@ class HostStudy:
         )
         return exported["formats"]["float32"]["path"]
 
+    def twin_path(self, name: str) -> Path:
+        """Where the network `name`'s untrained deployed file is written once."""
+        return self.runs / "deployed" / f"{name}.tflite"
+
     def timed_files(self, networks: dict[str, dict[str, Any]]) -> dict[str, Path]:
         """The file to time of each network: its exported file, else its untrained twin.
 
@@ -388,8 +389,7 @@ class HostStudy:
             if exported and Path(exported).exists():
                 files[name], net["timed"] = Path(exported), EXPORTED
             else:
-                twin = self.runs / "deployed" / f"{name}.tflite"
-                files[name], net["timed"] = self.deploy(net["arch"], twin), TWIN
+                files[name], net["timed"] = self.deploy(net["arch"], self.twin_path(name)), TWIN
         return files
 
     def recipe(self) -> dict[str, Any]:
